@@ -1,0 +1,1 @@
+"""lrux: the Linear Recurrent Unit and its relatives in JAX/Equinox."""
