@@ -1,0 +1,155 @@
+"""S4D: the diagonal state-space model of Gu et al. 2022 ("On the parameterization and
+initialization of diagonal state space models"), in the LRU paper's comparison (section 4).
+
+H independent SISO channels, each a diagonal complex SSM with N/2 modes (one per conjugate
+pair, output 2 Re):
+
+    x_k = Lbar x_{k-1} + Bbar u_k,   y_k = 2 Re(C x_k) + D u_k,   A = -exp(A_re_log) + i A_im
+
+discretised per channel with a learnable step dt = exp(log_dt) by zero-order hold or the
+bilinear rule. Training evaluates the convolution kernel K_l = 2 Re sum_n C_n Bbar_n Lbar_n^l
+(a Vandermonde product) and applies it with an FFT convolution; `step` runs the recurrence.
+"""
+
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Complex, Float, PRNGKeyArray
+
+from lrux import hippo
+from lrux.layers.lru import check_sequence, check_sizes
+
+
+def fft_conv(
+    u: Float[Array, "seq channels"], k: Float[Array, "klen channels"]
+) -> Float[Array, "seq channels"]:
+    """Causal convolution y_t = sum_{l <= t} k_l u_{t-l} per channel, by FFT of size 2 seq.
+
+    `k` may be longer than `u` (only its first seq taps matter) or shorter (zero taps).
+    """
+    length = u.shape[0]
+    k = k[:length]
+    n = 2 * length
+    uf = jnp.fft.rfft(u, n=n, axis=0)
+    kf = jnp.fft.rfft(k, n=n, axis=0)
+    return jnp.fft.irfft(uf * kf, n=n, axis=0)[:length].astype(u.dtype)
+
+
+def _complex(re: Array, im: Array) -> Array:
+    return jax.lax.complex(re, im)
+
+
+class S4D(eqx.Module):
+    """S4D mixer: (seq, d_model) -> (seq, d_model) with d_state = N (N/2 complex modes kept).
+
+    Options: `init` in ("lin", "inv", "legs", "real") (S4D-Lin, S4D-Inv, S4D-LegS, S4D-Real),
+    `discretization` in ("zoh", "bilinear"), `dt_min`, `dt_max` (log dt ~ U[log dt_min,
+    log dt_max], one step per channel). A, B, C are per channel; B = 1 except for S4D-LegS;
+    C ~ CN(0, 1); D ~ N(0, 1).
+    """
+
+    A_re_log: Float[Array, "d_model modes"]
+    A_im: Float[Array, "d_model modes"]
+    B_re: Float[Array, "d_model modes"]
+    B_im: Float[Array, "d_model modes"]
+    C_re: Float[Array, "d_model modes"]
+    C_im: Float[Array, "d_model modes"]
+    D: Float[Array, " d_model"]
+    log_dt: Float[Array, " d_model"]
+    d_model: int = eqx.field(static=True)
+    d_state: int = eqx.field(static=True)
+    init: str = eqx.field(static=True)
+    discretization: str = eqx.field(static=True)
+
+    recurrent_params: ClassVar[tuple[str, ...]] = ("A_re_log", "A_im", "B_re", "B_im", "log_dt")
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int,
+        *,
+        init: str = "lin",
+        discretization: str = "zoh",
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        key: PRNGKeyArray,
+    ):
+        check_sizes(d_model, d_state)
+        if d_state % 2:
+            raise ValueError(
+                f"S4D: d_state (N) must be even (N/2 conjugate-pair modes), got {d_state}"
+            )
+        if init not in hippo.S4D_INITS:
+            raise ValueError(f"S4D: init must be one of {hippo.S4D_INITS}, got {init!r}")
+        if discretization not in hippo.DISCRETIZATIONS:
+            raise ValueError(
+                f"S4D: discretization must be one of {tuple(hippo.DISCRETIZATIONS)}, "
+                f"got {discretization!r}"
+            )
+        k_dt, k_cre, k_cim, k_d = jax.random.split(key, 4)
+        a, b = hippo.s4d_init(init, d_state)
+        modes = d_state // 2
+        tile = lambda v: jnp.broadcast_to(jnp.asarray(v), (d_model, modes))
+        self.A_re_log = tile(jnp.log(jnp.asarray(-a.real)))
+        self.A_im = tile(a.imag)
+        self.B_re = tile(b.real)
+        self.B_im = tile(b.imag)
+        scale = jnp.sqrt(0.5)
+        self.C_re = jax.random.normal(k_cre, (d_model, modes)) * scale
+        self.C_im = jax.random.normal(k_cim, (d_model, modes)) * scale
+        self.D = jax.random.normal(k_d, (d_model,))
+        self.log_dt = hippo.log_dt_init(k_dt, (d_model,), dt_min, dt_max)
+        self.d_model = d_model
+        self.d_state = d_state
+        self.init = init
+        self.discretization = discretization
+
+    def eigenvalues(self) -> Complex[Array, "d_model modes"]:
+        """Continuous-time A per channel and mode (Re A < 0 by construction)."""
+        return _complex(-jnp.exp(self.A_re_log), self.A_im)
+
+    def discrete(self) -> tuple[Complex[Array, "d_model modes"], Complex[Array, "d_model modes"]]:
+        """(Lbar, Bbar) per channel and mode after ZOH / bilinear discretisation."""
+        dt = jnp.exp(self.log_dt)[:, None]
+        return hippo.discretize(
+            self.discretization, self.eigenvalues(), _complex(self.B_re, self.B_im), dt
+        )
+
+    def kernel(self, length: int) -> Float[Array, "d_model klen"]:
+        """K_{h,l} = 2 Re sum_n C_hn Bbar_hn Lbar_hn^l for l < length (Vandermonde)."""
+        lbar, bbar = self.discrete()
+        if self.discretization == "zoh":
+            log_lbar = jnp.exp(self.log_dt)[:, None] * self.eigenvalues()
+        else:
+            log_lbar = jnp.log(lbar)  # Lbar^l = exp(l log Lbar) for integer l on any branch
+        ell = jnp.arange(length, dtype=self.log_dt.dtype)
+        vandermonde = jnp.exp(log_lbar[..., None] * ell)
+        cb = _complex(self.C_re, self.C_im) * bbar
+        return 2.0 * jnp.einsum("hn,hnl->hl", cb, vandermonde).real
+
+    def __call__(
+        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "seq d_model"]:
+        """FFT convolution of each channel with its kernel, plus the D skip; `key` unused."""
+        check_sequence(x, self.d_model, "S4D")
+        k = self.kernel(x.shape[0])
+        return fft_conv(x, k.T) + self.D * x
+
+    def init_state(self) -> Complex[Array, "d_model modes"]:
+        """The zero state x_{-1}, one complex vector of N/2 modes per channel."""
+        dtype = jnp.result_type(self.log_dt.dtype, jnp.complex64)
+        return jnp.zeros((self.d_model, self.d_state // 2), dtype)
+
+    def step(
+        self, state: Complex[Array, "d_model modes"], x_t: Float[Array, " d_model"]
+    ) -> tuple[Complex[Array, "d_model modes"], Float[Array, " d_model"]]:
+        """One recurrent step: x_k = Lbar x_{k-1} + Bbar u_k, y_k = 2 Re(C x_k) + D u_k."""
+        if x_t.shape != (self.d_model,):
+            raise ValueError(f"S4D.step expects x_t of shape ({self.d_model},), got {x_t.shape}")
+        lbar, bbar = self.discrete()
+        state = lbar * state + bbar * x_t[:, None]
+        c = _complex(self.C_re, self.C_im)
+        y = 2.0 * jnp.sum(c * state, axis=-1).real + self.D * x_t
+        return state, y
