@@ -1,0 +1,209 @@
+"""The residual block of the deep LRU model (paper section 2.2, appendix D).
+
+    x -> norm -> mixer -> GELU -> dropout -> GLU (or half GLU) -> dropout -> + x
+
+Every module here works on ONE unbatched sequence `(seq, d_model)` and threads an
+`equinox.nn.State` that holds the batch-norm running statistics. Callers vmap over the batch
+with `axis_name="batch"` (and `out_axes=None` for the state): the batch-norm statistics are
+then means over every (example, position) of the batch that the vmap sees. Under `jax.jit`
+over a sharded global batch this is the global batch, so data parallelism does not change
+the statistics.
+"""
+
+from collections.abc import Hashable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+NORMS = ("batch", "layer", "none")
+GLUS = ("full", "half")
+
+
+class BatchNorm(eqx.Module):
+    """Batch normalisation over (batch, seq) of each feature, with running statistics.
+
+    Training: y = (x - mu) / sqrt(var + eps) * weight + bias with mu, var the biased mean and
+    variance over every position of every example in the vmapped axis `axis_name` (a name or
+    a tuple of names); the running statistics move as r <- momentum * r + (1 - momentum) * b.
+    Inference (`inference=True`) uses the running statistics (init 0 and 1).
+    """
+
+    weight: Float[Array, " d"]
+    bias: Float[Array, " d"]
+    state_index: eqx.nn.StateIndex
+    momentum: float = eqx.field(static=True)
+    eps: float = eqx.field(static=True)
+    axis_name: Hashable = eqx.field(static=True)
+
+    def __init__(
+        self,
+        d: int,
+        *,
+        momentum: float = 0.9,
+        eps: float = 1e-5,
+        axis_name: Hashable = "batch",
+    ):
+        if d < 1:
+            raise ValueError(f"BatchNorm: d must be >= 1, got {d}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"BatchNorm: momentum must be in [0, 1), got {momentum}")
+        self.weight = jnp.ones((d,))
+        self.bias = jnp.zeros((d,))
+        self.state_index = eqx.nn.StateIndex((jnp.zeros((d,)), jnp.ones((d,))))
+        self.momentum = momentum
+        self.eps = eps
+        self.axis_name = axis_name
+
+    def __call__(
+        self, x: Float[Array, "seq d"], state: eqx.nn.State, *, inference: bool = False
+    ) -> tuple[Float[Array, "seq d"], eqx.nn.State]:
+        if inference:
+            mean, var = state.get(self.state_index)
+        else:
+            mean = jax.lax.pmean(jnp.mean(x, axis=0), self.axis_name)
+            var = jax.lax.pmean(jnp.mean(jnp.square(x - mean), axis=0), self.axis_name)
+            run_mean, run_var = state.get(self.state_index)
+            m = self.momentum
+            state = state.set(
+                self.state_index,
+                (m * run_mean + (1 - m) * mean, m * run_var + (1 - m) * var),
+            )
+        y = (x - mean) * jax.lax.rsqrt(var + self.eps) * self.weight + self.bias
+        return y, state
+
+
+class LayerNorm(eqx.Module):
+    """Layer normalisation over the features of each position (no state)."""
+
+    weight: Float[Array, " d"]
+    bias: Float[Array, " d"]
+    eps: float = eqx.field(static=True)
+
+    def __init__(self, d: int, *, eps: float = 1e-5):
+        if d < 1:
+            raise ValueError(f"LayerNorm: d must be >= 1, got {d}")
+        self.weight = jnp.ones((d,))
+        self.bias = jnp.zeros((d,))
+        self.eps = eps
+
+    def __call__(
+        self, x: Float[Array, "seq d"], state: eqx.nn.State, *, inference: bool = False
+    ) -> tuple[Float[Array, "seq d"], eqx.nn.State]:
+        mean = jnp.mean(x, axis=-1, keepdims=True)
+        var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
+        return (x - mean) * jax.lax.rsqrt(var + self.eps) * self.weight + self.bias, state
+
+
+class Identity(eqx.Module):
+    """No normalisation."""
+
+    def __call__(
+        self, x: Float[Array, "seq d"], state: eqx.nn.State, *, inference: bool = False
+    ) -> tuple[Float[Array, "seq d"], eqx.nn.State]:
+        return x, state
+
+
+def make_norm(
+    kind: str, d: int, *, momentum: float = 0.9, axis_name: Hashable = "batch"
+) -> eqx.Module:
+    """`"batch"` -> BatchNorm, `"layer"` -> LayerNorm, `"none"` -> Identity."""
+    if kind == "batch":
+        return BatchNorm(d, momentum=momentum, axis_name=axis_name)
+    if kind == "layer":
+        return LayerNorm(d)
+    if kind == "none":
+        return Identity()
+    raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
+
+
+class Dense(eqx.Module):
+    """y = x W^T + b applied to every position: (seq, d_in) -> (seq, d_out), LeCun-uniform."""
+
+    weight: Float[Array, "d_out d_in"]
+    bias: Float[Array, " d_out"]
+
+    def __init__(self, d_in: int, d_out: int, *, key: PRNGKeyArray):
+        lin = eqx.nn.Linear(d_in, d_out, key=key)
+        self.weight = lin.weight
+        self.bias = lin.bias
+
+    def __call__(self, x: Float[Array, "*batch d_in"]) -> Float[Array, "*batch d_out"]:
+        return x @ self.weight.T + self.bias
+
+
+def dropout(x: Float[Array, "..."], p: float, key: PRNGKeyArray | None, inference: bool):
+    """Inverted dropout: zero each entry with probability p and scale the rest by 1/(1-p)."""
+    if inference or p == 0.0:
+        return x
+    if key is None:
+        raise ValueError("dropout > 0 in training needs a key (pass key=...)")
+    keep = jax.random.bernoulli(key, 1.0 - p, x.shape)
+    return jnp.where(keep, x / (1.0 - p), 0.0)
+
+
+class ResidualBlock(eqx.Module):
+    """norm -> mixer -> GELU -> dropout -> GLU -> dropout -> + skip (paper section 2.2).
+
+    `glu="full"`: out1(z) * sigmoid(out2(z)); `glu="half"` (PathX): z * sigmoid(W z).
+    `prenorm=False` normalises after the residual sum instead (post-norm).
+    """
+
+    norm: eqx.Module
+    mixer: eqx.Module
+    out1: Dense
+    out2: Dense | None
+    dropout_rate: float = eqx.field(static=True)
+    glu: str = eqx.field(static=True)
+    prenorm: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        mixer: eqx.Module,
+        d_model: int,
+        *,
+        norm: str = "batch",
+        prenorm: bool = True,
+        glu: str = "full",
+        dropout: float = 0.0,
+        bn_momentum: float = 0.9,
+        axis_name: Hashable = "batch",
+        key: PRNGKeyArray,
+    ):
+        if glu not in GLUS:
+            raise ValueError(f"glu must be one of {GLUS}, got {glu!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        k1, k2 = jax.random.split(key)
+        self.norm = make_norm(norm, d_model, momentum=bn_momentum, axis_name=axis_name)
+        self.mixer = mixer
+        self.out1 = Dense(d_model, d_model, key=k1)
+        self.out2 = Dense(d_model, d_model, key=k2) if glu == "full" else None
+        self.dropout_rate = dropout
+        self.glu = glu
+        self.prenorm = prenorm
+
+    def __call__(
+        self,
+        x: Float[Array, "seq d_model"],
+        state: eqx.nn.State,
+        *,
+        key: PRNGKeyArray | None = None,
+        inference: bool = False,
+    ) -> tuple[Float[Array, "seq d_model"], eqx.nn.State]:
+        k1, k2 = jax.random.split(key) if key is not None else (None, None)
+        skip = x
+        if self.prenorm:
+            x, state = self.norm(x, state, inference=inference)
+        z = jax.nn.gelu(self.mixer(x))
+        z = dropout(z, self.dropout_rate, k1, inference)
+        if self.glu == "full":
+            z = self.out1(z) * jax.nn.sigmoid(self.out2(z))
+        else:
+            z = z * jax.nn.sigmoid(self.out1(z))
+        z = dropout(z, self.dropout_rate, k2, inference)
+        x = skip + z
+        if not self.prenorm:
+            x, state = self.norm(x, state, inference=inference)
+        return x, state

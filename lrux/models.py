@@ -1,0 +1,266 @@
+"""Deep sequence models for the Long Range Arena (paper section 2.2, appendix D).
+
+- `SequenceEncoder`: token embedding or linear pixel encoder -> `depth` residual blocks ->
+  pooling (masked mean over the valid length, last valid position, or none).
+- `Classifier`: a `SequenceEncoder` and a linear decoder to the classes.
+- `RetrievalDualEncoder`: ONE `SequenceEncoder` on both documents, features
+  [u, v, u * v, u - v] into an MLP (LRA's AAN retrieval).
+
+Each model works on one example and threads an `equinox.nn.State` (batch-norm statistics):
+
+    model, state = lrux.models.make_model(preset_dict, task_info, key=key)
+    logits, state = jax.vmap(model, axis_name="batch", in_axes=(0, 0, None, 0),
+                             out_axes=(0, None))(inputs, lengths, state, keys)
+"""
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray, Shaped
+
+from lrux.blocks import Dense, ResidualBlock
+
+POOLINGS = ("mean", "last", "none")
+
+
+class SequenceEncoder(eqx.Module):
+    """Encoder -> residual blocks -> pooling: (seq,) tokens or (seq, C) pixels -> (d_model,).
+
+    `pooling="mean"` averages positions < length (padded token tasks; pixel tasks pass
+    length = seq); `"last"` takes position length - 1; `"none"` returns all positions.
+    """
+
+    embedding: Float[Array, "vocab d_model"] | None
+    encoder: Dense | None
+    blocks: tuple[ResidualBlock, ...]
+    pooling: str = eqx.field(static=True)
+
+    def __init__(
+        self,
+        make_mixer: Callable[[PRNGKeyArray], eqx.Module],
+        *,
+        depth: int,
+        d_model: int,
+        vocab_size: int | None = None,
+        channels: int | None = None,
+        pooling: str = "mean",
+        norm: str = "batch",
+        prenorm: bool = True,
+        glu: str = "full",
+        dropout: float = 0.0,
+        bn_momentum: float = 0.9,
+        axis_name: Hashable = "batch",
+        key: PRNGKeyArray,
+    ):
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        if (vocab_size is None) == (channels is None):
+            raise ValueError(
+                "give exactly one of vocab_size (token tasks) or channels (pixel tasks), got "
+                f"vocab_size={vocab_size}, channels={channels}"
+            )
+        keys = jax.random.split(key, 2 * depth + 1)
+        if vocab_size is not None:
+            self.embedding = jax.random.normal(keys[0], (vocab_size, d_model))
+            self.encoder = None
+        else:
+            self.embedding = None
+            self.encoder = Dense(channels, d_model, key=keys[0])
+        self.blocks = tuple(
+            ResidualBlock(
+                make_mixer(keys[1 + 2 * i]),
+                d_model,
+                norm=norm,
+                prenorm=prenorm,
+                glu=glu,
+                dropout=dropout,
+                bn_momentum=bn_momentum,
+                axis_name=axis_name,
+                key=keys[2 + 2 * i],
+            )
+            for i in range(depth)
+        )
+        self.pooling = pooling
+
+    def __call__(
+        self,
+        x: Int[Array, " seq"] | Float[Array, "seq channels"],
+        length: Int[Array, ""],
+        state: eqx.nn.State,
+        *,
+        key: PRNGKeyArray | None = None,
+        inference: bool = False,
+    ) -> tuple[Float[Array, "*pos d_model"], eqx.nn.State]:
+        if self.embedding is not None:
+            if not jnp.issubdtype(x.dtype, jnp.integer) or x.ndim != 1:
+                raise ValueError(f"token model expects int (seq,) input, got {x.dtype} {x.shape}")
+            h = self.embedding[x]
+        else:
+            if x.ndim != 2:
+                raise ValueError(f"pixel model expects (seq, channels) input, got {x.shape}")
+            h = self.encoder(x.astype(jnp.float32))
+        keys = (
+            jax.random.split(key, len(self.blocks))
+            if key is not None
+            else [None] * len(self.blocks)
+        )
+        for block, k in zip(self.blocks, keys, strict=True):
+            h, state = block(h, state, key=k, inference=inference)
+        if self.pooling == "none":
+            return h, state
+        if self.pooling == "last":
+            return h[jnp.clip(length - 1, 0, h.shape[0] - 1)], state
+        mask = (jnp.arange(h.shape[0]) < length)[:, None]
+        pooled = jnp.sum(jnp.where(mask, h, 0.0), axis=0) / jnp.maximum(length, 1)
+        return pooled, state
+
+
+class Classifier(eqx.Module):
+    """`SequenceEncoder` then a linear decoder: one sequence -> class logits."""
+
+    encoder: SequenceEncoder
+    decoder: Dense
+
+    def __init__(self, encoder: SequenceEncoder, d_model: int, num_classes: int, *, key):
+        self.encoder = encoder
+        self.decoder = Dense(d_model, num_classes, key=key)
+
+    def __call__(
+        self,
+        x: Int[Array, " seq"] | Float[Array, "seq channels"],
+        length: Int[Array, ""],
+        state: eqx.nn.State,
+        *,
+        key: PRNGKeyArray | None = None,
+        inference: bool = False,
+    ) -> tuple[Float[Array, "*pos classes"], eqx.nn.State]:
+        h, state = self.encoder(x, length, state, key=key, inference=inference)
+        return self.decoder(h), state
+
+
+class RetrievalDualEncoder(eqx.Module):
+    """Two documents through ONE encoder; [u, v, u*v, u-v] -> Dense -> GELU -> Dense.
+
+    The encoder runs on both documents in a vmap named `"pair"`; its batch norms reduce over
+    `("batch", "pair")`, so their statistics cover both documents of every example.
+    """
+
+    encoder: SequenceEncoder
+    hidden: Dense
+    decoder: Dense
+
+    def __init__(self, encoder: SequenceEncoder, d_model: int, num_classes: int, *, key):
+        if encoder.pooling == "none":
+            raise ValueError("RetrievalDualEncoder needs a pooled encoder, got pooling='none'")
+        k1, k2 = jax.random.split(key)
+        self.encoder = encoder
+        self.hidden = Dense(4 * d_model, d_model, key=k1)
+        self.decoder = Dense(d_model, num_classes, key=k2)
+
+    def __call__(
+        self,
+        x: Int[Array, "2 seq"],
+        length: Int[Array, " 2"],
+        state: eqx.nn.State,
+        *,
+        key: PRNGKeyArray | None = None,
+        inference: bool = False,
+    ) -> tuple[Float[Array, " classes"], eqx.nn.State]:
+        def enc(xi, li, ki):
+            return self.encoder(xi, li, state, key=ki, inference=inference)
+
+        keys = jax.random.split(key, 2) if key is not None else None
+        feats, state = jax.vmap(
+            enc, in_axes=(0, 0, 0 if key is not None else None), out_axes=(0, None),
+            axis_name="pair",
+        )(x, length, keys)
+        u, v = feats[0], feats[1]
+        z = jnp.concatenate([u, v, u * v, u - v])
+        return self.decoder(jax.nn.gelu(self.hidden(z))), state
+
+
+def make_model(
+    *,
+    mixer: str,
+    depth: int,
+    d_model: int,
+    d_state: int,
+    num_classes: int,
+    vocab_size: int | None = None,
+    channels: int | None = None,
+    dual: bool = False,
+    pooling: str = "mean",
+    norm: str = "batch",
+    prenorm: bool = True,
+    glu: str = "full",
+    dropout: float = 0.0,
+    bn_momentum: float = 0.9,
+    bidirectional: bool = False,
+    combine: str = "concat",
+    mixer_options: dict[str, Any] | None = None,
+    key: PRNGKeyArray,
+) -> tuple[eqx.Module, eqx.nn.State]:
+    """Build a `Classifier` (or `RetrievalDualEncoder` when `dual`) and its initial state.
+
+    `mixer` is a name of `lrux.registry` (`"lru"`, `"s5"`, ...), built with
+    `make_mixer(mixer, d_model, d_state, bidirectional=..., combine=..., **mixer_options)`.
+    """
+    from lrux.registry import make_mixer
+
+    opts = dict(mixer_options or {})
+
+    def mixer_factory(k):
+        return make_mixer(
+            mixer, d_model, d_state, key=k, bidirectional=bidirectional, combine=combine, **opts
+        )
+
+    def build(k_enc, k_head):
+        encoder = SequenceEncoder(
+            mixer_factory,
+            depth=depth,
+            d_model=d_model,
+            vocab_size=vocab_size,
+            channels=channels,
+            pooling=pooling,
+            norm=norm,
+            prenorm=prenorm,
+            glu=glu,
+            dropout=dropout,
+            bn_momentum=bn_momentum,
+            axis_name=("batch", "pair") if dual else "batch",
+            key=k_enc,
+        )
+        cls = RetrievalDualEncoder if dual else Classifier
+        return cls(encoder, d_model, num_classes, key=k_head)
+
+    k_enc, k_head = jax.random.split(key)
+    return eqx.nn.make_with_state(build)(k_enc, k_head)
+
+
+def batched_apply(
+    model: eqx.Module,
+    state: eqx.nn.State,
+    inputs: Shaped[Array, "batch ..."],
+    lengths: Int[Array, "batch ..."],
+    *,
+    key: PRNGKeyArray | None,
+    inference: bool,
+) -> tuple[Float[Array, "batch classes"], eqx.nn.State]:
+    """vmap a per-example model over the batch (axis name "batch"), one dropout key each."""
+    if key is None or inference:
+        return jax.vmap(
+            lambda x, n: model(x, n, state, inference=inference),
+            axis_name="batch",
+            out_axes=(0, None),
+        )(inputs, lengths)
+    keys = jax.random.split(key, inputs.shape[0])
+    return jax.vmap(
+        lambda x, n, k: model(x, n, state, key=k, inference=False),
+        axis_name="batch",
+        out_axes=(0, None),
+    )(inputs, lengths, keys)

@@ -1,0 +1,102 @@
+"""AdamW with the paper's parameter groups and schedule (paper section 2.2, appendix D).
+
+Groups come from parameter paths, not per-model lists: a leaf belongs to group
+`"recurrent"` when the module that owns it lists the field in its `recurrent_params`
+ClassVar (LRU: nu_log, theta_log, gamma_log, B_re, B_im; SSMs: A, B, step). Recurrent
+leaves get lr * lr_factor and no weight decay. Every other leaf gets lr with weight decay
+(the paper's wording); with `decay_norm_bias=False` norm parameters and biases are moved to a
+`"no_decay"` group at lr without weight decay.
+
+Schedule: linear warmup from `min_lr` (1e-7) over `warmup_frac` (10%) of the steps, then
+cosine decay to `min_lr`.
+"""
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import optax
+from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
+
+from lrux.blocks import BatchNorm, LayerNorm
+
+GROUPS = ("recurrent", "decay", "no_decay")
+
+
+def _child(node: Any, key: Any) -> Any:
+    if isinstance(key, GetAttrKey):
+        return getattr(node, key.name)
+    if isinstance(key, SequenceKey):
+        return node[key.idx]
+    if isinstance(key, DictKey):
+        return node[key.key]
+    if isinstance(key, FlattenedIndexKey):
+        return jax.tree_util.tree_leaves(node)[key.key]
+    raise ValueError(f"param_labels: cannot follow path element {key!r} of type {type(key)}")
+
+
+def label_of_path(model: eqx.Module, path: tuple, *, decay_norm_bias: bool = True) -> str:
+    """The group of the leaf at `path` in `model` (see the module docstring)."""
+    node = model
+    for key in path:
+        if isinstance(node, eqx.Module) and isinstance(key, GetAttrKey):
+            if key.name in getattr(type(node), "recurrent_params", ()):
+                return "recurrent"
+            if not decay_norm_bias and (
+                isinstance(node, BatchNorm | LayerNorm) or key.name == "bias"
+            ):
+                return "no_decay"
+        node = _child(node, key)
+    return "decay"
+
+
+def param_labels(model: eqx.Module, *, decay_norm_bias: bool = True) -> eqx.Module:
+    """A tree like `eqx.filter(model, eqx.is_inexact_array)` with a group name per leaf."""
+    params = eqx.filter(model, eqx.is_inexact_array)
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: label_of_path(model, path, decay_norm_bias=decay_norm_bias), params
+    )
+
+
+def warmup_cosine(peak: float, steps: int, *, warmup_frac: float = 0.1, min_lr: float = 1e-7):
+    """Linear warmup from min_lr to peak over warmup_frac * steps, cosine to min_lr at steps."""
+    warmup = int(warmup_frac * steps)
+    return optax.warmup_cosine_decay_schedule(
+        init_value=min_lr,
+        peak_value=peak,
+        warmup_steps=warmup,
+        decay_steps=max(steps, warmup + 1),
+        end_value=min_lr,
+    )
+
+
+def make_optimizer(
+    model: eqx.Module,
+    *,
+    lr: float,
+    lr_factor: float,
+    weight_decay: float,
+    steps: int,
+    warmup_frac: float = 0.1,
+    min_lr: float = 1e-7,
+    grad_clip: float = 0.0,
+    decay_norm_bias: bool = True,
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """The optimiser for `model` and the base learning-rate schedule (for logging).
+
+    Returns a transformation to use on `eqx.filter(model, eqx.is_inexact_array)`.
+    """
+    base = warmup_cosine(lr, steps, warmup_frac=warmup_frac, min_lr=min_lr)
+    recurrent = warmup_cosine(lr * lr_factor, steps, warmup_frac=warmup_frac, min_lr=min_lr)
+    labels = param_labels(model, decay_norm_bias=decay_norm_bias)
+    tx = optax.multi_transform(
+        {
+            "recurrent": optax.adam(recurrent),
+            "decay": optax.adamw(base, weight_decay=weight_decay),
+            "no_decay": optax.adam(base),
+        },
+        lambda _: labels,  # a Module is callable: optax would call a bare label tree
+    )
+    if grad_clip > 0:
+        tx = optax.chain(optax.clip_by_global_norm(grad_clip), tx)
+    return tx, base

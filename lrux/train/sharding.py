@@ -1,0 +1,90 @@
+"""Mesh, shardings and multi-process setup for data-parallel training.
+
+One mesh axis `"data"` over every device of every process; batches are sharded on it and
+parameters replicated. The same code runs on 1 CPU, all GPUs of a machine, or many hosts.
+"""
+
+import os
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+
+def init_distributed(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+) -> bool:
+    """Call `jax.distributed.initialize` when flags or env vars ask for several processes.
+
+    Flags win over the environment variables `LRUX_COORDINATOR_ADDRESS`,
+    `LRUX_NUM_PROCESSES`, `LRUX_PROCESS_ID`. Must run before anything touches a device.
+    Returns True when it initialised.
+    """
+    coordinator_address = coordinator_address or os.environ.get("LRUX_COORDINATOR_ADDRESS")
+    if num_processes is None and os.environ.get("LRUX_NUM_PROCESSES"):
+        num_processes = int(os.environ["LRUX_NUM_PROCESSES"])
+    if process_id is None and os.environ.get("LRUX_PROCESS_ID"):
+        process_id = int(os.environ["LRUX_PROCESS_ID"])
+    if coordinator_address is None and num_processes is None and process_id is None:
+        return False
+    if coordinator_address is None or num_processes is None or process_id is None:
+        raise ValueError(
+            "multi-process training needs all of --coordinator-address, --num-processes and "
+            f"--process-id, got {coordinator_address!r}, {num_processes!r}, {process_id!r}"
+        )
+    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+    return True
+
+
+def make_mesh(devices: list | None = None) -> Mesh:
+    """A 1-D mesh named "data" over `devices` (default: every device of every process)."""
+    axis_type = getattr(jax.sharding, "AxisType", None)
+    kwargs = {"axis_types": (axis_type.Auto,)} if axis_type is not None else {}
+    if devices is None:
+        return jax.make_mesh((jax.device_count(),), ("data",), **kwargs)
+    return Mesh(np.asarray(devices), ("data",), **kwargs)
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    """Leading (batch) axis split over "data"."""
+    return NamedSharding(mesh, P("data"))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """Every device holds the whole array."""
+    return NamedSharding(mesh, P())
+
+
+def replicate(tree, mesh: Mesh):
+    """Put every array leaf of `tree` on all devices of `mesh` (multi-process safe)."""
+    sharding = replicated(mesh)
+
+    def put(x):
+        if not isinstance(x, jax.Array | np.ndarray):
+            return x
+        x = np.asarray(jax.device_get(x)) if isinstance(x, jax.Array) else x
+        return jax.make_array_from_process_local_data(sharding, x, x.shape)
+
+    return jax.tree_util.tree_map(put, tree)
+
+
+def global_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+    """Assemble the global batch from each process's local rows (concatenated by process)."""
+    sharding = batch_sharding(mesh)
+    n_proc = jax.process_count()
+    out = {}
+    for name, x in local.items():
+        x = np.asarray(x)
+        shape = (x.shape[0] * n_proc, *x.shape[1:])
+        out[name] = jax.make_array_from_process_local_data(sharding, x, shape)
+    return out
+
+
+def fetch(x: jax.Array) -> np.ndarray:
+    """A fully replicated (possibly multi-process) array as numpy."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        return np.asarray(x.addressable_data(0))
+    return np.asarray(x)
