@@ -1,0 +1,210 @@
+"""`DiagonalRNN`: the diagonal complex rungs of the ablation ladder (paper section 4).
+
+x_k = diag(lambda) x_{k-1} + g * (B u_k),  y_k = Re(C x_k) + D * u_k,  x_k in C^N, u_k in R^H.
+
+One configurable layer covers every diagonal rung; each option is one step of the ladder:
+
+- ``parameterization``: how lambda is stored (always as real arrays)
+    - ``"reim"``: lambda = lam_re + i lam_im (`diag-reim`);
+    - ``"exp"``: lambda = exp(nu + i theta) (`diag-exp`);
+    - ``"stable-exp"``: lambda = exp(-exp(nu_log) + i exp(theta_log)), |lambda| < 1 always
+      (`diag-stable-exp`, `diag-ring`, and the LRU).
+- ``init``: ``"disk"`` draws lambda uniform on the unit disk, the diagonal equivalent of a
+  Glorot matrix by the circular law (paper sec. 6); ``"ring"`` draws it uniform on
+  r_min <= |lambda| <= r_max with phase in [0, max_phase] (Lemma 2).
+- ``gamma``: with True, g = exp(gamma_log), a trainable normalisation initialised to
+  sqrt(1 - |lambda|^2) (paper Prop. 3); with False, g = 1.
+
+With ``parameterization="stable-exp", init="ring", gamma=True`` the layer is the LRU: given
+the same arrays it returns exactly `lrux.LRU`'s output, because both call the same kernel
+`lrux.layers.lru.diagonal_recurrence` (and `diagonal_step` in step mode).
+"""
+
+import math
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Complex, Float, PRNGKeyArray
+
+from lrux.init import check_ring, ring_init
+from lrux.layers.lru import (
+    check_scan_mode,
+    check_sequence,
+    check_sizes,
+    diagonal_recurrence,
+    diagonal_step,
+    stable_exp_lambda,
+)
+
+PARAMETERIZATIONS: tuple[str, ...] = ("reim", "exp", "stable-exp")
+INITS: tuple[str, ...] = ("disk", "ring")
+
+
+class DiagonalRNN(eqx.Module):
+    """Diagonal complex linear RNN, the configurable rungs between the dense RNN and the LRU.
+
+    Parameters (real arrays; only those of the chosen parameterization are set, the others
+    are None): ``lam_re, lam_im`` (reim), ``nu, theta`` (exp; ``nu = -nu_init`` < 0 at init),
+    ``nu_log, theta_log`` (stable-exp), all (N,); ``gamma_log`` (N,) when ``gamma``;
+    ``B_re, B_im`` (N, H) ~ N(0, 1/(2H)); ``C_re, C_im`` (H, N) ~ N(0, 1/N); ``D`` (H,) ~
+    N(0, 1): the LRU's init (paper sec. 1).
+    """
+
+    lam_re: Float[Array, " d_state"] | None
+    lam_im: Float[Array, " d_state"] | None
+    nu: Float[Array, " d_state"] | None
+    theta: Float[Array, " d_state"] | None
+    nu_log: Float[Array, " d_state"] | None
+    theta_log: Float[Array, " d_state"] | None
+    gamma_log: Float[Array, " d_state"] | None
+    B_re: Float[Array, "d_state d_model"]
+    B_im: Float[Array, "d_state d_model"]
+    C_re: Float[Array, "d_model d_state"]
+    C_im: Float[Array, "d_model d_state"]
+    D: Float[Array, " d_model"]
+    d_model: int = eqx.field(static=True)
+    d_state: int = eqx.field(static=True)
+    parameterization: str = eqx.field(static=True)
+    init: str = eqx.field(static=True)
+    gamma: bool = eqx.field(static=True)
+    r_min: float = eqx.field(static=True)
+    r_max: float = eqx.field(static=True)
+    max_phase: float = eqx.field(static=True)
+    scan_mode: str = eqx.field(static=True)
+
+    # Fields of the unused parameterizations are None and hold no leaves.
+    recurrent_params: ClassVar[tuple[str, ...]] = (
+        "lam_re",
+        "lam_im",
+        "nu",
+        "theta",
+        "nu_log",
+        "theta_log",
+        "gamma_log",
+        "B_re",
+        "B_im",
+    )
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int,
+        *,
+        parameterization: str = "stable-exp",
+        init: str = "ring",
+        gamma: bool = True,
+        r_min: float = 0.0,
+        r_max: float = 1.0,
+        max_phase: float = 2 * math.pi,
+        scan_mode: str = "auto",
+        key: PRNGKeyArray,
+    ):
+        check_sizes(d_model, d_state)
+        if parameterization not in PARAMETERIZATIONS:
+            raise ValueError(
+                f"parameterization must be one of {PARAMETERIZATIONS}, got {parameterization!r}"
+            )
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        if not isinstance(gamma, bool):
+            raise ValueError(f"gamma must be a bool, got gamma={gamma!r}")
+        check_scan_mode(scan_mode)
+        if init == "disk" and (r_min, r_max, max_phase) != (0.0, 1.0, 2 * math.pi):
+            raise ValueError(
+                "r_min, r_max and max_phase apply only to init='ring'; init='disk' is the "
+                f"uniform unit disk (r_min=0, r_max=1, max_phase=2*pi), got r_min={r_min}, "
+                f"r_max={r_max}, max_phase={max_phase}"
+            )
+        check_ring(r_min, r_max, max_phase)
+
+        # Same key use as the LRU: (lambda, B_re, B_im, C_re, C_im, D).
+        k_lam, k_bre, k_bim, k_cre, k_cim, k_d = jax.random.split(key, 6)
+        nu_init, theta_init = ring_init(k_lam, d_state, r_min, r_max, max_phase)
+        self.lam_re = self.lam_im = self.nu = self.theta = self.nu_log = self.theta_log = None
+        if parameterization == "reim":
+            mod = jnp.exp(-nu_init)
+            self.lam_re = mod * jnp.cos(theta_init)
+            self.lam_im = mod * jnp.sin(theta_init)
+        elif parameterization == "exp":
+            self.nu = -nu_init
+            self.theta = theta_init
+        else:
+            self.nu_log = jnp.log(nu_init)
+            self.theta_log = jnp.log(theta_init)
+        # |lambda|^2 = exp(-2 nu): gamma = sqrt(1 - |lambda|^2) (paper sec. 1, Prop. 3).
+        self.gamma_log = 0.5 * jnp.log1p(-jnp.exp(-2 * nu_init)) if gamma else None
+        b_scale = 1.0 / math.sqrt(2 * d_model)
+        c_scale = 1.0 / math.sqrt(d_state)
+        self.B_re = jax.random.normal(k_bre, (d_state, d_model)) * b_scale
+        self.B_im = jax.random.normal(k_bim, (d_state, d_model)) * b_scale
+        self.C_re = jax.random.normal(k_cre, (d_model, d_state)) * c_scale
+        self.C_im = jax.random.normal(k_cim, (d_model, d_state)) * c_scale
+        self.D = jax.random.normal(k_d, (d_model,))
+        self.d_model = d_model
+        self.d_state = d_state
+        self.parameterization = parameterization
+        self.init = init
+        self.gamma = gamma
+        self.r_min = float(r_min)
+        self.r_max = float(r_max)
+        self.max_phase = float(max_phase)
+        self.scan_mode = scan_mode
+
+    def lambda_parts(self) -> tuple[Float[Array, " d_state"], Float[Array, " d_state"]]:
+        """(Re lambda, Im lambda) (N,) from the stored parameters."""
+        if self.parameterization == "reim":
+            return self.lam_re, self.lam_im
+        if self.parameterization == "exp":
+            mod = jnp.exp(self.nu)
+            return mod * jnp.cos(self.theta), mod * jnp.sin(self.theta)
+        return stable_exp_lambda(self.nu_log, self.theta_log)
+
+    def eigenvalues(self) -> Complex[Array, " d_state"]:
+        """The complex diagonal lambda (N,), for inspection (spectra, notebooks)."""
+        lam_re, lam_im = self.lambda_parts()
+        return jax.lax.complex(lam_re, lam_im)
+
+    def input_gain(self) -> Float[Array, " d_state"] | None:
+        """g = exp(gamma_log) (N,) with gamma normalisation, else None (g = 1)."""
+        return jnp.exp(self.gamma_log) if self.gamma else None
+
+    def init_state(self) -> Complex[Array, " d_state"]:
+        """The zero complex state x_0 (N,)."""
+        return jnp.zeros(self.d_state, jnp.result_type(self.B_re.dtype, jnp.complex64))
+
+    def _params(self):
+        lam_re, lam_im = self.lambda_parts()
+        return (
+            lam_re,
+            lam_im,
+            self.input_gain(),
+            self.B_re,
+            self.B_im,
+            self.C_re,
+            self.C_im,
+            self.D,
+        )
+
+    def __call__(
+        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "seq d_model"]:
+        """(L, H) -> (L, H) from the zero state, through the LRU's diagonal kernel."""
+        check_sequence(x, self.d_model, "DiagonalRNN")
+        return diagonal_recurrence(x, *self._params(), scan_mode=self.scan_mode)
+
+    def reverse(self, x: Float[Array, "seq d_model"]) -> Float[Array, "seq d_model"]:
+        """The anti-causal pass: the recurrence run from the end of the sequence."""
+        check_sequence(x, self.d_model, "DiagonalRNN")
+        return diagonal_recurrence(x, *self._params(), reverse=True, scan_mode=self.scan_mode)
+
+    def step(
+        self, state: Complex[Array, " d_state"], x_t: Float[Array, " d_model"]
+    ) -> tuple[Complex[Array, " d_state"], Float[Array, " d_model"]]:
+        """One step: (x_{k-1}, u_k) -> (x_k, y_k), through the LRU's `diagonal_step`."""
+        if x_t.shape != (self.d_model,):
+            raise ValueError(
+                f"DiagonalRNN.step expects x_t of shape ({self.d_model},), got {x_t.shape}"
+            )
+        return diagonal_step(state, x_t, *self._params())

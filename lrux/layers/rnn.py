@@ -1,0 +1,299 @@
+"""The bottom rungs of the ablation ladder and the gated baselines (paper section 4).
+
+Every layer here reads u_k in R^H (`d_model`), keeps a real state of size N (`d_state`) and
+outputs y_k = C x_k + D * u_k, exactly like the LRU, so the rungs differ only in the
+recurrence that the ladder changes:
+
+- `ElmanRNN`: x_k = sigma(A x_{k-1} + B u_k), sigma = tanh or ReLU, dense Glorot A.
+- `DenseLinearRNN`: x_k = A x_{k-1} + B u_k (the same without sigma).
+- `GRU`, `LSTM`: the gated baselines (equinox's `GRUCell` / `LSTMCell` equations and init).
+
+A dense recurrence is a matrix product per step, not an elementwise one, so these layers run
+a sequential `jax.lax.scan`; the input projections B u_k (and the gates' input parts) are
+computed for the whole sequence before the scan, so the scan body holds only the recurrent
+product. This sequential dependence is what the paper's linear diagonal rungs remove.
+"""
+
+import math
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from lrux.init import glorot_matrix
+from lrux.layers.lru import check_sequence, check_sizes
+
+_NONLINEARITIES = {"tanh": jnp.tanh, "relu": jax.nn.relu}
+
+
+def _check_step(x_t: Array, d_model: int, layer: str) -> None:
+    if x_t.shape != (d_model,):
+        raise ValueError(f"{layer}.step expects x_t of shape ({d_model},), got {x_t.shape}")
+
+
+def _readout_init(
+    key: PRNGKeyArray, d_model: int, d_state: int
+) -> tuple[Float[Array, "d_model d_state"], Float[Array, " d_model"]]:
+    """C ~ N(0, 1/N) (H, N) and D ~ N(0, 1) (H,): the LRU's real readout init (paper sec. 1)."""
+    kc, kd = jax.random.split(key)
+    c = jax.random.normal(kc, (d_model, d_state)) * (1.0 / math.sqrt(d_state))
+    d = jax.random.normal(kd, (d_model,))
+    return c, d
+
+
+class ElmanRNN(eqx.Module):
+    """Elman RNN, x_k = sigma(A x_{k-1} + B u_k), y_k = C x_k + D u_k (paper sec. 4, rows 1-2).
+
+    `A` (N, N) and `B` (N, H) are Glorot (iid N(0, 1/fan_in)), `C` (H, N) ~ N(0, 1/N),
+    `D` (H,) ~ N(0, 1). `nonlinearity` is "tanh" (`rnn-tanh`) or "relu" (`rnn-relu`).
+    """
+
+    A: Float[Array, "d_state d_state"]
+    B: Float[Array, "d_state d_model"]
+    C: Float[Array, "d_model d_state"]
+    D: Float[Array, " d_model"]
+    d_model: int = eqx.field(static=True)
+    d_state: int = eqx.field(static=True)
+    nonlinearity: str = eqx.field(static=True)
+
+    recurrent_params: ClassVar[tuple[str, ...]] = ("A", "B")
+
+    def __init__(
+        self, d_model: int, d_state: int, *, nonlinearity: str = "tanh", key: PRNGKeyArray
+    ):
+        check_sizes(d_model, d_state)
+        if nonlinearity not in _NONLINEARITIES:
+            raise ValueError(
+                f"nonlinearity must be one of {sorted(_NONLINEARITIES)}, got {nonlinearity!r}"
+            )
+        ka, kb, kr = jax.random.split(key, 3)
+        self.A = glorot_matrix(ka, d_state, d_state)
+        self.B = glorot_matrix(kb, d_state, d_model)
+        self.C, self.D = _readout_init(kr, d_model, d_state)
+        self.d_model = d_model
+        self.d_state = d_state
+        self.nonlinearity = nonlinearity
+
+    def init_state(self) -> Float[Array, " d_state"]:
+        """The zero state x_0 (N,)."""
+        return jnp.zeros((self.d_state,), self.A.dtype)
+
+    def _update(self, h: Array, bu: Array) -> Array:
+        return _NONLINEARITIES[self.nonlinearity](self.A @ h + bu)
+
+    def __call__(
+        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "seq d_model"]:
+        """(L, H) -> (L, H), sequential scan from the zero state. `key` is unused."""
+        check_sequence(x, self.d_model, "ElmanRNN")
+        bu = x @ self.B.T
+
+        def body(h, bu_k):
+            h = self._update(h, bu_k)
+            return h, h
+
+        _, hs = jax.lax.scan(body, self.init_state(), bu)
+        return hs @ self.C.T + x * self.D
+
+    def step(
+        self, state: Float[Array, " d_state"], x_t: Float[Array, " d_model"]
+    ) -> tuple[Float[Array, " d_state"], Float[Array, " d_model"]]:
+        """One step: (x_{k-1}, u_k) -> (x_k, y_k)."""
+        _check_step(x_t, self.d_model, "ElmanRNN")
+        h = self._update(state, self.B @ x_t)
+        return h, self.C @ h + self.D * x_t
+
+
+class DenseLinearRNN(eqx.Module):
+    """Dense linear RNN, x_k = A x_{k-1} + B u_k, y_k = C x_k + D u_k (paper sec. 4, row 3).
+
+    Same parameters and init as `ElmanRNN` (Glorot `A`, so by the circular law its
+    eigenvalues fill the unit disk at init: paper sec. 6). Diagonalising A = P Lambda P^-1
+    gives the complex diagonal RNN with B' = P^-1 B, C' = C P (`DiagonalRNN`).
+    """
+
+    A: Float[Array, "d_state d_state"]
+    B: Float[Array, "d_state d_model"]
+    C: Float[Array, "d_model d_state"]
+    D: Float[Array, " d_model"]
+    d_model: int = eqx.field(static=True)
+    d_state: int = eqx.field(static=True)
+
+    recurrent_params: ClassVar[tuple[str, ...]] = ("A", "B")
+
+    def __init__(self, d_model: int, d_state: int, *, key: PRNGKeyArray):
+        check_sizes(d_model, d_state)
+        ka, kb, kr = jax.random.split(key, 3)
+        self.A = glorot_matrix(ka, d_state, d_state)
+        self.B = glorot_matrix(kb, d_state, d_model)
+        self.C, self.D = _readout_init(kr, d_model, d_state)
+        self.d_model = d_model
+        self.d_state = d_state
+
+    def init_state(self) -> Float[Array, " d_state"]:
+        """The zero state x_0 (N,)."""
+        return jnp.zeros((self.d_state,), self.A.dtype)
+
+    def __call__(
+        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "seq d_model"]:
+        """(L, H) -> (L, H), sequential scan from the zero state. `key` is unused."""
+        check_sequence(x, self.d_model, "DenseLinearRNN")
+        bu = x @ self.B.T
+
+        def body(h, bu_k):
+            h = self.A @ h + bu_k
+            return h, h
+
+        _, hs = jax.lax.scan(body, self.init_state(), bu)
+        return hs @ self.C.T + x * self.D
+
+    def step(
+        self, state: Float[Array, " d_state"], x_t: Float[Array, " d_model"]
+    ) -> tuple[Float[Array, " d_state"], Float[Array, " d_model"]]:
+        """One step: (x_{k-1}, u_k) -> (x_k, y_k)."""
+        _check_step(x_t, self.d_model, "DenseLinearRNN")
+        h = self.A @ state + self.B @ x_t
+        return h, self.C @ h + self.D * x_t
+
+
+class GRU(eqx.Module):
+    """GRU baseline as a sequence mixer: equinox's `GRUCell` equations, then y = C h + D u.
+
+    With gates split as [reset, update, new] along the first axis of the weights:
+    r = sigmoid(W_ir u + b_r + W_hr h), z = sigmoid(W_iz u + b_z + W_hz h),
+    n = tanh(W_in u + b_n + r * (W_hn h + bias_n)), h' = n + z * (h - n).
+    Weights and biases use `eqx.nn.GRUCell`'s init (uniform in +-1/sqrt(N)); `C`, `D` as in
+    the LRU. The fields are stored flat (not as a cell) so the optimizer's
+    `recurrent_params` ("weight_hh", "weight_ih") find them.
+    """
+
+    weight_ih: Float[Array, "3*d_state d_model"]
+    weight_hh: Float[Array, "3*d_state d_state"]
+    bias: Float[Array, " 3*d_state"]
+    bias_n: Float[Array, " d_state"]
+    C: Float[Array, "d_model d_state"]
+    D: Float[Array, " d_model"]
+    d_model: int = eqx.field(static=True)
+    d_state: int = eqx.field(static=True)
+
+    recurrent_params: ClassVar[tuple[str, ...]] = ("weight_hh", "weight_ih")
+
+    def __init__(self, d_model: int, d_state: int, *, key: PRNGKeyArray):
+        check_sizes(d_model, d_state)
+        kc, kr = jax.random.split(key)
+        cell = eqx.nn.GRUCell(d_model, d_state, key=kc)
+        self.weight_ih = cell.weight_ih
+        self.weight_hh = cell.weight_hh
+        self.bias = cell.bias
+        self.bias_n = cell.bias_n
+        self.C, self.D = _readout_init(kr, d_model, d_state)
+        self.d_model = d_model
+        self.d_state = d_state
+
+    def init_state(self) -> Float[Array, " d_state"]:
+        """The zero hidden state (N,)."""
+        return jnp.zeros((self.d_state,), self.weight_hh.dtype)
+
+    def _update(self, h: Array, gi: Array) -> Array:
+        # gi = W_ih u + bias, precomputed; only the recurrent product is sequential.
+        n = self.d_state
+        gh = self.weight_hh @ h
+        reset = jax.nn.sigmoid(gi[:n] + gh[:n])
+        update = jax.nn.sigmoid(gi[n : 2 * n] + gh[n : 2 * n])
+        new = jnp.tanh(gi[2 * n :] + reset * (gh[2 * n :] + self.bias_n))
+        return new + update * (h - new)
+
+    def __call__(
+        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "seq d_model"]:
+        """(L, H) -> (L, H), sequential scan from the zero state. `key` is unused."""
+        check_sequence(x, self.d_model, "GRU")
+        gi = x @ self.weight_ih.T + self.bias
+
+        def body(h, gi_k):
+            h = self._update(h, gi_k)
+            return h, h
+
+        _, hs = jax.lax.scan(body, self.init_state(), gi)
+        return hs @ self.C.T + x * self.D
+
+    def step(
+        self, state: Float[Array, " d_state"], x_t: Float[Array, " d_model"]
+    ) -> tuple[Float[Array, " d_state"], Float[Array, " d_model"]]:
+        """One step: (h_{k-1}, u_k) -> (h_k, y_k)."""
+        _check_step(x_t, self.d_model, "GRU")
+        h = self._update(state, self.weight_ih @ x_t + self.bias)
+        return h, self.C @ h + self.D * x_t
+
+
+class LSTM(eqx.Module):
+    """LSTM baseline as a sequence mixer: equinox's `LSTMCell` equations, then y = C h + D u.
+
+    Gates [i, f, g, o] = split(W_ih u + W_hh h + bias); c' = sigmoid(f) c + sigmoid(i) tanh(g),
+    h' = sigmoid(o) tanh(c'). The state is the pair (h, c), each (N,); the readout uses h.
+    Init as `eqx.nn.LSTMCell` (uniform in +-1/sqrt(N)); `C`, `D` as in the LRU.
+    """
+
+    weight_ih: Float[Array, "4*d_state d_model"]
+    weight_hh: Float[Array, "4*d_state d_state"]
+    bias: Float[Array, " 4*d_state"]
+    C: Float[Array, "d_model d_state"]
+    D: Float[Array, " d_model"]
+    d_model: int = eqx.field(static=True)
+    d_state: int = eqx.field(static=True)
+
+    recurrent_params: ClassVar[tuple[str, ...]] = ("weight_hh", "weight_ih")
+
+    def __init__(self, d_model: int, d_state: int, *, key: PRNGKeyArray):
+        check_sizes(d_model, d_state)
+        kc, kr = jax.random.split(key)
+        cell = eqx.nn.LSTMCell(d_model, d_state, key=kc)
+        self.weight_ih = cell.weight_ih
+        self.weight_hh = cell.weight_hh
+        self.bias = cell.bias
+        self.C, self.D = _readout_init(kr, d_model, d_state)
+        self.d_model = d_model
+        self.d_state = d_state
+
+    def init_state(self) -> tuple[Float[Array, " d_state"], Float[Array, " d_state"]]:
+        """The zero state (h, c), each (N,)."""
+        z = jnp.zeros((self.d_state,), self.weight_hh.dtype)
+        return z, z
+
+    def _update(self, hc: tuple[Array, Array], gi: Array) -> tuple[Array, Array]:
+        h, c = hc
+        n = self.d_state
+        lin = gi + self.weight_hh @ h
+        i = jax.nn.sigmoid(lin[:n])
+        f = jax.nn.sigmoid(lin[n : 2 * n])
+        g = jnp.tanh(lin[2 * n : 3 * n])
+        o = jax.nn.sigmoid(lin[3 * n :])
+        c = f * c + i * g
+        return o * jnp.tanh(c), c
+
+    def __call__(
+        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "seq d_model"]:
+        """(L, H) -> (L, H), sequential scan from the zero state. `key` is unused."""
+        check_sequence(x, self.d_model, "LSTM")
+        gi = x @ self.weight_ih.T + self.bias
+
+        def body(hc, gi_k):
+            hc = self._update(hc, gi_k)
+            return hc, hc[0]
+
+        _, hs = jax.lax.scan(body, self.init_state(), gi)
+        return hs @ self.C.T + x * self.D
+
+    def step(
+        self,
+        state: tuple[Float[Array, " d_state"], Float[Array, " d_state"]],
+        x_t: Float[Array, " d_model"],
+    ) -> tuple[tuple[Float[Array, " d_state"], Float[Array, " d_state"]], Float[Array, " d_model"]]:
+        """One step: ((h, c)_{k-1}, u_k) -> ((h, c)_k, y_k)."""
+        _check_step(x_t, self.d_model, "LSTM")
+        h, c = self._update(state, self.weight_ih @ x_t + self.bias)
+        return (h, c), self.C @ h + self.D * x_t
