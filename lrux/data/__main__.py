@@ -1,0 +1,121 @@
+"""Command line: `python -m lrux.data {generate,inspect} ...`.
+
+    python -m lrux.data generate listops --out DIR [--seed S] [--train N --val N --test N]
+        [--min-length 500 --max-length 2000] [--workers W]
+    python -m lrux.data generate pathfinder --out DIR --size {32,64,128,256}
+        --difficulty {6,9,14} --num N [--seed S] [--workers W]
+    python -m lrux.data inspect TASK --data-dir DIR [--tokenizer chars] [--grayscale] ...
+"""
+
+import argparse
+import sys
+
+import numpy as np
+
+
+def _inspect(args) -> int:
+    from .loaders import data_present, load_split, missing_data_message
+    from .spec import SPLITS, check_task
+
+    task = check_task(args.task)
+    opts = {}
+    if task in ("text", "retrieval"):
+        opts["tokenizer"] = args.tokenizer
+    if task in ("listops", "text", "retrieval") and args.max_length:
+        opts["max_length"] = args.max_length
+    if task == "image":
+        opts["grayscale"] = args.grayscale
+    if task in ("pathfinder", "pathx"):
+        opts["difficulty"] = args.difficulty
+    if args.cache_dir:
+        opts["cache_dir"] = args.cache_dir
+    if not data_present(task, args.data_dir, **{k: v for k, v in opts.items()
+                                                if k != "cache_dir"}):
+        print(missing_data_message(task, args.data_dir, **{
+            k: v for k, v in opts.items() if k != "cache_dir"}), file=sys.stderr)
+        return 2
+    for split in SPLITS:
+        s = load_split(task, split, args.data_dir, **opts)
+        n = len(s)
+        lengths = np.asarray(s.lengths)
+        labels = np.asarray(s.labels)
+        counts = np.bincount(labels, minlength=s.spec.num_classes)
+        frac = " ".join(f"{c}:{k / max(n, 1):.3f}" for c, k in enumerate(counts))
+        if n:
+            q = np.percentile(lengths, [0, 50, 100])
+            length = f"min {q[0]:.0f} median {q[1]:.0f} max {q[2]:.0f}"
+        else:
+            length = "-"
+        print(f"{task} {split}: n={n} inputs={tuple(s.inputs.shape)} {s.inputs.dtype} "
+              f"length {length}")
+        print(f"  labels {frac}")
+        if s.skipped:
+            print(f"  skipped unreadable images: {s.skipped}")
+    if s.spec.kind == "tokens":
+        print(f"vocab_size={s.spec.vocab_size} seq_len={s.spec.seq_len}")
+    else:
+        print(f"seq_len={s.spec.seq_len} channels={s.spec.channels} mean={s.mean} std={s.std}")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lrux.data", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    gen = sub.add_parser("generate", help="generate ListOps or Pathfinder in the release layout")
+    gsub = gen.add_subparsers(dest="what", required=True)
+    lo = gsub.add_parser("listops")
+    lo.add_argument("--out", required=True)
+    lo.add_argument("--seed", type=int, default=0)
+    lo.add_argument("--train", type=int, default=96_000)
+    lo.add_argument("--val", type=int, default=2_000)
+    lo.add_argument("--test", type=int, default=2_000)
+    lo.add_argument("--min-length", type=int, default=500)
+    lo.add_argument("--max-length", type=int, default=2000)
+    lo.add_argument("--max-depth", type=int, default=10)
+    lo.add_argument("--max-args", type=int, default=10)
+    lo.add_argument("--workers", type=int, default=None)
+    pf = gsub.add_parser("pathfinder")
+    pf.add_argument("--out", required=True)
+    pf.add_argument("--size", type=int, choices=(32, 64, 128, 256), default=32)
+    pf.add_argument("--difficulty", type=int, choices=(6, 9, 14), default=14)
+    pf.add_argument("--num", type=int, default=200_000)
+    pf.add_argument("--seed", type=int, default=0)
+    pf.add_argument("--workers", type=int, default=None)
+    pf.add_argument("--per-folder", type=int, default=1000)
+    ins = sub.add_parser("inspect", help="counts, lengths and labels per split")
+    ins.add_argument("task")
+    ins.add_argument("--data-dir", required=True)
+    ins.add_argument("--tokenizer", choices=("bytes", "chars"), default="bytes")
+    ins.add_argument("--max-length", type=int, default=None)
+    ins.add_argument("--grayscale", action="store_true")
+    ins.add_argument("--difficulty", type=int, choices=(6, 9, 14), default=14)
+    ins.add_argument("--cache-dir", default=None)
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "inspect":
+            return _inspect(args)
+        if args.what == "listops":
+            from .listops import generate_listops
+
+            paths = generate_listops(args.out, train=args.train, val=args.val, test=args.test,
+                                     seed=args.seed, min_length=args.min_length,
+                                     max_length=args.max_length, max_depth=args.max_depth,
+                                     max_args=args.max_args, workers=args.workers)
+            for split, p in paths.items():
+                print(f"{split}: {p}")
+            return 0
+        from .pathfinder import generate_pathfinder
+
+        path = generate_pathfinder(args.out, args.size, args.difficulty, args.num,
+                                   seed=args.seed, workers=args.workers,
+                                   per_folder=args.per_folder)
+        print(path)
+        return 0
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
