@@ -155,9 +155,12 @@ class RGLRU(eqx.Module):
         check_sequence(x, self.d_model, "RGLRU")
         y = jax.nn.gelu(jax.vmap(self.linear_y)(x))
         v = self._conv(jax.vmap(self.linear_x)(x))
+        return jax.vmap(self.linear_out)(self.recurrence(v) * y)
+
+    def recurrence(self, v: Float[Array, "seq d_state"]) -> Float[Array, "seq d_state"]:
+        """The RG-LRU alone on conv outputs v: h_t = a_t h_{t-1} + sqrt(1 - a_t^2) i_t v_t."""
         a, gain = self.gates(v)
-        h = linear_scan(a, gain * v, mode=self.scan_mode)
-        return jax.vmap(self.linear_out)(h * y)
+        return linear_scan(a, gain * v, mode=self.scan_mode)
 
     def init_state(
         self,
