@@ -1,0 +1,165 @@
+"""Classifier, pooling and retrieval dual encoder against oracles written here."""
+
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lrux.models import Classifier, RetrievalDualEncoder, SequenceEncoder, make_model
+from lrux.models import batched_apply as _batched_apply
+
+batched_apply = eqx.filter_jit(_batched_apply)  # op-by-op eager runs are slow on CPU
+
+
+@eqx.filter_jit
+def call(module, x, n, state, inference=True):
+    return module(x, n, state, inference=inference)
+
+
+class MatMixer(eqx.Module):
+    W: jax.Array
+    recurrent_params: ClassVar[tuple[str, ...]] = ("W",)
+
+    def __call__(self, x, *, key=None):
+        return x @ self.W.T
+
+
+def mat_factory(d):
+    return lambda k: MatMixer(jax.random.normal(k, (d, d)) / np.sqrt(d))
+
+
+def np_gelu(x):
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+
+
+def test_pooling_mean_and_last_match_numpy_over_valid_positions():
+    d, L = 8, 12
+    kw = dict(depth=2, d_model=d, vocab_size=11, norm="layer", key=jax.random.PRNGKey(0))
+    enc_none, state = eqx.nn.make_with_state(SequenceEncoder)(mat_factory(d), pooling="none",
+                                                              **kw)
+    enc_mean = eqx.nn.make_with_state(SequenceEncoder)(mat_factory(d), pooling="mean", **kw)[0]
+    x = jnp.asarray(np.random.default_rng(0).integers(1, 11, L), jnp.int32)
+    for length in (1, 5, L):
+        n = jnp.asarray(length, jnp.int32)
+        h, _ = call(enc_none, x, n, state)
+        h = np.asarray(h, np.float64)
+        pooled, _ = call(enc_mean, x, n, state)
+        np.testing.assert_allclose(np.asarray(pooled), h[:length].mean(0), atol=1e-5)
+    last = eqx.nn.make_with_state(SequenceEncoder)(mat_factory(d), pooling="last", **kw)[0]
+    p_last, _ = call(last, x, jnp.asarray(5, jnp.int32), state)
+    h, _ = call(enc_none, x, jnp.asarray(5, jnp.int32), state)
+    np.testing.assert_allclose(np.asarray(p_last), np.asarray(h[4]), atol=1e-6)
+
+
+def test_embedding_is_a_table_lookup():
+    d = 4
+    enc, state = eqx.nn.make_with_state(SequenceEncoder)(
+        mat_factory(d), depth=1, d_model=d, vocab_size=7, pooling="none", norm="none",
+        key=jax.random.PRNGKey(1),
+    )
+    zero_blocks = eqx.tree_at(lambda e: e.blocks[0].out1.weight, enc,
+                              jnp.zeros_like(enc.blocks[0].out1.weight))
+    zero_blocks = eqx.tree_at(lambda e: e.blocks[0].out1.bias, zero_blocks,
+                              jnp.zeros_like(enc.blocks[0].out1.bias))
+    x = jnp.asarray([3, 0, 6], jnp.int32)
+    h, _ = zero_blocks(x, jnp.asarray(3, jnp.int32), state)  # GLU output 0: h = embedding
+    np.testing.assert_allclose(np.asarray(h), np.asarray(enc.embedding)[[3, 0, 6]], atol=1e-6)
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_causal_lru_classifier_ignores_padding(norm):
+    model, state = make_model(mixer="lru", depth=2, d_model=16, d_state=8, num_classes=3,
+                              vocab_size=10, norm=norm, key=jax.random.PRNGKey(0))
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 10, (4, 20)).astype(np.int32)
+    lengths = np.array([5, 20, 11, 1], np.int32)
+    x2 = x.copy()
+    for i, n in enumerate(lengths):
+        x2[i, n:] = rng.integers(1, 10, 20 - n)  # garbage in the padding
+    out = [
+        batched_apply(model, state, jnp.asarray(a), jnp.asarray(lengths), key=None,
+                      inference=True)[0]
+        for a in (x, x2)
+    ]
+    np.testing.assert_allclose(np.asarray(out[0]), np.asarray(out[1]), atol=1e-5)
+    # and the content of valid positions does matter
+    x3 = x.copy()
+    x3[:, 0] = (x3[:, 0] % 9) + 1
+    o3 = batched_apply(model, state, jnp.asarray(x3), jnp.asarray(lengths), key=None,
+                       inference=True)[0]
+    assert not np.allclose(np.asarray(o3), np.asarray(out[0]), atol=1e-4)
+
+
+def test_bidirectional_model_sees_the_future():
+    model, state = make_model(mixer="lru", depth=1, d_model=8, d_state=8, num_classes=2,
+                              channels=1, pooling="last", bidirectional=True, norm="layer",
+                              key=jax.random.PRNGKey(0))
+    causal, cstate = make_model(mixer="lru", depth=1, d_model=8, d_state=8, num_classes=2,
+                                channels=1, pooling="last", norm="layer",
+                                key=jax.random.PRNGKey(0))
+    x = np.random.default_rng(0).normal(size=(1, 16, 1)).astype(np.float32)
+    y = x.copy()
+    y[0, 15] += 5.0  # change only the last pixel; pool at position 7
+    n = jnp.asarray([8], jnp.int32)
+    for m, s, sees in ((model, state, True), (causal, cstate, False)):
+        a = batched_apply(m, s, jnp.asarray(x), n, key=None, inference=True)[0]
+        b = batched_apply(m, s, jnp.asarray(y), n, key=None, inference=True)[0]
+        assert (not np.allclose(np.asarray(a), np.asarray(b), atol=1e-6)) == sees
+
+
+def test_classifier_pixel_input_shapes():
+    model, state = make_model(mixer="lru", depth=1, d_model=8, d_state=4, num_classes=10,
+                              channels=3, key=jax.random.PRNGKey(0))
+    assert isinstance(model, Classifier)
+    x = jnp.ones((2, 30, 3))
+    logits, new_state = batched_apply(model, state, x, jnp.asarray([30, 30], jnp.int32),
+                                      key=jax.random.PRNGKey(1), inference=False)
+    assert logits.shape == (2, 10)
+
+
+def test_dual_encoder_head_and_shared_batch_statistics():
+    d, L, B = 8, 10, 3
+    model, state = make_model(mixer="lru", depth=1, d_model=d, d_state=4, num_classes=2,
+                              vocab_size=9, dual=True, bn_momentum=0.9,
+                              key=jax.random.PRNGKey(0))
+    assert isinstance(model, RetrievalDualEncoder)
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, 9, (B, 2, L)).astype(np.int32)
+    lengths = np.array([[10, 4], [7, 10], [1, 2]], np.int32)
+    # inference: logits = decoder(gelu(hidden([u, v, u*v, u-v]))) with u, v the encoder's
+    logits, _ = batched_apply(model, state, jnp.asarray(x), jnp.asarray(lengths), key=None,
+                              inference=True)
+    for i in range(B):
+        u = np.asarray(call(model.encoder, jnp.asarray(x[i, 0]), jnp.asarray(lengths[i, 0]),
+                            state)[0], np.float64)
+        v = np.asarray(call(model.encoder, jnp.asarray(x[i, 1]), jnp.asarray(lengths[i, 1]),
+                            state)[0], np.float64)
+        z = np.concatenate([u, v, u * v, u - v])
+        hid = np_gelu(z @ np.asarray(model.hidden.weight, np.float64).T
+                      + np.asarray(model.hidden.bias))
+        expect = hid @ np.asarray(model.decoder.weight, np.float64).T + np.asarray(
+            model.decoder.bias)
+        np.testing.assert_allclose(np.asarray(logits[i]), expect, atol=1e-4)
+    # training: the first batch norm's mean covers every position of BOTH documents
+    _, new_state = batched_apply(model, state, jnp.asarray(x), jnp.asarray(lengths),
+                                 key=None, inference=False)
+    bn = model.encoder.blocks[0].norm
+    emb = np.asarray(model.encoder.embedding, np.float64)[x]  # (B, 2, L, d)
+    run_mean, _ = new_state.get(bn.state_index)
+    np.testing.assert_allclose(np.asarray(run_mean), 0.1 * emb.mean(axis=(0, 1, 2)),
+                               atol=1e-5)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="exactly one"):
+        make_model(mixer="lru", depth=1, d_model=4, d_state=4, num_classes=2, vocab_size=3,
+                   channels=1, key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="pooling"):
+        make_model(mixer="lru", depth=1, d_model=4, d_state=4, num_classes=2, vocab_size=3,
+                   pooling="max", key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="depth"):
+        make_model(mixer="lru", depth=0, d_model=4, d_state=4, num_classes=2, vocab_size=3,
+                   key=jax.random.PRNGKey(0))
