@@ -558,7 +558,7 @@ def load_split(task: str, split: str, data_dir: str | os.PathLike, **options) ->
     if meta.get("skipped"):
         warnings.warn(f"{name}: skipped {meta['skipped']} unreadable image(s) of "
                       f"{meta['skipped'] + sum(meta['counts'].values())} (e.g. "
-                      f"{', '.join(meta['skipped_examples'][:3])})", stacklevel=2)
+                      f"{', '.join(meta['skipped_examples'][:3])})", stacklevel=3)
     spec = task_spec(name, **{k: v for k, v in opts.items()
                               if k in ("max_length", "grayscale", "tokenizer")})
     vocab = meta.get("vocab")
