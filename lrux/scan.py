@@ -77,8 +77,7 @@ def linear_scan(
     state_shape = b.shape[1:]
     if a.shape not in (state_shape, b.shape):
         raise ValueError(
-            f"a must have shape {state_shape} (constant) or {b.shape} (time-varying), "
-            f"got {a.shape}"
+            f"a must have shape {state_shape} (constant) or {b.shape} (time-varying), got {a.shape}"
         )
     if h0 is not None and h0.shape != state_shape:
         raise ValueError(f"h0 must have shape {state_shape}, got {h0.shape}")
