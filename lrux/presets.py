@@ -14,6 +14,7 @@ Sources:
 Iterations are epochs * train size / batch when a recipe is given in epochs.
 """
 
+import copy
 import dataclasses
 import json
 import math
@@ -80,15 +81,31 @@ _S4D: dict[str, tuple] = {
     "pathx": (6, 256, 64, 0.0, 0.0005, 32, 50, 0.05, True),
 }
 
-# Smoke data: short generated ListOps / Pathfinder, and caps on the real-format fixtures.
-_SMOKE_DATA: dict[str, dict[str, Any]] = {
-    "listops": dict(num_train=384, num_val=128, num_test=128, min_length=20, max_length=100,
-                    max_depth=4, max_args=4, max_len=128),
-    "text": dict(max_len=256),
-    "retrieval": dict(max_len=256),
-    "image": dict(),
-    "pathfinder": dict(size=32, num=512, difficulty="14"),
-    "pathx": dict(size=32, num=512, difficulty="14"),
+# Smoke runs: short generated data (ListOps, Pathfinder, PathX) or capped real-format data,
+# and per-task sizes chosen so each run finishes in well under two minutes on one CPU.
+_SMOKE: dict[str, dict[str, Any]] = {
+    "listops": dict(
+        batch_size=32, steps=120, eval_every=60, log_every=20,
+        data={"generate": dict(train=384, val=128, test=128, min_length=20, max_length=100,
+                               workers=1, progress=False),
+              "load": dict(max_length=128, progress=False)},
+    ),
+    "text": dict(batch_size=16, steps=60, eval_every=30, log_every=10,
+                 data={"load": dict(max_length=256, progress=False)}),
+    "retrieval": dict(batch_size=16, steps=40, eval_every=20, log_every=10,
+                      data={"load": dict(max_length=256, progress=False)}),
+    "image": dict(batch_size=16, steps=40, eval_every=20, log_every=10,
+                  data={"load": dict(progress=False)}),
+    "pathfinder": dict(
+        batch_size=16, steps=60, eval_every=30, log_every=10,
+        data={"generate": dict(size=32, difficulty=14, num=400, workers=1, progress=False),
+              "load": dict(progress=False)},
+    ),
+    "pathx": dict(
+        d_model=16, d_state=16, batch_size=8, steps=16, eval_every=8, log_every=4,
+        data={"generate": dict(size=128, difficulty=14, num=80, workers=1, progress=False),
+              "load": dict(progress=False)},
+    ),
 }
 
 
@@ -129,8 +146,9 @@ class Preset:
     eval_every: int = 1000
     log_every: int = 100
     eval_batch_size: int = 0
-    eval_max_batches: int = 0
-    # data options (generation sizes for smoke runs, loader options)
+    data_shards: int = 0
+    # data: {"generate": kwargs of generate_listops / generate_pathfinder when the data is
+    # missing, "load": kwargs of lrux.data.load_split}
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,28 +191,16 @@ def _paper(task: str, model: str) -> Preset:
 
 
 def _smoke(task: str, model: str) -> Preset:
-    return Preset(
-        task=task,
-        model=model,
-        preset="smoke",
-        depth=2,
-        d_model=32,
-        d_state=32,
-        r_min=_LRU_TABLE9[task]["r_min"] if task != "pathx" else 0.9,
-        r_max=_LRU_TABLE9[task]["r_max"] if task != "pathx" else 0.999,
-        max_phase=_LRU_TABLE9[task]["max_phase"],
-        bidirectional=task in ("pathfinder", "pathx"),
-        glu="half" if task == "pathx" else "full",
-        dropout=0.0,
-        batch_size=32,
-        steps=120,
-        lr=3e-3,
-        lr_factor=0.5,
+    t = _LRU_TABLE9[task]
+    kw = dict(
+        depth=2, d_model=32, d_state=32, r_min=t["r_min"], r_max=t["r_max"],
+        max_phase=t["max_phase"], bidirectional=task in ("pathfinder", "pathx"),
+        glu="half" if task == "pathx" else "full", dropout=0.0, lr=3e-3, lr_factor=0.5,
         weight_decay=0.05,
-        eval_every=60,
-        log_every=20,
-        data=dict(_SMOKE_DATA[task]),
     )
+    kw.update(_SMOKE[task])
+    kw["data"] = copy.deepcopy(kw["data"])
+    return Preset(task=task, model=model, preset="smoke", **kw)
 
 
 def get_preset(task: str, model: str = "lru", name: str = "paper") -> Preset:
@@ -261,12 +267,17 @@ def apply_overrides(preset: Preset, overrides: list[str] | dict[str, Any]) -> Pr
     fields = {f.name: f for f in dataclasses.fields(Preset)}
     updates: dict[str, Any] = {}
     mixer_options = dict(preset.mixer_options)
-    data = dict(preset.data)
+    data = copy.deepcopy(preset.data)
     for name, value in items:
         if name in ("task", "model", "preset"):
             raise ValueError(f"--set {name}: use the --{name} flag instead")
         if name.startswith("data."):
-            data[name[5:]] = _parse_any(value) if isinstance(value, str) else value
+            *parents, leaf = name.split(".")[1:]
+            node = data
+            for part in parents:
+                node[part] = dict(node.get(part, {}))
+                node = node[part]
+            node[leaf] = _parse_any(value) if isinstance(value, str) else value
         elif name.startswith("mixer."):
             mixer_options[name[6:]] = _parse_any(value) if isinstance(value, str) else value
         elif name in fields:
@@ -308,5 +319,7 @@ def validate(p: Preset) -> None:
         raise ValueError(f"preset field norm must be batch, layer or none, got {p.norm!r}")
     if p.glu not in ("full", "half"):
         raise ValueError(f"preset field glu must be full or half, got {p.glu!r}")
+    if p.data_shards < 0:
+        raise ValueError(f"preset field data_shards must be >= 0, got {p.data_shards}")
     if p.pooling not in ("mean", "last"):
         raise ValueError(f"preset field pooling must be mean or last, got {p.pooling!r}")

@@ -127,6 +127,53 @@ def _host_batch(batch: dict[str, Any]) -> dict[str, np.ndarray]:
     return out
 
 
+class ShardedIterator:
+    """This process's part of the training stream: `data_shards` grain loaders in all (0 =
+    one per process), of which this process reads its contiguous `data_shards / n_proc`,
+    each `batch_size / data_shards` rows per step, concatenated in shard order.
+
+    The global batch is therefore the same for any process count that divides
+    `data_shards`: a run on 2 processes sees exactly the batches of a run on 1 process with
+    `data_shards=2`. The state is the list of the loaders' states.
+    """
+
+    def __init__(self, split, batch_size: int, data_shards: int, *, seed: int):
+        from lrux import data as lra
+
+        n_proc, pid = jax.process_count(), jax.process_index()
+        shards = data_shards or n_proc
+        if shards % n_proc or batch_size % shards:
+            raise ValueError(
+                f"data_shards={shards} must be a multiple of the process count ({n_proc}) "
+                f"and divide batch_size={batch_size}"
+            )
+        per = shards // n_proc
+        self.iterators = [
+            iter(lra.make_loader(
+                split, batch_size=batch_size // shards, seed=seed, shuffle=True,
+                num_epochs=None, shard_index=pid * per + i, shard_count=shards,
+                drop_remainder=True, pad_to=None,
+            ))
+            for i in range(per)
+        ]
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        parts = [_host_batch(next(it)) for it in self.iterators]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def get_state(self) -> list:
+        return [encode_state(it.get_state()) for it in self.iterators]
+
+    def set_state(self, states: list) -> None:
+        if len(states) != len(self.iterators):
+            raise ValueError(
+                f"checkpoint holds {len(states)} data-iterator states for this process, "
+                f"expected {len(self.iterators)} (data_shards / processes changed?)"
+            )
+        for it, st in zip(self.iterators, states, strict=True):
+            it.set_state(decode_state(st))
+
+
 def evaluate(model, state, split, *, batch_size: int, mesh, eval_step, seed: int) -> dict:
     """Loss and accuracy over the WHOLE split (padding rows masked by `valid`).
 
@@ -141,7 +188,7 @@ def evaluate(model, state, split, *, batch_size: int, mesh, eval_step, seed: int
     n_batches = max(1, math.ceil(per_proc / local_bs))
     loader = lra.make_loader(
         split, batch_size=local_bs, seed=seed, shuffle=False, num_epochs=1,
-        shard_index=pid, shard_count=n_proc, drop_remainder=False, pad_to=local_bs,
+        shard_index=pid, shard_count=n_proc, drop_remainder=False, pad_to=None,
     )
     it = iter(loader)
     template = None
@@ -169,7 +216,7 @@ def _first(split, batch_size, seed):
 
     return next(iter(lra.make_loader(
         split, batch_size=batch_size, seed=seed, shuffle=False, num_epochs=1,
-        shard_index=0, shard_count=1, drop_remainder=False, pad_to=batch_size,
+        shard_index=0, shard_count=1, drop_remainder=False, pad_to=None,
     )))
 
 
@@ -218,7 +265,6 @@ def run(
             raise ValueError(
                 f"{name}={bs} must be divisible by the number of devices ({n_dev})"
             )
-    local_bs = preset.batch_size // n_proc
 
     # --- model and optimiser -----------------------------------------------------------
     key = jax.random.PRNGKey(seed)
@@ -234,12 +280,8 @@ def run(
     arrays = replicate((params, bn_state, opt_state, train_key), mesh)
     n_params = sum(x.size for x in jax.tree_util.tree_leaves(params))
 
-    train_loader = lra.make_loader(
-        splits["train"], batch_size=local_bs, seed=seed, shuffle=True, num_epochs=None,
-        shard_index=jax.process_index(), shard_count=n_proc, drop_remainder=True,
-        pad_to=None,
-    )
-    train_it = iter(train_loader)
+    train_it = ShardedIterator(splits["train"], preset.batch_size, preset.data_shards,
+                               seed=seed)
 
     ckpt = Checkpointer(ckpt_dir)
     log = MetricsLog(out_dir, enabled=primary)
@@ -249,7 +291,7 @@ def run(
         start = int(meta["step"])
         best_val = float(meta.get("best_val_accuracy", -1.0))
         best_step = meta.get("best_step")
-        train_it.set_state(decode_state(meta["data_state"][jax.process_index()]))
+        train_it.set_state(meta["data_state"][jax.process_index()])
         log.truncate_after(start)
         _log(f"resumed from {ckpt_dir} at step {start}")
     elif primary and os.path.exists(log.path):
@@ -282,7 +324,7 @@ def run(
 
     def save(step, arr, *, best):
         meta = {
-            "data_state": gather_json(encode_state(train_it.get_state())),
+            "data_state": gather_json(train_it.get_state()),
             "best_val_accuracy": best_val,
             "best_step": best_step,
         }
@@ -298,7 +340,7 @@ def run(
     window_steps = 0
     last_saved = start if resume else -1
     for step in range(start, preset.steps):
-        batch = global_batch(_host_batch(next(train_it)), mesh)
+        batch = global_batch(next(train_it), mesh)
         p, s, o, k = arrays
         model = eqx.combine(p, static)
         model, s, o, k, loss, acc = train_step(model, s, o, k, batch)
