@@ -138,7 +138,7 @@ def generate_listops(
     max_depth: int = 10,
     max_args: int = 10,
     workers: int | None = None,
-    chunk_trees: int = 2000,
+    chunk_trees: int = 500,
     progress: bool = True,
 ) -> dict[str, str]:
     """Write `out_dir/listops-1000/basic_{train,val,test}.tsv` as LRA's generator does.
