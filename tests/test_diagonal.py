@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import enable_x64
 from scipy import stats
 
 from lrux import LRU
@@ -248,7 +249,7 @@ def test_gradients_finite_and_reach_every_parameter(param, gamma):
 
 def test_lambda_gradient_matches_finite_differences():
     """d loss / d theta for the exp parameterization, against central differences (f64)."""
-    with jax.enable_x64(True):
+    with enable_x64():
         m = _make("exp", seed=18)
         m = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), m)
         x = jnp.asarray(_x(19), jnp.float64)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import enable_x64
 
 from lrux.layers.rnn import GRU, LSTM, DenseLinearRNN, ElmanRNN
 
@@ -205,7 +206,7 @@ def test_dense_linear_equals_diagonal_rnn_layer():
     carrying (Lambda, P^-1 B, C P), in float64."""
     from lrux.layers.diagonal import DiagonalRNN
 
-    with jax.enable_x64(True):
+    with enable_x64():
         key = jax.random.key(12)
         dense = DenseLinearRNN(H, N, key=key)
         dense = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), dense)
