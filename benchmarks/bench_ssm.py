@@ -1,0 +1,162 @@
+"""Speed of the SSM comparison layers against the LRU, measured in one process.
+
+Forward and forward+backward (value_and_grad of a mean-square loss with respect to the
+parameters and the input) of one mixer layer, vmapped over batch 8, d_model H = 128, float32:
+
+- ``lru``: `lrux.layers.lru.LRU`, N = 128 complex states (one scan);
+- ``s4d``: `S4D`, N = 128 (64 complex modes per channel), ZOH, Vandermonde kernel + FFT;
+- ``s5``: `S5`, P = 128 (64 complex modes, conjugate symmetry), ZOH, one scan;
+- ``s4``: `S4`, N = 128, l_max = L, Cauchy/Woodbury kernel + FFT;
+- ``rglru``: `RGLRU`, recurrence width 128 (Griffin block: 3 dense, conv, gates, scan).
+
+Prints milliseconds and ratios to the LRU at each L (the paper's Table 4 compares LRU, S4D and
+S5 training speed on an A100 and finds them within 2x of each other), the compiled peak
+memory of forward+backward, and writes ``benchmarks/results/ssm.json``.
+
+    python benchmarks/bench_ssm.py            # L in 1024, 4096
+    python benchmarks/bench_ssm.py --quick    # tiny sizes, seconds
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from lrux.layers.lru import LRU
+from lrux.layers.rglru import RGLRU
+from lrux.layers.s4 import S4
+from lrux.layers.s4d import S4D
+from lrux.layers.s5 import S5
+
+NAMES = ("lru", "s4d", "s5", "s4", "rglru")
+
+
+def timeit(fn, *args, repeats: int) -> float:
+    """Median wall time in milliseconds of fn(*args) after one compile+warm-up call."""
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return 1e3 * times[len(times) // 2]
+
+
+def peak_bytes(compiled) -> int | None:
+    """Compiled memory need: arguments + outputs + temporaries (XLA's analysis)."""
+    try:
+        stats = compiled.memory_analysis()
+    except Exception:  # backends without a memory analysis
+        return None
+    if stats is None:
+        return None
+    return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
+
+
+def build(name: str, width: int, state: int, length: int, key, scan_mode: str):
+    if name == "lru":
+        return LRU(width, state, r_min=0.9, r_max=0.999, scan_mode=scan_mode, key=key)
+    if name == "s4d":
+        return S4D(width, state, key=key)
+    if name == "s5":
+        return S5(width, state, scan_mode=scan_mode, key=key)
+    if name == "s4":
+        return S4(width, state, l_max=length, key=key)
+    if name == "rglru":
+        return RGLRU(width, state, scan_mode=scan_mode, key=key)
+    raise ValueError(f"unknown layer {name!r}; expected one of {NAMES}")
+
+
+def run(lengths, names, batch, width, state, repeats, scan_mode):
+    rows = []
+    for length in lengths:
+        kx, km = jax.random.split(jax.random.fold_in(jax.random.key(0), length))
+        x = jax.random.normal(kx, (batch, length, width))
+        base = None
+        for name in names:
+            layer = build(name, width, state, length, km, scan_mode)
+            params, static = eqx.partition(layer, eqx.is_array)
+
+            def apply(p, xs, static=static):
+                return jax.vmap(eqx.combine(p, static))(xs)
+
+            def loss(p, xs, apply=apply):
+                return jnp.mean(apply(p, xs) ** 2)
+
+            fwd = jax.jit(apply).lower(params, x).compile()
+            fwd_bwd = jax.jit(jax.value_and_grad(loss, argnums=(0, 1))).lower(params, x).compile()
+            t_fwd = timeit(fwd, params, x, repeats=repeats)
+            t_fb = timeit(fwd_bwd, params, x, repeats=repeats)
+            mem = peak_bytes(fwd_bwd)
+            if base is None:
+                base = {"fwd": t_fwd, "fwd_bwd": t_fb}
+            row = {
+                "L": length,
+                "name": name,
+                "fwd_ms": t_fwd,
+                "fwd_bwd_ms": t_fb,
+                "fwd_ratio_to_lru": t_fwd / base["fwd"],
+                "fwd_bwd_ratio_to_lru": t_fb / base["fwd_bwd"],
+                "fwd_bwd_peak_mib": None if mem is None else mem / 2**20,
+            }
+            rows.append(row)
+            peak = row["fwd_bwd_peak_mib"]
+            print(
+                f"L={length:6d} {name:6s} fwd {t_fwd:9.2f} ms ({row['fwd_ratio_to_lru']:5.2f}x)  "
+                f"fwd+bwd {t_fb:9.2f} ms ({row['fwd_bwd_ratio_to_lru']:5.2f}x lru)  "
+                f"peak {peak if peak is not None else float('nan'):8.1f} MiB",
+                flush=True,
+            )
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    parser.add_argument("--lengths", type=int, nargs="*", default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--scan-mode", default="auto", help="scan mode of lru, s5 and rglru")
+    parser.add_argument("--out", default="benchmarks/results/ssm.json")
+    args = parser.parse_args()
+    if args.quick:
+        batch, width, state = 2, 16, 16
+        lengths = args.lengths or [64]
+        repeats = args.repeats or 1
+    else:
+        batch, width, state = 8, 128, 128
+        lengths = args.lengths or [1024, 4096]
+        repeats = args.repeats or 5
+    rows = run(lengths, NAMES, batch, width, state, repeats, args.scan_mode)
+    print(f"\nforward+backward time / LRU's ({jax.default_backend()}):")
+    print("       L " + "".join(f"{n:>8s}" for n in NAMES))
+    for length in lengths:
+        sel = {r["name"]: r for r in rows if r["L"] == length}
+        print(f"{length:8d} " + "".join(f"{sel[n]['fwd_bwd_ratio_to_lru']:8.2f}" for n in NAMES))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "jax": jax.__version__,
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "batch": batch,
+        "d_model": width,
+        "d_state": state,
+        "dtype": "float32",
+        "repeats": repeats,
+        "scan_mode": args.scan_mode,
+        "quick": args.quick,
+    }
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
