@@ -97,6 +97,7 @@ def make_loader(
     pad_to: int | None = None,
     worker_count: int = 0,
     worker_buffer_size: int = 1,
+    read_threads: int = 0,
 ):
     """A `grain.DataLoader` over `split` yielding dicts of numpy arrays.
 
@@ -108,6 +109,11 @@ def make_loader(
       (each host reads its own 1/shard_count of every epoch; batch_size is per host).
     - `drop_remainder` drops the final partial batch (and makes shards equal-sized).
     - `pad_to`: sequence length of `inputs` (None: the split's L; shorter truncates).
+    - `worker_count`: grain worker processes (0: in this process); `read_threads`: grain
+      reader threads per process (0 reads inline: rows are memmap slices, and grain's thread
+      pool costs more than it saves here).
+    Epochs run back to back: with `num_epochs > 1` batches straddle epoch boundaries and only
+    the very last batch can be partial (use `num_epochs=1` for evaluation).
     The iterator (`iter(loader)`) has `get_state()` / `set_state()` for exact restarts.
     """
     import grain
@@ -129,6 +135,13 @@ def make_loader(
     if len(split) < shard_count:
         raise ValueError(f"split {split.task}/{split.split} has {len(split)} examples, fewer "
                          f"than shard_count={shard_count}")
+    if worker_count > 0:
+        # grain <= 0.2.18 reads an absl flag in worker setup and fails when the script did not
+        # parse absl flags (google/grain#1355); defaults are what such a script wants.
+        from absl import flags
+
+        if not flags.FLAGS.is_parsed():
+            flags.FLAGS.mark_as_parsed()
     source = SplitSource(split)
     shard = grain.sharding.ShardOptions(shard_index=int(shard_index),
                                         shard_count=int(shard_count),
@@ -142,4 +155,6 @@ def make_loader(
     ops = [grain.transforms.Batch(batch_size=batch_size, drop_remainder=drop_remainder),
            FinishBatch(batch_size, split.spec.kind, pad_to, split.mean, split.std)]
     return grain.DataLoader(data_source=source, sampler=sampler, operations=ops,
-                            worker_count=worker_count, worker_buffer_size=worker_buffer_size)
+                            worker_count=worker_count, worker_buffer_size=worker_buffer_size,
+                            read_options=grain.ReadOptions(num_threads=int(read_threads),
+                                                           prefetch_buffer_size=2 * batch_size))
