@@ -85,8 +85,8 @@ _S4D: dict[str, tuple] = {
 # and per-task sizes chosen so each run finishes in well under two minutes on one CPU.
 _SMOKE: dict[str, dict[str, Any]] = {
     "listops": dict(
-        batch_size=32, steps=120, eval_every=60, log_every=20,
-        data={"generate": dict(train=384, val=128, test=128, min_length=20, max_length=100,
+        batch_size=32, steps=240, eval_every=80, log_every=20, lr=5e-3,
+        data={"generate": dict(train=1000, val=128, test=128, min_length=20, max_length=100,
                                workers=1, progress=False),
               "load": dict(max_length=128, progress=False)},
     ),
@@ -198,8 +198,7 @@ def _smoke(task: str, model: str) -> Preset:
         glu="half" if task == "pathx" else "full", dropout=0.0, lr=3e-3, lr_factor=0.5,
         weight_decay=0.05,
     )
-    kw.update(_SMOKE[task])
-    kw["data"] = copy.deepcopy(kw["data"])
+    kw.update(copy.deepcopy(_SMOKE[task]))
     return Preset(task=task, model=model, preset="smoke", **kw)
 
 

@@ -335,7 +335,7 @@ def run(
     show = primary and (sys.stderr.isatty() if progress is None else progress)
     bar = tqdm(total=preset.steps, initial=start, disable=not show, desc=preset.task,
                dynamic_ncols=True)
-    pending: list[tuple[int, Any, Any]] = []
+    pending: list[tuple[int, Any, Any, Any]] = []
     window_start = time.perf_counter()
     window_steps = 0
     last_saved = start if resume else -1
@@ -343,10 +343,10 @@ def run(
         batch = global_batch(next(train_it), mesh)
         p, s, o, k = arrays
         model = eqx.combine(p, static)
-        model, s, o, k, loss, acc = train_step(model, s, o, k, batch)
+        model, s, o, k, loss, acc, finite = train_step(model, s, o, k, batch)
         arrays = (eqx.filter(model, eqx.is_array), s, o, k)
         done = step + 1
-        pending.append((done, loss, acc))
+        pending.append((done, loss, acc, finite))
         window_steps += 1
         bar.update(1)
         if exit_at_step is not None and done == exit_at_step:
@@ -357,12 +357,14 @@ def run(
         if done % preset.log_every == 0 or done % preset.eval_every == 0 or is_last:
             losses = np.array([float(fetch(x[1])) for x in pending])
             accs = np.array([float(fetch(x[2])) for x in pending])
-            bad = np.flatnonzero(~np.isfinite(losses))
+            ok = np.array([bool(fetch(x[3])) for x in pending])
+            bad = np.flatnonzero(~(ok & np.isfinite(losses)))
             if bad.size:
                 bad_step = pending[bad[0]][0]
                 bar.close()
+                what = "loss" if not np.isfinite(losses[bad[0]]) else "parameters"
                 msg = (
-                    f"non-finite training loss ({losses[bad[0]]}) at step {bad_step}; "
+                    f"non-finite training {what} at step {bad_step} (loss {losses[bad[0]]}); "
                     f"stopping. Last good checkpoint: step {ckpt.latest_step()} in {ckpt_dir}"
                 )
                 _log(msg)

@@ -32,7 +32,8 @@ def masked_loss_and_correct(
 
 
 def make_train_step(tx: optax.GradientTransformation, mesh: Mesh):
-    """`step(model, state, opt_state, key, batch) -> (model, state, opt_state, key, loss, acc)`.
+    """`step(model, state, opt_state, key, batch) -> (model, state, opt_state, key, loss, acc,
+    finite)`; `finite` is False when the loss or any updated parameter is NaN or infinite.
 
     Jitted with every argument donated; outputs other than the metrics are replicated.
     """
@@ -56,10 +57,13 @@ def make_train_step(tx: optax.GradientTransformation, mesh: Mesh):
         params = eqx.filter(model, eqx.is_inexact_array)
         updates, opt_state = tx.update(grads, opt_state, params)
         model = eqx.apply_updates(model, updates)
+        finite = jnp.isfinite(loss)
+        for leaf in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)):
+            finite = finite & jnp.all(jnp.isfinite(leaf))
         model, new_state, opt_state, key = eqx.filter_shard(
             (model, new_state, opt_state, key), rep
         )
-        return model, new_state, opt_state, key, loss, acc
+        return model, new_state, opt_state, key, loss, acc, finite
 
     return train_step
 

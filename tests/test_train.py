@@ -1,0 +1,228 @@
+"""lrux.train pieces: parameter groups, schedule, AdamW groups, steps, checkpoints, presets."""
+
+import json
+import math
+import os
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lrux.models import batched_apply, make_model
+from lrux.presets import apply_overrides, get_preset
+from lrux.train import (
+    Checkpointer,
+    MetricsLog,
+    make_eval_step,
+    make_mesh,
+    make_optimizer,
+    make_train_step,
+    param_labels,
+    read_metrics,
+    replicate,
+    warmup_cosine,
+)
+
+
+def labels_by_name(model, **kw):
+    out = {}
+    for path, label in jax.tree_util.tree_leaves_with_path(param_labels(model, **kw)):
+        out[jax.tree_util.keystr(path)] = label
+    return out
+
+
+def small_model(**kw):
+    args = dict(mixer="lru", depth=1, d_model=8, d_state=4, num_classes=3, vocab_size=5,
+                key=jax.random.PRNGKey(0))
+    args.update(kw)
+    return make_model(**args)
+
+
+def test_param_groups_follow_recurrent_params_paths():
+    model, _ = small_model()
+    labels = labels_by_name(model)
+    recurrent = {k for k, v in labels.items() if v == "recurrent"}
+    assert recurrent == {
+        f".encoder.blocks[0].mixer.{n}" for n in ("nu_log", "theta_log", "gamma_log", "B_re",
+                                                 "B_im")
+    }
+    for name in ("C_re", "C_im", "D"):
+        assert labels[f".encoder.blocks[0].mixer.{name}"] == "decay"
+    assert labels[".encoder.blocks[0].norm.weight"] == "decay"  # the paper's wording
+    assert labels[".decoder.bias"] == "decay"
+    no_decay = labels_by_name(model, decay_norm_bias=False)
+    assert no_decay[".encoder.blocks[0].norm.weight"] == "no_decay"
+    assert no_decay[".encoder.blocks[0].out1.bias"] == "no_decay"
+    assert no_decay[".encoder.blocks[0].out1.weight"] == "decay"
+    assert no_decay[".encoder.blocks[0].mixer.nu_log"] == "recurrent"
+
+
+def test_param_groups_inside_wrappers_and_containers():
+    model, _ = small_model(bidirectional=True)
+    labels = labels_by_name(model)
+    rec = [k for k, v in labels.items() if v == "recurrent"]
+    assert len(rec) == 10  # both directions' five recurrent fields
+    assert all(".mixer." in k and k.rsplit(".", 1)[1] in
+               ("nu_log", "theta_log", "gamma_log", "B_re", "B_im") for k in rec)
+
+    class Inner(eqx.Module):
+        A: jax.Array
+        C: jax.Array
+        recurrent_params: ClassVar[tuple[str, ...]] = ("A",)
+
+    class Outer(eqx.Module):
+        layers: dict
+        W: jax.Array
+
+    outer = Outer({"a": [Inner(jnp.ones(2), jnp.ones(2))]}, jnp.ones(3))
+    got = labels_by_name(outer)
+    assert got == {".layers['a'][0].A": "recurrent", ".layers['a'][0].C": "decay",
+                   ".W": "decay"}
+
+
+def test_warmup_cosine_closed_form():
+    peak, steps, lo = 1e-2, 100, 1e-7
+    sched = warmup_cosine(peak, steps, warmup_frac=0.1, min_lr=lo)
+    assert float(sched(0)) == pytest.approx(lo, abs=1e-9)  # float32 arithmetic
+    assert float(sched(5)) == pytest.approx(lo + (peak - lo) * 0.5, rel=1e-5)
+    assert float(sched(10)) == pytest.approx(peak, rel=1e-5)
+    for t in (30, 55, 90):
+        expect = lo + (peak - lo) * 0.5 * (1 + math.cos(math.pi * (t - 10) / 90))
+        assert float(sched(t)) == pytest.approx(expect, rel=1e-4)
+    assert float(sched(100)) == pytest.approx(lo, abs=1e-9)
+
+
+def test_adamw_groups_first_step_closed_form():
+    """One AdamW step with gradient g = 1 everywhere: Adam's first update is -lr * g/|g|
+    (eps aside); weight decay adds -lr * wd * p, for the non-recurrent leaves only."""
+    model, _ = small_model()
+    lr, factor, wd = 1e-2, 0.25, 0.1
+    tx, _ = make_optimizer(model, lr=lr, lr_factor=factor, weight_decay=wd, steps=10,
+                           warmup_frac=0.0)
+    params = eqx.filter(model, eqx.is_inexact_array)
+    state = tx.init(params)
+    grads = jax.tree_util.tree_map(jnp.ones_like, params)
+    updates, _ = tx.update(grads, state, params)
+    labels = param_labels(model)
+    for p, u, lab in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(updates),
+                         jax.tree_util.tree_leaves(labels), strict=True):
+        p, u = np.asarray(p, np.float64), np.asarray(u, np.float64)
+        if lab == "recurrent":
+            np.testing.assert_allclose(u, -lr * factor, rtol=1e-5)
+        else:
+            np.testing.assert_allclose(u, -lr - lr * wd * p, rtol=1e-5, atol=1e-9)
+
+
+def _batch(rng, n, L, valid=None):
+    return dict(
+        inputs=rng.integers(1, 5, (n, L)).astype(np.int32),
+        lengths=rng.integers(1, L + 1, (n,)).astype(np.int32),
+        labels=rng.integers(0, 3, (n,)).astype(np.int32),
+        valid=np.ones(n, bool) if valid is None else valid,
+    )
+
+
+def test_eval_step_masks_padding_rows_and_matches_numpy_cross_entropy():
+    model, state = small_model()
+    mesh = make_mesh()
+    rng = np.random.default_rng(0)
+    valid = np.array([True, True, False, True, False, False])
+    b = _batch(rng, 6, 7, valid)
+    logits = np.asarray(batched_apply(model, state, jnp.asarray(b["inputs"]),
+                                      jnp.asarray(b["lengths"]), key=None, inference=True)[0],
+                        np.float64)
+    logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1,
+                                                                               keepdims=True))
+    logp -= logits.max(1, keepdims=True)
+    ce = -logp[np.arange(6), b["labels"]]
+    correct = logits.argmax(1) == b["labels"]
+    model_r, state_r = replicate((model, state), mesh)
+    loss_sum, n_correct, count = make_eval_step(mesh)(model_r, state_r,
+                                                      {k: jnp.asarray(v) for k, v in b.items()})
+    assert float(count) == 3
+    assert float(loss_sum) == pytest.approx(ce[valid].sum(), rel=1e-5)
+    assert float(n_correct) == correct[valid].sum()
+
+
+def test_train_step_reduces_loss_on_a_fixed_batch():
+    model, state = small_model()
+    mesh = make_mesh()
+    tx, _ = make_optimizer(model, lr=1e-2, lr_factor=1.0, weight_decay=0.0, steps=30,
+                           warmup_frac=0.0)
+    opt = tx.init(eqx.filter(model, eqx.is_inexact_array))
+    model, state, opt = replicate((model, state, opt), mesh)
+    key = replicate(jax.random.PRNGKey(0), mesh)
+    step = make_train_step(tx, mesh)
+    b = {k: jnp.asarray(v) for k, v in _batch(np.random.default_rng(1), 8, 6).items()}
+    losses = []
+    for _ in range(30):
+        model, state, opt, key, loss, acc, finite = step(model, state, opt, key, dict(b))
+        losses.append(float(loss))
+        assert bool(finite)
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_checkpointer_roundtrip_last_and_best(tmp_path):
+    mesh = make_mesh()
+    tree = replicate({"a": np.arange(6, dtype=np.float32).reshape(2, 3),
+                      "b": [np.array(3, np.int32), np.ones(4, np.uint32)]}, mesh)
+    ck = Checkpointer(str(tmp_path / "ck"))
+    ck.save(10, tree, {"data_state": [[{"x": 1}]], "note": "ten"}, best=True)
+    tree2 = jax.tree_util.tree_map(lambda x: x + 1, tree)
+    ck.save(20, tree2, {"data_state": [[{"x": 2}]]})
+    assert ck.latest_step() == 20 and ck.latest_step("best") == 10
+    assert sorted(os.listdir(tmp_path / "ck" / "last")) == ["20"]  # only the last kept
+    got, meta = ck.restore(tree)
+    assert meta["step"] == 20 and meta["data_state"] == [[{"x": 2}]]
+    for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(tree2),
+                    strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        assert a.dtype == b.dtype
+    best, meta = ck.restore(tree, which="best")
+    assert meta["note"] == "ten"
+    np.testing.assert_array_equal(np.asarray(best["a"]), np.asarray(tree["a"]))
+    ck.close()
+
+
+def test_metrics_log_truncates_after_a_step(tmp_path):
+    log = MetricsLog(str(tmp_path))
+    for s in (10, 20, 30):
+        log.write(step=s, split="train", loss=1.0 / s, accuracy=0.5)
+    with open(log.path, "a") as f:
+        f.write('{"step": 40, "spl')  # a line cut by a kill
+    log.truncate_after(20)
+    assert [r["step"] for r in read_metrics(str(tmp_path))] == [10, 20]
+    with open(log.path) as f:
+        assert all(json.loads(line) for line in f)
+
+
+def test_presets_table9_and_overrides():
+    p = get_preset("pathx", "lru", "paper")
+    assert (p.depth, p.d_model, p.d_state, p.batch_size, p.steps) == (6, 128, 256, 32, 250_000)
+    assert (p.r_min, p.r_max) == (0.999, 0.9999)
+    assert p.max_phase == pytest.approx(math.pi / 10)
+    assert p.bidirectional and p.glu == "half" and p.lr == 0.0018
+    p = get_preset("image", "lru", "paper")
+    assert (p.d_model, p.d_state, p.dropout, p.lr_factor, p.lr) == (512, 384, 0.1, 0.25, 0.0045)
+    assert not p.bidirectional
+    s5 = get_preset("listops", "s5", "paper")
+    assert s5.lr == pytest.approx(0.003) and s5.lr_factor == pytest.approx(1 / 3)
+    assert s5.d_state == 16 and s5.depth == 8 and s5.steps == 40 * 96_000 // 50
+    q = apply_overrides(p, ["depth=4", "lr=1e-3", "max_phase=pi/10", "bidirectional=true",
+                            "scan_mode=sequential", "data.load.max_length=64"])
+    assert (q.depth, q.lr, q.bidirectional) == (4, 1e-3, True)
+    assert q.max_phase == pytest.approx(math.pi / 10)
+    assert q.mixer_options == {"scan_mode": "sequential"}
+    assert q.data["load"]["max_length"] == 64
+    assert p.depth == 6  # the original is untouched
+    with pytest.raises(ValueError, match="depth"):
+        apply_overrides(p, ["depth=0"])
+    with pytest.raises(ValueError, match="integer"):
+        apply_overrides(p, ["depth=four"])
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        apply_overrides(p, ["depth"])
+    with pytest.raises(ValueError, match="unknown task"):
+        get_preset("mnist")
