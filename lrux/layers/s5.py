@@ -204,19 +204,23 @@ class S5(eqx.Module):
             y = y + self._readout(h_rev, self.C2_re, self.C2_im)
         return y + self.D * x
 
+    def _no_step(self) -> None:
+        if self.bidirectional:
+            raise TypeError(
+                "S5: a bidirectional S5 has no recurrent step mode (its reversed scan starts at "
+                "the end of the sequence); build it with bidirectional=False to use step()"
+            )
+
     def init_state(self) -> Complex[Array, " modes"]:
-        """The zero state x_{-1}."""
+        """The zero state x_{-1} (TypeError for a bidirectional S5: it cannot step)."""
+        self._no_step()
         return jnp.zeros(self.Lambda_re.shape, jnp.result_type(self.log_dt.dtype, jnp.complex64))
 
     def step(
         self, state: Complex[Array, " modes"], x_t: Float[Array, " d_model"]
     ) -> tuple[Complex[Array, " modes"], Float[Array, " d_model"]]:
         """One recurrent step (causal S5 only): x_k = Lbar x_{k-1} + Bbar u_k."""
-        if self.bidirectional:
-            raise ValueError(
-                "S5.step: a bidirectional S5 has no recurrent step (its reversed scan reads "
-                "the future of the sequence); build it with bidirectional=False to step"
-            )
+        self._no_step()
         if x_t.shape != (self.d_model,):
             raise ValueError(f"S5.step expects x_t of shape ({self.d_model},), got {x_t.shape}")
         lbar, bbar = self.discrete()
