@@ -31,83 +31,52 @@ class _TooLong(Exception):
     pass
 
 
-def _tree(rng: random.Random, depth: int, max_depth: int, max_args: int, budget: list):
-    """Draw one tree with LRA's rule; returns (tree, length). Aborts past the length budget.
+def _tree(rng: random.Random, depth: int, max_depth: int, max_args: int, budget: list,
+          out: list) -> tuple[int, int]:
+    """Draw one tree with LRA's rule, appending its release string parts to `out`.
 
-    Aborting a tree that is certain to be rejected (too long) does not change the
-    distribution of accepted trees: trees are i.i.d. and rejection is per tree.
+    Returns (value, length). Raises _TooLong once the tree exceeds the length budget:
+    aborting a tree that is certain to be rejected does not change the distribution of
+    accepted trees (trees are i.i.d. and rejection is per tree). The left-nested pairs
+    ((op, c0), c1), ..., ']' print as "( " * (n + 1) + "op c0 ) c1 ) ... c_{n-1} ) ] )".
     """
-    r = rng.random() if depth < max_depth else 1.0
+    rnd = rng.random
+    r = rnd() if depth < max_depth else 1.0
     if r > VALUE_P:
         budget[0] -= 1
         if budget[0] < 0:
             raise _TooLong
-        return rng.randrange(10), 1
-    length = 2
+        v = int(rnd() * 10)
+        out.append(_DIGITS[v])
+        return v, 1
     budget[0] -= 2
     if budget[0] < 0:
         raise _TooLong
-    n = rng.randint(2, max_args)
+    n = 2 + int(rnd() * (max_args - 1))  # randint(2, max_args)
+    head = len(out)
+    out.append("")  # placeholder for "( " * (n + 1) + op
+    length = 2
     values = []
     for _ in range(n):
-        sub, sub_len = _tree(rng, depth + 1, max_depth, max_args, budget)
-        values.append(sub)
+        v, sub_len = _tree(rng, depth + 1, max_depth, max_args, budget, out)
+        out.append(")")
+        values.append(v)
         length += sub_len
-    op = rng.choice(OPERATORS)
-    t = (op, values[0])
-    for v in values[1:]:
-        t = (t, v)
-    return (t, CLOSE), length
-
-
-def to_string(t) -> str:
-    """The release's string form: every pair prints as `( left right )`."""
-    if isinstance(t, str):
-        return t
-    if isinstance(t, int):
-        return str(t)
-    return "( " + to_string(t[0]) + " " + to_string(t[1]) + " )"
-
-
-def _flatten(t, out: list) -> None:
-    if isinstance(t, (int, str)):
-        out.append(t)
+    op = OPERATORS[int(rnd() * 4)]
+    out[head] = "( " * (n + 1) + op
+    out.append("] )")
+    if op == "[MIN":
+        val = min(values)
+    elif op == "[MAX":
+        val = max(values)
+    elif op == "[MED":
+        val = int(statistics.median(values))
     else:
-        _flatten(t[0], out)
-        _flatten(t[1], out)
+        val = sum(values) % 10
+    return val, length
 
 
-def evaluate(t) -> int:
-    """Value of a tree (MED of an even count is the truncated mean of the middle two)."""
-    if isinstance(t, int):
-        return t
-    toks: list = []
-    _flatten(t, toks)
-    return _eval_tokens(toks)
-
-
-def _eval_tokens(tokens: list) -> int:
-    stack: list = []
-    for tok in tokens:
-        if isinstance(tok, str) and tok.startswith("["):
-            stack.append([tok])
-        elif tok == CLOSE:
-            node = stack.pop()
-            op, args = node[0], node[1:]
-            if op == "[MIN":
-                val = min(args)
-            elif op == "[MAX":
-                val = max(args)
-            elif op == "[MED":
-                val = int(statistics.median(args))
-            else:
-                val = sum(args) % 10
-            if not stack:
-                return val
-            stack[-1].append(val)
-        else:
-            stack[-1].append(int(tok))
-    raise ValueError("unbalanced ListOps expression")
+_DIGITS = tuple(str(d) for d in range(10))
 
 
 def _chunk(args: tuple) -> list[tuple[str, int]]:
@@ -117,12 +86,13 @@ def _chunk(args: tuple) -> list[tuple[str, int]]:
     out = []
     for _ in range(n_trees):
         budget = [max_length - 1]
+        parts: list = []
         try:
-            tree, length = _tree(rng, 1, max_depth, max_args, budget)
+            value, length = _tree(rng, 1, max_depth, max_args, budget, parts)
         except _TooLong:
             continue
         if min_length < length < max_length:
-            out.append((to_string(tree), evaluate(tree)))
+            out.append((" ".join(parts), value))
     return out
 
 

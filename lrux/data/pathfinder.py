@@ -112,7 +112,7 @@ class _Snakes:
         self.n = p.size * s
         self.margin = float(rng.choice(p.margins))
         self.L = p.paddle_length * s
-        self.gap = 2.0 * self.margin * s / 2.0 + self.margin * s / 2.0
+        self.gap = 1.5 * self.margin * s  # dash gap between consecutive paddles
         self.r_ink = p.thickness * s / 2.0
         self.r_block = p.thickness * s + self.margin * s
         self.r_marker = p.marker_radius * s
