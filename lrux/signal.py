@@ -1,0 +1,422 @@
+"""Signal-propagation toolkit: why deep linear RNNs work (paper.md section 6).
+
+Functions that take any mixer of the zoo (`lrux.registry.make_mixer`) through its public
+interface (`__call__`, `init_state`/`step`, and the layer's own fields):
+
+- `eigenvalues(mixer)`: the discrete-time eigenvalues of the recurrence (complex plane);
+  `glorot_eigenvalues(key, n)`: the spectrum of a Glorot matrix (circular law).
+- `linear_system(mixer)`: the layer as x_k = A x_{k-1} + B u_k, y_k = Re(C x_k) + D u_k
+  (A diagonal or dense) for every linear layer (LRU, diagonal rungs, dense linear, S4D, S5,
+  S4); `diagonalize(dense)`: the dense linear RNN as an exactly equal complex diagonal one.
+- `kernel(mixer, length)`: the convolution kernel K_k = Re(C A^k B) in closed form;
+  `impulse_response(mixer, length)`: measured by feeding a unit impulse through the layer
+  (any layer), equal to the kernel plus D at k = 0 for linear layers.
+- `state_variance(mixer, length, key=...)`: E|x_k|^2 over time for white-noise input,
+  measured through `step`; `predicted_state_variance(mixer, length)`: the same from the
+  closed form (paper Prop. 3; exact at every k for linear layers); `ring_variance(r_min,
+  r_max)`: the paper's asymptotic value for lambda uniform on a ring; `without_gamma(lru)`.
+- `gradient_reach(mixer, length, key=...)`: ||d y_{L-1} / d u_{L-1-k}|| for k = 0..L-1, how
+  far back the output at the end can see (any layer).
+
+Eigendecompositions run in numpy (float64) so they work on every backend.
+"""
+
+import math
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Complex, Float, Inexact, PRNGKeyArray
+
+from lrux.init import glorot_matrix
+from lrux.scan import linear_scan
+
+__all__ = [
+    "LinearSystem",
+    "circular_law_fraction",
+    "diagonalize",
+    "eigenvalues",
+    "glorot_eigenvalues",
+    "gradient_reach",
+    "hidden_states",
+    "impulse_response",
+    "kernel",
+    "linear_system",
+    "predicted_state_variance",
+    "ring_variance",
+    "state_variance",
+    "without_gamma",
+]
+
+
+def _name(mixer) -> str:
+    return type(mixer).__name__
+
+
+def _check_length(length: int, name: str = "length") -> None:
+    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+        raise ValueError(f"{name} must be a positive int, got {length!r}")
+
+
+def _param_dtype(mixer) -> jnp.dtype:
+    """The floating dtype of a layer's parameters."""
+    leaves = jax.tree_util.tree_leaves(eqx.filter(mixer, eqx.is_inexact_array))
+    if not leaves:
+        return jnp.result_type(float)
+    return jnp.real(jnp.zeros((), leaves[0].dtype)).dtype
+
+
+def _complex_dtype(*arrays) -> jnp.dtype:
+    return jnp.result_type(*[a.dtype for a in arrays], jnp.complex64)
+
+
+# --------------------------------------------------------------------------------------------
+# Linear systems and eigenvalues
+
+
+class LinearSystem(NamedTuple):
+    """x_k = A x_{k-1} + B u_k, y_k = Re(C x_k) + D u_k, x_{-1} = 0.
+
+    `A` is (n,) for a diagonal recurrence or (n, n) dense; `B` (n, d_model), `C`
+    (d_model, n), complex; `D` (d_model,) real. Conjugate-symmetric layers (S4D, S5) keep one
+    mode per pair, with the factor 2 of their 2 Re(...) readout folded into C.
+    """
+
+    A: Inexact[Array, "..."]
+    B: Inexact[Array, "n d_model"]
+    C: Inexact[Array, "d_model n"]
+    D: Float[Array, " d_model"]
+
+    @property
+    def diagonal(self) -> bool:
+        return self.A.ndim == 1
+
+
+def _block_diagonal_inputs(bbar: Array, cvec: Array) -> tuple[Array, Array]:
+    """Per-channel SISO (H, m) Bbar and C -> block (H*m, H) B and (H, H*m) C."""
+    h, m = bbar.shape
+    eye = jnp.eye(h, dtype=bbar.dtype)
+    b = (bbar[:, :, None] * eye[:, None, :]).reshape(h * m, h)  # B[h*m + j, h] = bbar[h, j]
+    c = (cvec[None, :, :] * eye[:, :, None].astype(cvec.dtype)).reshape(h, h * m)
+    return b, c
+
+
+def linear_system(mixer: eqx.Module) -> LinearSystem:
+    """The (A, B, C, D) of a linear layer (its state is the state that `step` carries).
+
+    Supported: `LRU` and `DiagonalRNN` (A = lambda, B = gamma * B), `DenseLinearRNN`
+    (A dense), `S4D` (block-diagonal per channel, A = Lbar), causal `S5` (A = Lbar,
+    B = Bbar), `S4` (block-dense per channel, A = Abar, C = the recurrence's Cbar).
+    Nonlinear or gated layers (Elman RNNs, GRU, LSTM, RG-LRU) and `Bidirectional` raise
+    ValueError.
+    """
+    name = _name(mixer)
+    if name in ("LRU", "DiagonalRNN"):
+        lam = mixer.eigenvalues()
+        b = jax.lax.complex(mixer.B_re, mixer.B_im)
+        gain = jnp.exp(mixer.gamma_log) if mixer.gamma_log is not None else None
+        if gain is not None:
+            b = gain[:, None] * b
+        return LinearSystem(lam, b, jax.lax.complex(mixer.C_re, mixer.C_im), mixer.D)
+    if name == "DenseLinearRNN":
+        cdt = _complex_dtype(mixer.A)
+        return LinearSystem(
+            mixer.A.astype(cdt), mixer.B.astype(cdt), mixer.C.astype(cdt), mixer.D
+        )
+    if name == "S5":
+        if mixer.bidirectional:
+            raise ValueError("linear_system: a bidirectional S5 is not causal; build it causal")
+        lbar, bbar = mixer.discrete()
+        scale = 2.0 if mixer.conj_sym else 1.0
+        return LinearSystem(lbar, bbar, scale * jax.lax.complex(mixer.C_re, mixer.C_im), mixer.D)
+    if name == "S4D":
+        lbar, bbar = mixer.discrete()
+        b, c = _block_diagonal_inputs(bbar, 2.0 * jax.lax.complex(mixer.C_re, mixer.C_im))
+        return LinearSystem(lbar.reshape(-1), b, c, mixer.D)
+    if name == "S4":
+        abar, bbar = mixer.dense()  # (H, N, N), (H, N)
+        cbar = mixer.output_vector()  # (H, N): y = Re(sum_n Cbar_n x_n)
+        h, n, _ = abar.shape
+        a = jnp.zeros((h * n, h * n), abar.dtype)
+        for i in range(h):
+            a = a.at[i * n : (i + 1) * n, i * n : (i + 1) * n].set(abar[i])
+        b, c = _block_diagonal_inputs(bbar, cbar)
+        return LinearSystem(a, b, c, mixer.D)
+    raise ValueError(
+        f"linear_system: {name} is not a linear time-invariant layer; supported: LRU, "
+        "DiagonalRNN, DenseLinearRNN, S4D, S5 (causal), S4"
+    )
+
+
+def eigenvalues(mixer: eqx.Module) -> Complex[Array, " modes"]:
+    """The discrete-time eigenvalues of a layer's recurrence, one per state mode.
+
+    LRU / DiagonalRNN: lambda. Dense linear and Elman RNNs: eig(A) (for Elman RNNs the
+    linearisation at the zero state, tanh'(0) = 1). S4D (flattened over channels) and S5:
+    Lbar = exp(dt A) (ZOH) or the bilinear map, NOT the layers' own `eigenvalues()`, which
+    return the continuous-time A. S4: eig(Abar) per channel, flattened. Conjugate pairs
+    that S4D and S5 keep once appear once. Gated layers (GRU, LSTM, RG-LRU) have
+    input-dependent decays and raise ValueError.
+    """
+    name = _name(mixer)
+    if name in ("LRU", "DiagonalRNN"):
+        return mixer.eigenvalues()
+    if name in ("DenseLinearRNN", "ElmanRNN"):
+        a = np.asarray(mixer.A, np.float64)
+        cdt = _complex_dtype(mixer.A)
+        return jnp.asarray(np.linalg.eigvals(a)).astype(cdt)
+    if name in ("S4D", "S5"):
+        return mixer.discrete()[0].reshape(-1)
+    if name == "S4":
+        abar = np.asarray(mixer.dense()[0], np.complex128)
+        cdt = _complex_dtype(mixer.log_dt)
+        return jnp.asarray(np.linalg.eigvals(abar).reshape(-1)).astype(cdt)
+    raise ValueError(
+        f"eigenvalues: {name} has no fixed recurrence matrix (gated or input-dependent decay, "
+        "or a wrapper); supported: LRU, DiagonalRNN, DenseLinearRNN, ElmanRNN, S4D, S5, S4"
+    )
+
+
+def glorot_eigenvalues(key: PRNGKeyArray, n: int) -> Complex[Array, " n"]:
+    """Eigenvalues of an n x n Glorot matrix (iid N(0, 1/n)): uniform on the unit disk as
+    n grows (circular law, paper section 6)."""
+    _check_length(n, "n")
+    a = np.asarray(glorot_matrix(key, n, n), np.float64)
+    return jnp.asarray(np.linalg.eigvals(a)).astype(_complex_dtype(jnp.zeros(())))
+
+
+def circular_law_fraction(
+    lam: Complex[Array, " n"], radii: Float[Array, " r"]
+) -> Float[Array, " r"]:
+    """Fraction of the eigenvalues with |lambda| <= r, for each r (the circular law: r^2)."""
+    mod = jnp.abs(lam)
+    return jnp.mean(mod[None, :] <= radii[:, None], axis=1).astype(radii.dtype)
+
+
+def diagonalize(mixer: eqx.Module) -> eqx.Module:
+    """The `DenseLinearRNN` as a complex `DiagonalRNN` with exactly the same outputs.
+
+    A = P Lambda P^-1, lambda = eig(A), B' = P^-1 B, C' = C P, D unchanged (paper sec. 6):
+    x' = P^-1 x follows x'_k = Lambda x'_{k-1} + B' u_k and C x = C' x' is real, so
+    Re(C' x') = C x. The result uses the "reim" parameterisation, gamma off.
+    """
+    if _name(mixer) != "DenseLinearRNN":
+        raise ValueError(f"diagonalize expects a DenseLinearRNN, got {_name(mixer)}")
+    from lrux.layers.diagonal import DiagonalRNN
+
+    a = np.asarray(mixer.A, np.float64)
+    lam, p = np.linalg.eig(a)
+    b = np.linalg.solve(p, np.asarray(mixer.B, np.float64))
+    c = np.asarray(mixer.C, np.float64) @ p
+    dtype = mixer.A.dtype
+    diag = DiagonalRNN(
+        mixer.d_model,
+        mixer.d_state,
+        parameterization="reim",
+        init="disk",
+        gamma=False,
+        key=jax.random.key(0),
+    )
+    fields = (
+        lambda m: m.lam_re,
+        lambda m: m.lam_im,
+        lambda m: m.B_re,
+        lambda m: m.B_im,
+        lambda m: m.C_re,
+        lambda m: m.C_im,
+        lambda m: m.D,
+    )
+    values = (lam.real, lam.imag, b.real, b.imag, c.real, c.imag, np.asarray(mixer.D))
+    for get, value in zip(fields, values, strict=True):
+        diag = eqx.tree_at(get, diag, jnp.asarray(value, dtype))
+    return diag
+
+
+# --------------------------------------------------------------------------------------------
+# Kernels and impulse responses
+
+
+def _powers_times(system: LinearSystem, length: int) -> Array:
+    """A^k B for k < length: (length, n, d_model)."""
+    if system.diagonal:
+        delta = jnp.zeros((length,) + system.A.shape, system.A.dtype).at[0].set(1.0)
+        powers = linear_scan(system.A, delta, mode="sequential")  # lambda^k, exact products
+        return powers[:, :, None] * system.B[None]
+
+    def body(m, _):
+        return system.A @ m, m
+
+    _, out = jax.lax.scan(body, system.B, None, length=length)
+    return out
+
+
+def kernel(mixer: eqx.Module, length: int) -> Float[Array, "length d_model d_model"]:
+    """The convolution kernel K_k = Re(C A^k B), k < length (without the D skip).
+
+    y_t = sum_{k <= t} K_k u_{t-k} + D * u_t. S4D and S4 use their own kernel (Vandermonde,
+    Cauchy/Woodbury; diagonal across channels); the other linear layers the closed form of
+    `linear_system` (LRU: C diag(lambda)^k gamma B). Nonlinear layers raise ValueError: use
+    `impulse_response`.
+    """
+    _check_length(length)
+    if _name(mixer) in ("S4D", "S4"):
+        k = mixer.kernel(length)  # (H, length)
+        eye = jnp.eye(k.shape[0], dtype=k.dtype)
+        return k.T[:, :, None] * eye[None]
+    system = linear_system(mixer)
+    ab = _powers_times(system, length)  # (L, n, H)
+    return jnp.einsum("on,knh->koh", system.C, ab).real.astype(system.D.dtype)
+
+
+def impulse_response(
+    mixer: eqx.Module, length: int, *, amplitude: float = 1.0
+) -> Float[Array, "length d_model d_model"]:
+    """Measured response R[k, i, j] = (y_k)_i to u = amplitude * e_j at time 0, / amplitude.
+
+    Runs `mixer(...)` on one impulse per input channel (vmapped) and subtracts the response
+    to zero input (nonzero only for layers with biases). For a linear layer R = kernel + D at
+    k = 0; for a nonlinear one it is the response to that impulse (a small amplitude gives
+    the linearisation around the zero input).
+    """
+    _check_length(length)
+    d = mixer.d_model
+    zero = jnp.zeros((length, d), _param_dtype(mixer))
+    base = mixer(zero)
+
+    def one(j):
+        x = zero.at[0, j].set(amplitude)
+        return (mixer(x) - base) / amplitude
+
+    r = jax.vmap(one)(jnp.arange(d))  # (H_in, L, H_out)
+    return jnp.transpose(r, (1, 2, 0))
+
+
+# --------------------------------------------------------------------------------------------
+# Forward signal propagation: the state variance (Prop. 3)
+
+
+def _state_vector(mixer: eqx.Module, state) -> Array:
+    """The recurrent state that Prop. 3 is about, flattened to (n,)."""
+    name = _name(mixer)
+    if name == "S4":
+        state = state[0]
+    elif name == "RGLRU":
+        state = state[1]
+    elif name == "LSTM":
+        state = state[1]  # the cell c
+    elif isinstance(state, tuple):
+        raise ValueError(f"state_variance: do not know which part of {name}'s state to read")
+    return state.reshape(-1)
+
+
+def hidden_states(mixer: eqx.Module, x: Float[Array, "seq d_model"]) -> Inexact[Array, "seq n"]:
+    """The hidden state after each step, running `mixer.step` from `mixer.init_state()`.
+
+    The S4 state is its x (not the fixed Cbar), the LSTM state its cell c, the RG-LRU state
+    its h (not the conv buffer).
+    """
+    if x.ndim != 2 or x.shape[1] != mixer.d_model:
+        raise ValueError(
+            f"hidden_states expects x of shape (seq, d_model={mixer.d_model}), got {x.shape}"
+        )
+
+    def body(state, x_t):
+        state, _ = mixer.step(state, x_t)
+        return state, _state_vector(mixer, state)
+
+    _, hs = jax.lax.scan(body, mixer.init_state(), x)
+    return hs
+
+
+def state_variance(
+    mixer: eqx.Module, length: int, *, key: PRNGKeyArray, num_samples: int = 64
+) -> Float[Array, " seq"]:
+    """Measured E|x_k|^2 (mean over the state's coordinates) for u_k ~ N(0, I) iid.
+
+    Monte Carlo over `num_samples` white-noise sequences of `length` steps, through `step`.
+    """
+    _check_length(length)
+    _check_length(num_samples, "num_samples")
+    u = jax.random.normal(key, (num_samples, length, mixer.d_model), _param_dtype(mixer))
+    hs = jax.vmap(lambda x: hidden_states(mixer, x))(u)
+    return jnp.mean(jnp.abs(hs) ** 2, axis=(0, 2))
+
+
+def predicted_state_variance(mixer: eqx.Module, length: int) -> Float[Array, " seq"]:
+    """E|x_k|^2 (mean over coordinates) for u ~ N(0, I), in closed form (paper Prop. 3).
+
+    Diagonal: E|x_{k,j}|^2 = ||B_j||^2 (1 - |lambda_j|^(2(k+1))) / (1 - |lambda_j|^2), which
+    tends to E|B u|^2 / (1 - |lambda|^2); with gamma folded into B, gamma^2 cancels the
+    1 / (1 - |lambda|^2). Dense: Sigma_k = A Sigma_{k-1} A^* + B B^*, trace / n.
+    """
+    _check_length(length)
+    system = linear_system(mixer)
+    real = system.D.dtype
+    if system.diagonal:
+        b2 = jnp.sum(jnp.abs(system.B) ** 2, axis=1)  # (n,)
+        r2 = jnp.abs(system.A) ** 2
+        k = jnp.arange(1, length + 1, dtype=real)[:, None]
+        per_mode = b2 * (1.0 - r2**k) / (1.0 - r2)
+        return jnp.mean(per_mode, axis=1).astype(real)
+    a, b = system.A, system.B
+    bb = b @ b.conj().T
+
+    def body(sigma, _):
+        sigma = a @ sigma @ a.conj().T + bb
+        return sigma, jnp.trace(sigma).real / a.shape[0]
+
+    _, out = jax.lax.scan(body, jnp.zeros_like(bb), None, length=length)
+    return out.astype(real)
+
+
+def ring_variance(r_min: float, r_max: float) -> float:
+    """E||x||^2 / E||B u||^2 at stationarity for lambda uniform on the ring r_min..r_max.
+
+    Paper Prop. 3: log((1 - r_min^2) / (1 - r_max^2)) / (r_max^2 - r_min^2), which is the
+    mean of 1 / (1 - |lambda|^2) over |lambda|^2 ~ U[r_min^2, r_max^2]; 1 / (1 - r^2) when
+    r_min = r_max; infinite when r_max = 1.
+    """
+    if not 0.0 <= r_min <= r_max <= 1.0:
+        raise ValueError(f"need 0 <= r_min <= r_max <= 1, got r_min={r_min}, r_max={r_max}")
+    if r_max == 1.0:
+        return math.inf
+    lo, hi = r_min**2, r_max**2
+    if hi - lo < 1e-12:
+        return 1.0 / (1.0 - hi)
+    return math.log((1.0 - lo) / (1.0 - hi)) / (hi - lo)
+
+
+def without_gamma(mixer: eqx.Module) -> eqx.Module:
+    """The same LRU (or DiagonalRNN with gamma) with its normalisation gamma set to 1."""
+    if _name(mixer) not in ("LRU", "DiagonalRNN") or mixer.gamma_log is None:
+        raise ValueError(
+            f"without_gamma expects an LRU or a DiagonalRNN with gamma=True, got {_name(mixer)}"
+        )
+    return eqx.tree_at(lambda m: m.gamma_log, mixer, jnp.zeros_like(mixer.gamma_log))
+
+
+# --------------------------------------------------------------------------------------------
+# Backward signal propagation: how far the gradient reaches
+
+
+def gradient_reach(
+    mixer: eqx.Module, length: int, *, key: PRNGKeyArray, num_samples: int = 4
+) -> Float[Array, " length"]:
+    """g[k] = ||d y_{L-1} / d u_{L-1-k}||_F for k = 0..L-1, mean over white-noise inputs.
+
+    How strongly the output at the last step depends on the input k steps back (jax.grad
+    through the layer, so any layer works). For a linear layer it does not depend on the
+    input: g[k] = ||K_k|| (+ D at k = 0).
+    """
+    _check_length(length)
+    _check_length(num_samples, "num_samples")
+    u = jax.random.normal(key, (num_samples, length, mixer.d_model), _param_dtype(mixer))
+
+    def one(x):
+        jac = jax.jacrev(lambda z: mixer(z)[-1])(x)  # (H_out, L, H_in)
+        norms = jnp.sqrt(jnp.sum(jac**2, axis=(0, 2)))  # (L,)
+        return norms[::-1]
+
+    return jnp.mean(jax.vmap(one)(u), axis=0)
