@@ -3,7 +3,9 @@
 Rows, all measured in this process:
 
 - ``listops``: accepted trees/s of `generate_listops` at LRA's lengths (500 < len < 2000)
-  with W workers, and the time this projects for the full 100k set (target: < 5 min);
+  with W workers, and the time this projects for the full 100k set (target: < 5 min),
+  both from wall time and from CPU seconds per tree spread over W free cores (the machine
+  may be shared, which inflates wall time);
   then the first `load_split` (TSV parse + cache write) and the second (cache hit).
 - ``pathfinder32`` / ``pathx``: images/s of `generate_pathfinder` (PNG written) with W
   workers, and the projected time for 200k images (target for Pathfinder-32: < 30 min).
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import tempfile
 import time
@@ -40,11 +43,18 @@ BATCH = {"image": 50, "listops": 32, "text": 32, "retrieval": 64, "pathfinder": 
          "pathx": 32}
 
 
+def cpu_seconds():
+    """CPU time of this process and its waited-for children (the generator pools)."""
+    a = resource.getrusage(resource.RUSAGE_SELF)
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
 def bench_listops(root, n, workers):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_seconds()
     D.generate_listops(root, train=n - 2 * (n // 50), val=n // 50, test=n // 50, seed=0,
                        workers=workers, progress=False)
-    gen = time.perf_counter() - t
+    gen, cpu = time.perf_counter() - t, cpu_seconds() - c
     t = time.perf_counter()
     s = D.load_split("listops", "train", root, progress=False)
     first = time.perf_counter() - t
@@ -53,17 +63,20 @@ def bench_listops(root, n, workers):
     second = time.perf_counter() - t
     labels = np.bincount(np.asarray(s.labels), minlength=10) / len(s)
     return {"n": n, "workers": workers, "seconds": gen, "per_s": n / gen,
-            "projected_100k_s": 100_000 / (n / gen), "load_first_s": first,
+            "projected_100k_s": 100_000 / (n / gen), "cpu_seconds": cpu,
+            "projected_100k_s_free_cores": 100_000 * cpu / n / workers,
+            "load_first_s": first,
             "load_cached_s": second, "median_length": float(np.median(s.lengths)),
             "label_fractions": labels.round(3).tolist()}
 
 
 def bench_pathfinder(root, size, n, workers):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_seconds()
     D.generate_pathfinder(root, size, 14, n, seed=0, workers=workers, progress=False)
-    gen = time.perf_counter() - t
+    gen, cpu = time.perf_counter() - t, cpu_seconds() - c
     return {"size": size, "n": n, "workers": workers, "seconds": gen, "per_s": n / gen,
-            "projected_200k_s": 200_000 / (n / gen)}
+            "projected_200k_s": 200_000 / (n / gen), "cpu_seconds": cpu,
+            "projected_200k_s_free_cores": 200_000 * cpu / n / workers}
 
 
 def logreg_holdout(X, y, lam=1e-2, train_frac=0.8):
@@ -180,12 +193,15 @@ def main(argv=None):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     lo, pf, px, sc = res["listops"], res["pathfinder32"], res["pathx"], res["shortcut"]
-    print(f"{'generator':<14}{'n':>8}{'workers':>9}{'per s':>10}{'projected':>14}")
+    print(f"{'generator':<14}{'n':>8}{'workers':>9}{'per s':>10}{'cpu s/item':>12}"
+          f"{'projected (wall)':>20}{'(W free cores)':>16}")
     print(f"{'listops':<14}{lo['n']:>8}{lo['workers']:>9}{lo['per_s']:>10.0f}"
-          f"{lo['projected_100k_s']:>10.0f} s/100k")
+          f"{lo['cpu_seconds'] / lo['n']:>12.4f}{lo['projected_100k_s']:>12.0f} s/100k"
+          f"{lo['projected_100k_s_free_cores']:>9.0f} s/100k")
     for name, r in (("pathfinder32", pf), ("pathx", px)):
         print(f"{name:<14}{r['n']:>8}{r['workers']:>9}{r['per_s']:>10.1f}"
-              f"{r['projected_200k_s'] / 60:>10.1f} min/200k")
+              f"{r['cpu_seconds'] / r['n']:>12.4f}{r['projected_200k_s'] / 60:>11.1f} min/200k"
+              f"{r['projected_200k_s_free_cores'] / 60:>7.1f} min/200k")
     print(f"listops load: first {lo['load_first_s']:.2f} s, cached {lo['load_cached_s']:.3f} s;"
           f" median length {lo['median_length']:.0f}; labels {lo['label_fractions']}")
     print(f"no shortcut (pathfinder32, n={sc['n']}, held-out {sc['held_out']}, chance sd "

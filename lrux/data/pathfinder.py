@@ -73,8 +73,9 @@ class _Canvas:
         """pts (K, P, 2) -> (K,) True where every point is inside and unoccupied."""
         x, y = pts[..., 0], pts[..., 1]
         inside = ((x >= self.lo) & (x <= self.hi) & (y >= self.lo) & (y <= self.hi)).all(-1)
-        xi = np.clip(np.rint(x).astype(np.int64), 0, self.n - 1)
-        yi = np.clip(np.rint(y).astype(np.int64), 0, self.n - 1)
+        top = self.n - 1
+        xi = np.minimum(np.maximum(np.rint(x), 0), top).astype(np.intp)
+        yi = np.minimum(np.maximum(np.rint(y), 0), top).astype(np.intp)
         return inside & ~self.occ[yi, xi].any(-1)
 
     def commit(self, a: np.ndarray, b: np.ndarray, radius: float) -> None:
@@ -97,7 +98,7 @@ def _segment_distance(a, b, reach, n):
     dx, dy = b[0] - a[0], b[1] - a[1]
     ll = dx * dx + dy * dy
     if ll > 0:
-        t = np.clip(((xs - a[0]) * dx + (ys - a[1]) * dy) / ll, 0.0, 1.0)
+        t = np.minimum(np.maximum(((xs - a[0]) * dx + (ys - a[1]) * dy) / ll, 0.0), 1.0)
     else:
         t = np.zeros((1, 1))
     d = np.hypot(xs - (a[0] + t * dx), ys - (a[1] + t * dy))
