@@ -64,14 +64,18 @@ def test_call_and_step_match_float64_recurrence(init, disc):
     np.testing.assert_allclose(_np(jnp.stack(ys)), ref, atol=2e-5 * scale)
 
 
-def test_kernel_closed_form_float64():
+@pytest.mark.parametrize("length", [1, 20, 64])
+@pytest.mark.parametrize("disc", DISCS)
+def test_kernel_closed_form_float64(length, disc):
+    """The blocked (l = T j + t) Vandermonde product against the plain powers."""
     with enable_x64():
-        layer = S4D(2, 6, init="lin", key=jax.random.key(3))
-        k = _np(layer.kernel(20))
+        layer = S4D(2, 6, init="inv", discretization=disc, key=jax.random.key(3))
+        k = _np(layer.kernel(length))
     lbar, bbar, c, _ = discretise_np(layer)
-    ell = np.arange(20)
+    ell = np.arange(length)
     expect = 2 * np.einsum("hn,hnl->hl", c * bbar, lbar[..., None] ** ell).real
-    np.testing.assert_allclose(k, expect, rtol=0, atol=1e-12)
+    assert k.shape == (2, length)
+    np.testing.assert_allclose(k, expect, rtol=0, atol=1e-11)
 
 
 def test_lin_init_eigenvalues_and_parameters():
