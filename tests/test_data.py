@@ -130,6 +130,23 @@ def test_retrieval_quotes_are_data(tmp_path):
                 assert list(s.inputs[i, j, : len(ids)]) == ids
 
 
+def test_retrieval_chars(tmp_path):
+    write_aan(str(tmp_path))
+    s = D.load_split("retrieval", "test", tmp_path, tokenizer="chars", min_freq=3,
+                     progress=False)
+    counts = {}
+    for r in AAN["train"]:
+        for text in r[3:5]:
+            for ch in text:
+                counts[ch] = counts.get(ch, 0) + 1
+    vocab = sorted((c for c, n in counts.items() if n >= 3), key=lambda c: (-counts[c], c))
+    assert s.vocab == "".join(vocab) and s.spec.vocab_size == len(vocab) + 2
+    for i, r in enumerate(AAN["test"]):
+        for j, text in enumerate(r[3:5]):
+            ids = [vocab.index(c) + 2 if c in vocab else 1 for c in text]
+            assert s.lengths[i, j] == len(ids) and list(s.inputs[i, j, : len(ids)]) == ids
+
+
 def test_retrieval_malformed(tmp_path):
     d = write_aan(str(tmp_path))
     with open(os.path.join(d, "new_aan_pairs.eval.tsv"), "ab") as f:

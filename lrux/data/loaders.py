@@ -229,6 +229,9 @@ def _encode(raw: bytes, tokenizer: str, table: dict | None, max_length: int) -> 
 
 
 def _table(vocab: str) -> dict:
+    if len(vocab) + 2 > 65535:
+        raise ValueError(f"tokenizer='chars': {len(vocab)} characters pass min_freq, more than "
+                         "uint16 ids hold; raise min_freq")
     return {c: i + 2 for i, c in enumerate(vocab)}
 
 
@@ -266,29 +269,27 @@ def _prepare_text(root, opts, folder, progress):
     return {"counts": counts, "vocab": vocab}
 
 
-def _read_aan(path: str) -> list[tuple[int, bytes, bytes, int]]:
-    """Rows (label, text1, text2, lineno) of one AAN TSV, quoting off."""
-    rows = []
+def _iter_aan(path: str):
+    """Yield (label, text1, text2) of one AAN TSV line by line, quoting off."""
     with open(path, "rb") as f:
-        data = f.read()
-    for lineno, line in enumerate(data.split(b"\n"), 1):
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if not line.strip():
-            continue
-        fields = line.split(b"\t")
-        if len(fields) != 5:
-            raise ValueError(f"{path}:{lineno}: expected 5 tab-separated fields (label, id1, "
-                             f"id2, text1, text2), got {len(fields)}")
-        try:
-            label = float(fields[0])
-        except ValueError:
-            label = -1.0
-        if label not in (0.0, 1.0):
-            raise ValueError(f"{path}:{lineno}: expected label 0/1 (written 0.0/1.0), got "
-                             f"{fields[0][:20]!r}")
-        rows.append((int(label), fields[3], fields[4], lineno))
-    return rows
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip(b"\n")
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line.strip():
+                continue
+            fields = line.split(b"\t")
+            if len(fields) != 5:
+                raise ValueError(f"{path}:{lineno}: expected 5 tab-separated fields (label, "
+                                 f"id1, id2, text1, text2), got {len(fields)}")
+            try:
+                label = float(fields[0])
+            except ValueError:
+                label = -1.0
+            if label not in (0.0, 1.0):
+                raise ValueError(f"{path}:{lineno}: expected label 0/1 (written 0.0/1.0), "
+                                 f"got {fields[0][:20]!r}")
+            yield int(label), fields[3], fields[4]
 
 
 def _prepare_retrieval(root, opts, folder, progress):
@@ -297,23 +298,23 @@ def _prepare_retrieval(root, opts, folder, progress):
     L, tok = int(opts["max_length"]), opts["tokenizer"]
     names = {"train": "train", "val": "eval", "test": "test"}
     vocab = table = None
+    if tok == "chars":
+        path = os.path.join(root, "new_aan_pairs.train.tsv")
+        texts = (t.decode("utf-8", errors="replace")
+                 for r in _iter_aan(path) for t in r[1:])
+        vocab = _char_vocab(texts, int(opts["min_freq"]))
+        table = _table(vocab)
     counts = {}
     for split, name in names.items():
         path = os.path.join(root, f"new_aan_pairs.{name}.tsv")
-        rows = _read_aan(path)
-        if tok == "chars" and vocab is None:
-            if split != "train":
-                raise AssertionError("train first")
-            texts = (t.decode("utf-8", errors="replace") for r in rows for t in r[1:3])
-            vocab = _char_vocab(texts, int(opts["min_freq"]))
-            table = _table(vocab)
-        n = len(rows)
+        n = sum(1 for _ in _iter_aan(path))  # validates every line before writing
         inputs = np.lib.format.open_memmap(os.path.join(folder, f"{split}.inputs.npy"), "w+",
                                            np.uint16, (n, 2, L))
         lengths = np.zeros((n, 2), np.int32)
         labels = np.zeros(n, np.int32)
-        for i, (label, t1, t2, _) in enumerate(tqdm(rows, desc=f"retrieval {split}",
-                                                    disable=not progress, file=sys.stderr)):
+        rows = tqdm(_iter_aan(path), total=n, desc=f"retrieval {split}",
+                    disable=not progress, file=sys.stderr)
+        for i, (label, t1, t2) in enumerate(rows):
             for j, t in enumerate((t1, t2)):
                 ids = _encode(t, tok, table, L)
                 inputs[i, j, : len(ids)] = ids
@@ -426,7 +427,9 @@ def _prepare_pathfinder(task, root, opts, folder, progress, workers):
     paths = [p for p, _ in items]
     labels = np.array([y for _, y in items], np.int32)
     n = len(paths)
-    pix = np.zeros((n, size * size), np.uint8)
+    # decode into a memmap in the cache's temporary folder: PathX is 3.3 GB of uint8
+    all_path = os.path.join(folder, "all.inputs.npy")
+    pix = np.lib.format.open_memmap(all_path, "w+", np.uint8, (max(n, 1), size * size))
     ok = np.zeros(n, bool)
     step = 1000
     chunks = [(paths[i: i + step], size) for i in range(0, n, step)]
@@ -459,9 +462,18 @@ def _prepare_pathfinder(task, root, opts, folder, progress, workers):
              "test": order[n_tr + n_va:]}
     counts = {}
     for split, idx in parts.items():
-        x = pix[idx][..., None]
-        _save_arrays(folder, split, x, np.full(len(idx), size * size, np.int32), labels[idx])
+        x = np.lib.format.open_memmap(os.path.join(folder, f"{split}.inputs.npy"), "w+",
+                                      np.uint8, (len(idx), size * size, 1))
+        for a in range(0, len(idx), 10_000):
+            x[a: a + 10_000, :, 0] = pix[idx[a: a + 10_000]]
+        x.flush()
+        del x
+        np.save(os.path.join(folder, f"{split}.lengths.npy"),
+                np.full(len(idx), size * size, np.int32))
+        np.save(os.path.join(folder, f"{split}.labels.npy"), labels[idx])
         counts[split] = len(idx)
+    del pix
+    os.remove(all_path)
     return {"counts": counts, "skipped": len(bad), "skipped_examples": bad[:20]}
 
 
