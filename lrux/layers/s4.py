@@ -58,10 +58,9 @@ def cauchy_kernel(
     g = (2.0 / dt)[:, None].astype(cdtype) * ratio[None, :]  # (H, K)
     r = 1.0 / (g[:, :, None] - lam[:, None, :])  # (H, K, N)
     pc = p.conj()
-    k00 = jnp.einsum("hkn,hn->hk", r, c * b)
-    k01 = jnp.einsum("hkn,hn->hk", r, c * p)
-    k10 = jnp.einsum("hkn,hn->hk", r, pc * b)
-    k11 = jnp.einsum("hkn,hn->hk", r, pc * p)
+    # the four Cauchy sums as one batched product over n (float32 accuracy on GPUs too)
+    weights = jnp.stack([c * b, c * p, pc * b, pc * p], axis=-1)  # (H, N, 4)
+    k00, k01, k10, k11 = jnp.einsum("hkn,hnf->fhk", r, weights, precision=jax.lax.Precision.HIGHEST)
     khat = (2.0 / (1.0 + z))[None, :] * (k00 - k01 * k10 / (1.0 + k11))
     if length % 2 == 0:
         nyquist = 0.5 * dt.astype(cdtype) * jnp.sum(c * b, axis=-1)
