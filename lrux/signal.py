@@ -122,9 +122,7 @@ def linear_system(mixer: eqx.Module) -> LinearSystem:
         return LinearSystem(lam, b, jax.lax.complex(mixer.C_re, mixer.C_im), mixer.D)
     if name == "DenseLinearRNN":
         cdt = _complex_dtype(mixer.A)
-        return LinearSystem(
-            mixer.A.astype(cdt), mixer.B.astype(cdt), mixer.C.astype(cdt), mixer.D
-        )
+        return LinearSystem(mixer.A.astype(cdt), mixer.B.astype(cdt), mixer.C.astype(cdt), mixer.D)
     if name == "S5":
         if mixer.bidirectional:
             raise ValueError("linear_system: a bidirectional S5 is not causal; build it causal")
