@@ -220,8 +220,10 @@ def test_step_equals_call_and_reverse(param):
     for t in range(L):
         state, y_t = m.step(state, x[t])
         ys.append(y_t)
-    np.testing.assert_allclose(np.stack(ys), m(x), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(m.reverse(x), jnp.flip(m(jnp.flip(x, 0)), 0), rtol=1e-5, atol=1e-5)
+    y = np.asarray(m(x))
+    tol = 1e-4 * max(1.0, float(np.abs(y).max()))  # float32, different summation order
+    np.testing.assert_allclose(np.stack(ys), y, rtol=1e-4, atol=tol)
+    np.testing.assert_allclose(m.reverse(x), jnp.flip(m(jnp.flip(x, 0)), 0), rtol=1e-4, atol=tol)
 
 
 def test_scan_modes_agree():

@@ -124,7 +124,8 @@ def test_step_equals_call(name):
     for t in range(L):
         state, y_t = m.step(state, x[t])
         ys.append(y_t)
-    np.testing.assert_allclose(np.stack(ys), m(x), rtol=1e-5, atol=1e-5)
+    # float32 with a different summation order: 1e-4 of the output scale (GPU differs ~1e-5)
+    _assert_close(np.stack(ys), _np(m(x)))
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
