@@ -205,8 +205,8 @@ def evaluate(model, state, split, *, batch_size: int, mesh, eval_step, seed: int
         totals += np.array([float(fetch(x)) for x in out])
     loss_sum, correct, count = totals
     return {
-        "loss": loss_sum / max(count, 1.0),
-        "accuracy": correct / max(count, 1.0),
+        "loss": float(loss_sum / max(count, 1.0)),
+        "accuracy": float(correct / max(count, 1.0)),
         "count": int(count),
     }
 
@@ -381,9 +381,9 @@ def run(
                 val = eval_split("val", arrays)
                 log.write(step=done, split="val", loss=val["loss"],
                           accuracy=val["accuracy"], count=val["count"])
-                improved = val["accuracy"] > best_val
+                improved = bool(val["accuracy"] > best_val)
                 if improved:
-                    best_val, best_step = val["accuracy"], done
+                    best_val, best_step = float(val["accuracy"]), done
                 save(done, arrays, best=improved)
                 last_saved = done
             window_start = time.perf_counter()
