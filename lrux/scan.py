@@ -23,7 +23,7 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Inexact
+from jaxtyping import Array, Float, Inexact
 
 ScanMode = Literal["auto", "parallel", "sequential", "chunked"]
 SCAN_MODES: tuple[str, ...] = ("auto", "parallel", "sequential", "chunked")
@@ -183,39 +183,175 @@ def _parallel(a, b, h0):
     return jax.lax.associative_scan(_combine, (a_full, b), axis=0)[1]
 
 
+def _chunk_layout(x, n_chunks, chunk, pad_value, front=False):
+    """(L, *state) -> (n_chunks, chunk, *state), padding the end (or the front): a free
+    reshape, no copy, when L divides evenly."""
+    pad = n_chunks * chunk - x.shape[0]
+    if pad:
+        width = (pad, 0) if front else (0, pad)
+        x = jnp.pad(x, [width] + [(0, 0)] * (x.ndim - 1), constant_values=pad_value)
+    return x.reshape((n_chunks, chunk) + x.shape[1:])
+
+
+def _local_scans(step, b_c, init, a_c=None, reverse=False):
+    """Run `step` over the positions of every chunk at once, in the (chunk, position) layout.
+
+    A fori_loop reads position t of all chunks with a strided slice and overwrites it with
+    the state in place, so no transposition of the (n_chunks, chunk, *state) arrays and no
+    second buffer is ever made.
+    """
+
+    last = b_c.shape[1] - 1
+
+    def body(t, carry):
+        h, buf = carry
+        t = last - t if reverse else t
+        b_t = jax.lax.dynamic_index_in_dim(buf, t, 1, keepdims=False)
+        a_t = None if a_c is None else jax.lax.dynamic_index_in_dim(a_c, t, 1, keepdims=False)
+        h = step(h, a_t, b_t)
+        return h, jax.lax.dynamic_update_index_in_dim(buf, h, t, 1)
+
+    return jax.lax.fori_loop(0, b_c.shape[1], body, (init, b_c))[1]
+
+
 def _chunked(a, b, h0, chunk):
     length = b.shape[0]
     state = b.shape[1:]
     chunk = min(chunk, length)
     n_chunks = -(-length // chunk)
-    pad = n_chunks * chunk - length
-    time_varying = a.ndim == b.ndim
-    b_c = jnp.pad(b, [(0, pad)] + [(0, 0)] * len(state)) if pad else b
-    # (n_chunks, chunk, *state) -> (chunk, n_chunks, *state): scan over positions in a chunk.
-    b_c = jnp.swapaxes(b_c.reshape((n_chunks, chunk) + state), 0, 1)
+    b_c = _chunk_layout(b, n_chunks, chunk, 0)
     zeros = jnp.zeros((n_chunks,) + state, b.dtype)
-    if time_varying:
-        a_c = jnp.pad(a, [(0, pad)] + [(0, 0)] * len(state), constant_values=1) if pad else a
-        a_c = jnp.swapaxes(a_c.reshape((n_chunks, chunk) + state), 0, 1)
-
-        def local(carry, ab):
-            h, p = carry
-            a_t, b_t = ab
-            h = a_t * h + b_t
-            p = a_t * p
-            return (h, p), (h, p)
-
-        ones = jnp.ones((n_chunks,) + state, a.dtype)
-        _, (h_local, powers) = jax.lax.scan(local, (zeros, ones), (a_c, b_c))
-        chunk_decay = powers[-1]
+    if a.ndim == b.ndim:
+        a_c = _chunk_layout(a, n_chunks, chunk, 1)
+        h_local = _local_scans(lambda h, a_t, b_t: a_t * h + b_t, b_c, zeros, a_c)
+        # Decay from the start of each chunk to every position in it: (n_chunks, chunk, *state).
+        powers = jnp.cumprod(a_c, axis=1)
+        chunk_decay = powers[:, -1]
     else:
-        h_local = _sequential(a, b_c, zeros)
-        # a^(t+1) for t = 0..chunk-1, shared by every chunk: (chunk, 1, *state).
-        powers = jnp.cumprod(jnp.broadcast_to(a, (chunk,) + state), axis=0)[:, None]
-        chunk_decay = jnp.broadcast_to(powers[-1], (n_chunks,) + state)
+        h_local = _local_scans(lambda h, _, b_t: a * h + b_t, b_c, zeros)
+        # a^(t+1) for t = 0..chunk-1, shared by every chunk: (1, chunk, *state).
+        powers = jnp.cumprod(jnp.broadcast_to(a, (chunk,) + state), axis=0)[None]
+        chunk_decay = jnp.broadcast_to(powers[0, -1], (n_chunks,) + state)
     # State entering each chunk: H_c = decay_c * H_{c-1} + end_c, starting from h0.
-    ends = _sequential(chunk_decay, h_local[-1], h0)
+    ends = _sequential(chunk_decay, h_local[:, -1], h0)
     entering = jnp.concatenate([h0[None], ends[:-1]])
-    h = h_local + powers * entering[None]
-    h = jnp.swapaxes(h, 0, 1).reshape((n_chunks * chunk,) + state)
-    return h[:length] if pad else h
+    h = (h_local + powers * entering[:, None]).reshape((n_chunks * chunk,) + state)
+    return h[:length] if n_chunks * chunk != length else h
+
+
+# --- Complex recurrences on stacked real pairs -------------------------------------------
+#
+# The LRU and the diagonal rungs keep their state as [Re | Im] stacked on the last axis, so
+# the input projection's output (seq, 2N) feeds the scan and the scan's output feeds the
+# output projection with no complex packing, unpacking or concatenation in between.
+
+
+def complex_scan_stacked(
+    lam_re: Float[Array, " n"],
+    lam_im: Float[Array, " n"],
+    b: Float[Array, "seq two_n"],
+    *,
+    reverse: bool = False,
+    mode: ScanMode = "auto",
+    chunk_size: int | None = None,
+) -> Float[Array, "seq two_n"]:
+    """h_t = lambda * h_{t-1} + b_t for complex lambda, with b and h stored as [Re | Im].
+
+    Equals `linear_scan(lam, b_re + i b_im)` stacked back as [Re | Im] (zero initial state),
+    in real arithmetic: lambda * h is [lr hr - li hi, lr hi + li hr].
+    """
+    n = lam_re.shape[0]
+    if b.ndim != 2 or b.shape[1] != 2 * n:
+        raise ValueError(f"b must have shape (seq, 2 * {n}) = (seq, {2 * n}), got {b.shape}")
+    if b.shape[0] == 0:
+        return b
+    mode = resolve_mode(mode, b.shape[0])
+    chunk = chunk_size or default_chunk_size(b.shape[0])
+    return _stacked_scan(lam_re, lam_im, b, reverse, mode, chunk)
+
+
+def _rotate(lam_re, lam_im, h):
+    """lambda * h on stacked [Re | Im] pairs along the last axis (lam broadcasts)."""
+    n = lam_re.shape[-1]
+    h_re, h_im = h[..., :n], h[..., n:]
+    return jnp.concatenate([lam_re * h_re - lam_im * h_im, lam_re * h_im + lam_im * h_re], -1)
+
+
+def _stacked_impl(lam_re, lam_im, b, reverse, mode, chunk):
+    if reverse and mode != "chunked":
+        return jnp.flip(_stacked_impl(lam_re, lam_im, jnp.flip(b, 0), False, mode, chunk), 0)
+    n = lam_re.shape[0]
+    if mode == "parallel":
+        lam = jax.lax.complex(lam_re, lam_im)
+        h = _parallel(lam, jax.lax.complex(b[:, :n], b[:, n:]), jnp.zeros(n, lam.dtype))
+        return jnp.concatenate([h.real, h.imag], -1)
+    if mode == "sequential":
+
+        def step(h, b_t):
+            h = _rotate(lam_re, lam_im, h) + b_t
+            return h, h
+
+        return jax.lax.scan(step, jnp.zeros(2 * n, b.dtype), b)[1]
+    if mode != "chunked":
+        raise ValueError(f"unresolved scan mode {mode!r}")
+    return _stacked_chunked(lam_re, lam_im, b, chunk, reverse)
+
+
+def _stacked_chunked(lam_re, lam_im, b, chunk, reverse):
+    """The chunked scan on [Re | Im] pairs; reverse runs natively (no flips of b or h)."""
+    n = lam_re.shape[0]
+    length = b.shape[0]
+    chunk = min(chunk, length)
+    n_chunks = -(-length // chunk)
+    b_c = _chunk_layout(b, n_chunks, chunk, 0, front=reverse)
+    zeros = jnp.zeros((n_chunks, 2 * n), b.dtype)
+    step = lambda h, _, b_t: _rotate(lam_re, lam_im, h) + b_t
+    h_local = _local_scans(step, b_c, zeros, reverse=reverse)
+    lam = jax.lax.complex(lam_re, lam_im)
+    # lambda^(k+1) for k steps from the chunk boundary: (chunk, N).
+    powers = jnp.cumprod(jnp.broadcast_to(lam, (chunk, n)), axis=0)
+    ends = h_local[:, 0] if reverse else h_local[:, -1]
+    ends = jax.lax.complex(ends[:, :n], ends[:, n:])
+    chunk_states = _sequential(powers[-1], jnp.flip(ends, 0) if reverse else ends, 0 * lam)
+    entering = jnp.concatenate([jnp.zeros((1, n), lam.dtype), chunk_states[:-1]])
+    if reverse:
+        entering = jnp.flip(entering, 0)
+        powers = jnp.flip(powers, 0)
+    # h = h_local + lambda^(k+1) * entering_c on real pairs, as broadcasts of small stacked
+    # factors so that the whole fix-up is one elementwise pass over h_local.
+    p_same = jnp.concatenate([powers.real, powers.real], -1)[None]  # (1, chunk, 2N)
+    p_swap = jnp.concatenate([-powers.imag, powers.imag], -1)[None]
+    e_same = jnp.concatenate([entering.real, entering.imag], -1)[:, None]  # (C, 1, 2N)
+    e_swap = jnp.concatenate([entering.imag, entering.real], -1)[:, None]
+    h = h_local + p_same * e_same + p_swap * e_swap
+    h = h.reshape((n_chunks * chunk, 2 * n))
+    if n_chunks * chunk == length:
+        return h
+    return h[-length:] if reverse else h[:length]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def _stacked_scan(lam_re, lam_im, b, reverse, mode, chunk):
+    return _stacked_impl(lam_re, lam_im, b, reverse, mode, chunk)
+
+
+def _stacked_fwd(lam_re, lam_im, b, reverse, mode, chunk):
+    h = _stacked_impl(lam_re, lam_im, b, reverse, mode, chunk)
+    return h, (lam_re, lam_im, h)
+
+
+def _stacked_bwd(reverse, mode, chunk, residuals, g):
+    lam_re, lam_im, h = residuals
+    n = lam_re.shape[0]
+    # Adjoint: lambda_t = g_t + M^T lambda_{t+1}, M^T is the rotation by conj(lambda).
+    adj = _stacked_impl(lam_re, -lam_im, g, not reverse, mode, chunk)
+    # grad lambda = sum_t adj_t * conj-free h_{t-1} (h_{t+1} when reversed), as slices.
+    adj_t, h_prev = (adj[:-1], h[1:]) if reverse else (adj[1:], h[:-1])
+    a_re, a_im = adj_t[:, :n], adj_t[:, n:]
+    p_re, p_im = h_prev[:, :n], h_prev[:, n:]
+    grad_re = jnp.sum(a_re * p_re + a_im * p_im, axis=0)
+    grad_im = jnp.sum(a_im * p_re - a_re * p_im, axis=0)
+    return grad_re, grad_im, adj
+
+
+_stacked_scan.defvjp(_stacked_fwd, _stacked_bwd)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
 from lrux.init import ring_init
-from lrux.scan import SCAN_MODES, linear_scan
+from lrux.scan import SCAN_MODES, complex_scan_stacked
 
 
 def check_sizes(d_model: int, d_state: int) -> None:
@@ -73,13 +73,9 @@ def diagonal_recurrence(
 
     `reverse=True` runs the recurrence from the end of the sequence.
     """
-    n = lam_re.shape[0]
-    bu = x @ _input_matrix(B_re, B_im, gain).T
-    b = jax.lax.complex(bu[:, :n], bu[:, n:])
-    lam = jax.lax.complex(lam_re, lam_im)
-    h = linear_scan(lam, b, reverse=reverse, mode=scan_mode)
-    h_stacked = jnp.concatenate([h.real, h.imag], axis=-1)
-    return h_stacked @ _output_matrix(C_re, C_im).T + D * x
+    bu = x @ _input_matrix(B_re, B_im, gain).T  # (seq, 2N) = [Re | Im] of gain * B u
+    h = complex_scan_stacked(lam_re, lam_im, bu, reverse=reverse, mode=scan_mode)
+    return h @ _output_matrix(C_re, C_im).T + D * x
 
 
 def diagonal_step(
