@@ -59,6 +59,11 @@ def test_listops_malformed_line_names_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=r"basic_val\.tsv:3: expected a Target digit"):
         D.load_split("listops", "val", tmp_path, progress=False)
     write_listops(str(tmp_path))  # all splits are preprocessed together: repair val
+    with open(os.path.join(d, "basic_val.tsv"), "a", newline="") as f:
+        f.write("( ( [MAX 2 ) ] )\t2\r\n( ( [MAX 12 ) ] )\t2\r\n")
+    with pytest.raises(ValueError, match=r"basic_val\.tsv:4: unknown token '12'"):
+        D.load_split("listops", "val", tmp_path, progress=False)
+    write_listops(str(tmp_path))
     with open(os.path.join(d, "basic_test.tsv"), "w") as f:
         f.write("src\ttgt\n")
     with pytest.raises(ValueError, match=r"basic_test\.tsv:1: expected the header"):

@@ -192,6 +192,36 @@ def tokenize(source: str) -> list[int]:
     return ids
 
 
+# Fast path: each multi-character token becomes one letter, then a byte lookup table.
+_SHORT = (("[MIN", "a"), ("[MAX", "b"), ("[MED", "c"), ("[SM", "d"))
+_LUT = np.full(256, 255, np.uint8)  # 255: not a token character
+for _d in range(10):
+    _LUT[ord(str(_d))] = TOKEN_IDS[str(_d)]
+for (_tok, _ch) in _SHORT:
+    _LUT[ord(_ch)] = TOKEN_IDS[_tok]
+_LUT[ord("]")] = TOKEN_IDS[CLOSE]
+_LUT[ord("X")] = TOKEN_IDS[CLOSE]
+_TABLE = _LUT.tobytes()  # for bytes.translate (parentheses and spaces are deleted)
+
+
+def _fast_tokenize(source: str) -> np.ndarray | None:
+    """`tokenize` for well-formed lines (None when the line needs the checking path)."""
+    if "a" in source or "b" in source or "c" in source or "d" in source:
+        return None
+    # single spaces between tokens (as the release writes them) else the checking path
+    n_tokens = source.count(" ") + 1 - source.count("(") - source.count(")")
+    short = source
+    for tok, ch in _SHORT:
+        short = short.replace(tok, ch)
+    try:
+        raw = short.encode("ascii").translate(_TABLE, b"() ")
+    except UnicodeEncodeError:
+        return None
+    if len(raw) != n_tokens or b"\xff" in raw:
+        return None
+    return np.frombuffer(raw, np.uint8)
+
+
 def read_tsv(path: str, max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read one release TSV into (inputs (n, max_length) uint16, lengths, labels).
 
@@ -213,7 +243,9 @@ def read_tsv(path: str, max_length: int) -> tuple[np.ndarray, np.ndarray, np.nda
             raise ValueError(f"{path}:{lineno}: expected 2 tab-separated fields "
                              f"(Source, Target), got {len(fields)}")
         try:
-            ids = tokenize(fields[0])
+            ids = _fast_tokenize(fields[0])
+            if ids is None:
+                ids = tokenize(fields[0])  # slow path: finds and names the bad token
         except KeyError as e:
             raise ValueError(f"{path}:{lineno}: unknown token {e.args[0]!r}; expected digits, "
                              f"{', '.join(OPERATORS)}, ']' or parentheses") from None
