@@ -18,7 +18,7 @@ Rows, all measured in this process:
 
 Writes ``benchmarks/results/data.json`` (``data_quick.json`` with --quick).
 
-    python benchmarks/bench_data.py              # full: 100k ListOps, 4000 + 400 images
+    python benchmarks/bench_data.py              # full: 100k ListOps, 4000 + 1000 images
     python benchmarks/bench_data.py --quick      # tiny sizes, seconds
 """
 
@@ -172,7 +172,7 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--listops", type=int, default=100_000)
     ap.add_argument("--pathfinder", type=int, default=4000)
-    ap.add_argument("--pathx", type=int, default=400)
+    ap.add_argument("--pathx", type=int, default=1000)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = ap.parse_args(argv)
     if args.quick:
