@@ -61,14 +61,18 @@ _TRAIN_SIZE = {
     "pathfinder": 160_000, "pathx": 160_000,
 }
 
-# S5 run scripts: (layers, d_model, P, blocks, batch, epochs, ssm_lr, lr_factor, wd, dropout).
+# S5 run scripts: (layers, d_model, P, blocks, batch, epochs, ssm_lr, lr_factor, wd, dropout,
+# extra S5 options). Their C_init "lecun_normal" maps to our "trunc_standard_normal" (C of
+# variance 1/P); all six scripts use bidirectional=True (S5's own: directions summed through
+# separate C's) and batch norm.
 _S5: dict[str, tuple] = {
-    "listops": (8, 128, 16, 8, 50, 40, 0.001, 3.0, 0.04, 0.0),
-    "text": (6, 256, 192, 12, 50, 35, 0.001, 4.0, 0.07, 0.1),
-    "retrieval": (6, 128, 256, 16, 32, 20, 0.001, 2.0, 0.05, 0.0),
-    "image": (6, 512, 384, 3, 50, 250, 0.001, 4.5, 0.07, 0.1),
-    "pathfinder": (6, 192, 256, 8, 64, 200, 0.0009, 5.0, 0.03, 0.05),
-    "pathx": (6, 128, 256, 16, 32, 75, 0.0006, 3.0, 0.06, 0.0),
+    "listops": (8, 128, 16, 8, 50, 40, 0.001, 3.0, 0.04, 0.0, {}),
+    "text": (6, 256, 192, 12, 50, 35, 0.001, 4.0, 0.07, 0.1, {}),
+    "retrieval": (6, 128, 256, 16, 32, 20, 0.001, 2.0, 0.05, 0.0, {}),
+    "image": (6, 512, 384, 3, 50, 250, 0.001, 4.5, 0.07, 0.1, {"clip_eigs": True}),
+    "pathfinder": (6, 192, 256, 8, 64, 200, 0.0009, 5.0, 0.03, 0.05, {}),
+    "pathx": (6, 128, 256, 16, 32, 75, 0.0006, 3.0, 0.06, 0.0,
+              {"c_init": "complex_normal", "dt_min": 0.0001}),
 }
 
 # S4D LRA table: (depth, H, N, dropout, lr, batch, epochs, wd, prenorm).
@@ -99,12 +103,12 @@ _SMOKE: dict[str, dict[str, Any]] = {
     "pathfinder": dict(
         batch_size=16, steps=60, eval_every=30, log_every=10,
         data={"generate": dict(size=32, difficulty=14, num=400, workers=1, progress=False),
-              "load": dict(progress=False)},
+              "load": dict(progress=False, workers=1)},
     ),
     "pathx": dict(
         d_model=16, d_state=16, batch_size=8, steps=16, eval_every=8, log_every=4,
         data={"generate": dict(size=128, difficulty=14, num=80, workers=1, progress=False),
-              "load": dict(progress=False)},
+              "load": dict(progress=False, workers=1)},
     ),
 }
 
@@ -172,9 +176,10 @@ def _paper(task: str, model: str) -> Preset:
         log_every=100,
     )
     if model == "s5":
-        layers, h, p, _blocks, bs, epochs, ssm_lr, factor, wd, drop = _S5[task]
+        layers, h, p, blocks, bs, epochs, ssm_lr, factor, wd, drop, extra = _S5[task]
         return Preset(
-            **(common | dict(bidirectional=True, glu="half")),
+            **(common | dict(bidirectional=False, glu="half")),
+            mixer_options={"blocks": blocks, "bidirectional": True, **extra},
             depth=layers, d_model=h, d_state=p, batch_size=bs,
             steps=epochs * _TRAIN_SIZE[task] // bs, lr=ssm_lr * factor, lr_factor=1.0 / factor,
             weight_decay=wd, dropout=drop,

@@ -45,15 +45,17 @@ def _log(msg: str) -> None:
 
 
 def mixer_options(preset: Preset) -> dict[str, Any]:
-    """Options for `make_mixer`: the ring fields where the mixer takes them, then
-    `preset.mixer_options` (which must all be accepted: a ValueError names the bad one)."""
+    """Options for `make_mixer`: the ring fields (r_min, r_max, max_phase) for mixers that
+    take all three (the LRU family), then `preset.mixer_options` (which must all be
+    accepted: a ValueError names the bad one)."""
     from lrux.registry import MIXERS, mixer_class
 
     cls = mixer_class(preset.model)
     params = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     accepted = set(params) | set(MIXERS[preset.model].options)
-    opts = {k: v for k, v in preset.ring_options.items() if takes_any or k in accepted}
+    ring = preset.ring_options
+    opts = dict(ring) if takes_any or set(ring) <= accepted else {}
     for name, value in preset.mixer_options.items():
         if not takes_any and name not in accepted:
             raise ValueError(
@@ -65,7 +67,14 @@ def mixer_options(preset: Preset) -> dict[str, Any]:
 
 
 def build_model(preset: Preset, spec: Any, *, key) -> tuple[eqx.Module, eqx.nn.State]:
-    """The model of `preset` for a task spec (num_classes, vocab_size / channels, dual)."""
+    """The model of `preset` for a task spec (num_classes, vocab_size / channels, dual).
+
+    Mixers with an `l_max` option (S4) get the task's sequence length unless set."""
+    from lrux.registry import mixer_class
+
+    opts = mixer_options(preset)
+    if "l_max" in inspect.signature(mixer_class(preset.model).__init__).parameters:
+        opts.setdefault("l_max", spec.seq_len)
     return make_model(
         mixer=preset.model,
         depth=preset.depth,
@@ -83,7 +92,7 @@ def build_model(preset: Preset, spec: Any, *, key) -> tuple[eqx.Module, eqx.nn.S
         bn_momentum=preset.bn_momentum,
         bidirectional=preset.bidirectional,
         combine=preset.combine,
-        mixer_options=mixer_options(preset),
+        mixer_options=opts,
         key=key,
     )
 
