@@ -121,7 +121,7 @@ def test_scan_modes_agree(mode):
 def test_gradients_finite():
     layer = RGLRU(3, 8, key=jax.random.key(0), r_min=0.999, r_max=0.9999)  # a close to 1
     u = jax.random.normal(jax.random.key(1), (20, 3))
-    grads = eqx.filter_grad(lambda m: jnp.sum(m(u) ** 2))(layer)
+    grads = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(m(u) ** 2)))(layer)
     leaves = jax.tree_util.tree_leaves(grads)
     assert leaves and all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
     for name in ["Lambda", "conv_w", "gate_a_w", "gate_x_w"]:

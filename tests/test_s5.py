@@ -159,7 +159,7 @@ def test_s5_with_diagonal_b_c_is_siso_s4d():
 def test_gradients_finite():
     layer = S5(3, 8, key=jax.random.key(0), bidirectional=True)
     u = jax.random.normal(jax.random.key(1), (20, 3))
-    grads = eqx.filter_grad(lambda m: jnp.sum(m(u) ** 2))(layer)
+    grads = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(m(u) ** 2)))(layer)
     for name in ["Lambda_re", "Lambda_im", "B_re", "B_im", "C_re", "C_im", "C2_re", "D", "log_dt"]:
         g = np.asarray(getattr(grads, name))
         assert np.all(np.isfinite(g)) and np.any(g != 0), name
