@@ -11,7 +11,8 @@ parameters and the input) of one mixer layer, vmapped over batch 8, d_model H = 
 
 Prints milliseconds and ratios to the LRU at each L (the paper's Table 4 compares LRU, S4D and
 S5 training speed on an A100 and finds them within 2x of each other), the compiled peak
-memory of forward+backward, and writes ``benchmarks/results/ssm.json``.
+memory of forward+backward, and writes ``benchmarks/results/ssm.json`` (``ssm_quick.json``
+with ``--quick``, so a smoke run never overwrites the measured figures).
 
     python benchmarks/bench_ssm.py            # L in 1024, 4096
     python benchmarks/bench_ssm.py --quick    # tiny sizes, seconds
@@ -122,7 +123,9 @@ def main():
     parser.add_argument("--lengths", type=int, nargs="*", default=None)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--scan-mode", default="auto", help="scan mode of lru, s5 and rglru")
-    parser.add_argument("--out", default="benchmarks/results/ssm.json")
+    parser.add_argument(
+        "--out", default=None, help="JSON path (default benchmarks/results/ssm[_quick].json)"
+    )
     args = parser.parse_args()
     if args.quick:
         batch, width, state = 2, 16, 16
@@ -138,7 +141,7 @@ def main():
     for length in lengths:
         sel = {r["name"]: r for r in rows if r["L"] == length}
         print(f"{length:8d} " + "".join(f"{sel[n]['fwd_bwd_ratio_to_lru']:8.2f}" for n in NAMES))
-    out = Path(args.out)
+    out = Path(args.out or f"benchmarks/results/ssm{'_quick' if args.quick else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "backend": jax.default_backend(),
