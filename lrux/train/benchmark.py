@@ -125,5 +125,5 @@ def time_preset(
         "platform": jax.devices()[0].platform,
         "paper_a100_steps_per_sec": PAPER_A100_STEPS_PER_SEC.get(preset.model, {}).get(
             preset.task
-        ),
+        ) if preset.preset == "paper" else None,
     }
