@@ -6,6 +6,7 @@ paper's ablation table (paper.md section 4) and the SSM comparison layers.
 """
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -92,12 +93,16 @@ def make_mixer(
     """Build the mixer registered as `name`: (seq, d_model) -> (seq, d_model).
 
     `options` override the rung's defaults (e.g. r_min, r_max, max_phase for the LRU).
-    With `bidirectional=True` the mixer is wrapped in `Bidirectional` (forward pass plus a
-    pass over the reversed sequence, combined by `combine`: "concat" then a linear
-    projection, or "sum").
+    With `bidirectional=True` a mixer that has its own bidirectional form (S5: one Lambda,
+    B and step shared by both directions, separate C's summed) is built with it; any other
+    mixer is wrapped in `Bidirectional` (forward pass plus a pass over the reversed
+    sequence by a second mixer, combined by `combine`: "concat" then a linear projection,
+    or "sum").
     """
     cls = mixer_class(name)
     kwargs = {**MIXERS[name].options, **options}
+    if bidirectional and "bidirectional" in inspect.signature(cls).parameters:
+        return cls(d_model, d_state, key=key, bidirectional=True, **kwargs)
     if not bidirectional:
         return cls(d_model, d_state, key=key, **kwargs)
     from lrux.layers.bidirectional import Bidirectional

@@ -223,3 +223,11 @@ def test_registry_builds_the_lru_and_rejects_unknown_names():
     assert float(jnp.min(jnp.abs(lru.eigenvalues()))) >= 0.9 - 1e-6
     with pytest.raises(ValueError, match="unknown mixer 'lru2'"):
         lrux.make_mixer("lru2", 4, 8, key=jax.random.key(0))
+
+
+def test_registry_uses_native_bidirectional_forms():
+    """S5 has its own bidirectional form (shared Lambda, B, dt); others get the wrapper."""
+    s5 = lrux.make_mixer("s5", 4, 8, key=jax.random.key(15), bidirectional=True)
+    assert type(s5).__name__ == "S5" and s5.bidirectional
+    wrapped = lrux.make_mixer("lru", 4, 8, key=jax.random.key(15), bidirectional=True)
+    assert isinstance(wrapped, Bidirectional)
