@@ -319,9 +319,11 @@ for lambda uniform on the ring r_min <= |lambda| <= r_max the average over modes
 Long memory (r_max -> 1) explodes the state. The LRU multiplies the input by
 gamma = sqrt(1 - |lambda|^2), which cancels the factor exactly at initialisation.
 
-The plot shows the measured variance (Monte Carlo through `step`) next to the closed form,
-with and without gamma. `max_phase` changes nothing here: the variance depends only on
-|lambda|.
+The plot shows the measured variance (Monte Carlo through `step`) next to the closed form
+of this layer's own eigenvalues, with and without gamma. The black line is the ring
+average (the formula above): a layer samples the ring with a finite number of modes, and
+its few slowest modes dominate, so its own stationary value sits near the line, not on it.
+`max_phase` changes nothing here: the variance depends only on |lambda|.
 """),
     code("""
 var_len = 200 if SMALL else 2000
@@ -409,12 +411,15 @@ plt.show()
 ## 5. Gradient reach
 
 `signal.gradient_reach` measures ||d y_{L-1} / d u_{L-1-k}|| with `jax.grad`: how much
-the output at the end of the sequence depends on the input k steps back. The dense
-nonlinear RNN's reach decays fast (tanh saturates and Glorot A mixes directions); the dense
-linear RNN at Glorot init sits on the edge of stability (an eigenvalue slightly outside
-the circle makes the reach grow instead); the disk-initialised diagonal RNN has few slow
-modes; the LRU's ring close to 1 keeps the far past reachable. Change the length to see the
-reach beyond a few hundred steps.
+the output at the end of the sequence depends on the input k steps back. The legend gives
+each layer's largest |lambda| (`signal.eigenvalues`; for the tanh RNN, of its linearisation
+at zero). A linear layer's reach decays geometrically at that rate: the dense linear RNN's
+Glorot draw lands close to 1 but on either side (a draw above 1 makes the reach grow, and
+the state explode); the diagonal layers, disk or ring, have modes next to the circle and
+keep the far past within reach. The disk has only a few such modes, the ring all of them,
+which matters for how much of the state carries long-range information, not for the
+slowest decay shown here. The tanh RNN loses the past fastest: saturation shrinks its
+Jacobians below the linearisation. Change the length to follow the reach further.
 """),
     code("""
 reach_layers = {
@@ -432,7 +437,8 @@ def plot_reach(length=64 if SMALL else 512):
     for label, opts in reach_layers.items():
         layer = lrux.make_mixer(reach_names[label], 4, reach_state, key=jax.random.key(5), **opts)
         g = signal.gradient_reach(layer, length, key=jax.random.key(6), num_samples=2)
-        plt.semilogy(np.asarray(g) + 1e-30, label=label)
+        radius = float(jnp.abs(signal.eigenvalues(layer)).max())
+        plt.semilogy(np.asarray(g) + 1e-30, label=f"{label}: max |lambda| = {radius:.3f}")
     plt.xlabel("k (steps back)"); plt.ylabel("||d y_L / d u_{L-k}||")
     plt.ylim(1e-12, None); plt.legend(); plt.title(f"gradient reach, L = {length}")
     plt.show()
@@ -733,7 +739,7 @@ lam_grid = np.linspace(0.5, 0.9999, 300)
 dt_equiv = -2 * np.log(lam_grid)  # |exp(dt A)| = exp(-dt/2) for Re A = -1/2
 plt.figure(figsize=(6, 3.5))
 plt.loglog(1 - lam_grid, np.sqrt(1 - lam_grid ** 2), label="LRU gamma = sqrt(1 - |lambda|^2)")
-plt.loglog(1 - lam_grid, np.abs((np.exp(-dt_equiv / 2) - 1) / -0.5), label="S4D-Lin |Bbar| / |B| (ZOH)")
+plt.loglog(1 - lam_grid, np.abs((np.exp(-dt_equiv / 2) - 1) / -0.5), label="S4D-Lin |Bbar / B| ~ dt (ZOH, mode n = 0)")
 plt.xlabel("1 - |lambda|"); plt.ylabel("input factor"); plt.legend(); plt.show()
 """),
     md("""
