@@ -262,6 +262,6 @@ def test_bad_input_raises_value_error():
         S.without_gamma(make_mixer("diag-ring", 2, 4, key=key))
     with pytest.raises(ValueError, match="d_model=2"):
         S.hidden_states(lru, jnp.zeros((5, 3)))
-    # A nonlinear layer still has a measured impulse response and gradient reach.
-    assert S.impulse_response(gru, 6).shape == (6, 2, 2)
-    assert S.gradient_reach(gru, 6, key=key, num_samples=1).shape == (6,)
+    # A nonlinear layer still has a measured impulse response (its bias response removed).
+    r = S.impulse_response(gru, 6)
+    assert r.shape == (6, 2, 2) and bool(jnp.all(jnp.isfinite(r)))
