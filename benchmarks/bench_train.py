@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="lru")
     p.add_argument("--presets", nargs="*", default=["smoke", "paper"])
     p.add_argument("--steps", type=int, default=None, help="timed steps per preset")
+    p.add_argument("--warmup", type=int, default=1, help="untimed (compile) steps first")
     p.add_argument("--paper-batch", type=int, default=4,
                    help="batch of the paper presets on CPU (0: the preset's)")
     p.add_argument("--gpu", action="store_true", help="paper batch sizes, A100 ratio")
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
             elif name == "paper" and not args.gpu and args.paper_batch:
                 preset = apply_overrides(preset, {"batch_size": args.paper_batch})
             try:
-                row = time_preset(preset, steps=n)
+                row = time_preset(preset, steps=n, warmup=args.warmup)
             except Exception as e:  # e.g. out of memory: record it and go on
                 row = {"task": task, "preset": name, "error": f"{type(e).__name__}: {e}"}
             if row.get("paper_a100_steps_per_sec") and args.gpu:

@@ -24,7 +24,7 @@ start=$(date +%s)
 for task in listops text retrieval image pathfinder pathx; do
   t0=$(date +%s)
   timeout "$PER_TASK_S" python benchmarks/bench_train.py --gpu --model "$MODEL" \
-      --tasks "$task" --presets paper --steps "$STEPS" --out "$PARTS/$task.json" >>"$LOG" 2>&1
+      --tasks "$task" --presets paper --steps "$STEPS" --warmup 2 --out "$PARTS/$task.json" >>"$LOG" 2>&1
   rc=$?
   echo "$task: rc=$rc in $(( $(date +%s) - t0 )) s" | tee -a "$LOG"
   if [ $rc -ne 0 ]; then

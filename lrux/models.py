@@ -29,6 +29,8 @@ POOLINGS = ("mean", "last", "none")
 class SequenceEncoder(eqx.Module):
     """Encoder -> residual blocks -> pooling: (seq,) tokens or (seq, C) pixels -> (d_model,).
 
+    `remat=True` wraps each block in `eqx.filter_checkpoint` (recomputed in the backward pass).
+
     `pooling="mean"` averages positions < length (padded token tasks; pixel tasks pass
     length = seq); `"last"` takes position length - 1; `"none"` returns all positions.
     """
@@ -37,6 +39,7 @@ class SequenceEncoder(eqx.Module):
     encoder: Dense | None
     blocks: tuple[ResidualBlock, ...]
     pooling: str = eqx.field(static=True)
+    remat: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -53,6 +56,7 @@ class SequenceEncoder(eqx.Module):
         dropout: float = 0.0,
         bn_momentum: float = 0.9,
         axis_name: Hashable = "batch",
+        remat: bool = False,
         key: PRNGKeyArray,
     ):
         if depth < 1:
@@ -86,6 +90,7 @@ class SequenceEncoder(eqx.Module):
             for i in range(depth)
         )
         self.pooling = pooling
+        self.remat = remat
 
     def __call__(
         self,
@@ -109,8 +114,13 @@ class SequenceEncoder(eqx.Module):
             if key is not None
             else [None] * len(self.blocks)
         )
+        def apply(block, h, state, k):
+            return block(h, state, key=k, inference=inference)
+
+        if self.remat:  # recompute each block in the backward pass: activation memory / depth
+            apply = eqx.filter_checkpoint(apply)
         for block, k in zip(self.blocks, keys, strict=True):
-            h, state = block(h, state, key=k, inference=inference)
+            h, state = apply(block, h, state, k)
         if self.pooling == "none":
             return h, state
         if self.pooling == "last":
@@ -203,12 +213,14 @@ def make_model(
     bidirectional: bool = False,
     combine: str = "concat",
     mixer_options: dict[str, Any] | None = None,
+    remat: bool = False,
     key: PRNGKeyArray,
 ) -> tuple[eqx.Module, eqx.nn.State]:
     """Build a `Classifier` (or `RetrievalDualEncoder` when `dual`) and its initial state.
 
     `mixer` is a name of `lrux.registry` (`"lru"`, `"s5"`, ...), built with
     `make_mixer(mixer, d_model, d_state, bidirectional=..., combine=..., **mixer_options)`.
+    `remat=True` rematerialises each block in the backward pass (less memory, more compute).
     """
     from lrux.registry import make_mixer
 
@@ -233,6 +245,7 @@ def make_model(
             dropout=dropout,
             bn_momentum=bn_momentum,
             axis_name=("batch", "pair") if dual else "batch",
+            remat=remat,
             key=k_enc,
         )
         cls = RetrievalDualEncoder if dual else Classifier

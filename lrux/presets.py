@@ -136,6 +136,7 @@ class Preset:
     dropout: float = 0.0
     bn_momentum: float = 0.9
     mixer_options: dict[str, Any] = field(default_factory=dict)
+    remat: bool = False
     # optimisation
     batch_size: int = 32
     steps: int = 1000

@@ -163,3 +163,25 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="depth"):
         make_model(mixer="lru", depth=0, d_model=4, d_state=4, num_classes=2, vocab_size=3,
                    key=jax.random.PRNGKey(0))
+
+
+def test_remat_gives_the_same_loss_and_gradients():
+    x = jnp.asarray(np.random.default_rng(0).integers(1, 5, (2, 6)), jnp.int32)
+    n = jnp.asarray([6, 3], jnp.int32)
+    out = []
+    for remat in (False, True):
+        model, state = make_model(mixer="lru", depth=2, d_model=8, d_state=4, num_classes=3,
+                                  vocab_size=5, dropout=0.1, remat=remat,
+                                  key=jax.random.PRNGKey(0))
+
+        @eqx.filter_jit
+        @eqx.filter_value_and_grad
+        def loss(m, s):
+            logits = _batched_apply(m, s, x, n, key=jax.random.PRNGKey(1), inference=False)[0]
+            return jnp.sum(logits**2)
+
+        value, grads = loss(model, state)
+        out.append((float(value), [np.asarray(g) for g in jax.tree_util.tree_leaves(grads)]))
+    assert out[0][0] == pytest.approx(out[1][0], rel=1e-6)
+    for a, b in zip(out[0][1], out[1][1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -25,7 +25,7 @@ from lrux.train import MissingData, NonFiniteLoss, read_metrics, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "train_lra.py")
-SHORT = ["--steps", "20", "--set", "eval_every=10", "--set", "log_every=5",
+SHORT = ["--steps", "12", "--set", "eval_every=6", "--set", "log_every=3",
          "--set", "data_shards=2"]
 
 
@@ -80,7 +80,7 @@ def assert_same_records(a, b, rtol):
 
 @pytest.fixture(scope="module")
 def reference(workdir, listops_dir):
-    """One process, one device, 20 steps, the global batch split into 2 data shards."""
+    """One process, one device, 12 steps, the global batch split into 2 data shards."""
     out = str(workdir / "reference")
     res = cli(workdir, "--task", "listops", "--preset", "smoke", "--data-dir", listops_dir,
               "--out", out, *SHORT)
@@ -109,14 +109,14 @@ def test_kill_and_resume_equals_uninterrupted(workdir, listops_dir, reference):
     out = str(workdir / "resumed")
     args = ["--task", "listops", "--preset", "smoke", "--data-dir", listops_dir, "--out", out,
             *SHORT]
-    killed = cli(workdir, *args, "--exit-at-step", "15")
+    killed = cli(workdir, *args, "--exit-at-step", "9")
     assert killed.returncode == 17, killed.stderr[-3000:]
     assert not os.path.exists(os.path.join(out, "summary.json"))
     again = cli(workdir, *args)
     assert again.returncode != 0 and "--resume" in again.stderr  # refuses to overwrite
     resumed = cli(workdir, *args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resumed" in resumed.stderr and "at step 10" in resumed.stderr
+    assert "resumed" in resumed.stderr and "at step 6" in resumed.stderr
     assert_same_records(records(out), records(reference), rtol=1e-6)
     a = json.load(open(os.path.join(out, "summary.json")))
     b = json.load(open(os.path.join(reference, "summary.json")))

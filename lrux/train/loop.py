@@ -93,6 +93,7 @@ def build_model(preset: Preset, spec: Any, *, key) -> tuple[eqx.Module, eqx.nn.S
         bidirectional=preset.bidirectional,
         combine=preset.combine,
         mixer_options=opts,
+        remat=preset.remat,
         key=key,
     )
 
