@@ -519,15 +519,42 @@ def merge_section(name: str, old: dict[str, Any] | None, new: dict[str, Any]) ->
 
     Each run carries its own steps, batch and model sizes; `parts` lists the config, date
     and wall time of every invocation that contributed runs."""
-    part = {k: new[k] for k in ("config", "date", "wall_s", "machine")}
+    parts = new.get("parts") or [{k: new.get(k) for k in ("config", "date", "wall_s",
+                                                           "machine")}]
     if old is None:
-        return {**new, "parts": [part]}
+        return {**new, "parts": parts}
     fresh = {run_key(name, r) for r in new["runs"]}
     kept = [r for r in old["runs"] if run_key(name, r) not in fresh]
-    merged = {**new, "runs": kept + new["runs"],
-              "parts": old.get("parts", []) + [part]}
-    merged["wall_s"] = sum(p["wall_s"] for p in merged["parts"])
+    old_parts = old.get("parts") or [{k: old.get(k) for k in ("config", "date", "wall_s",
+                                                              "machine")}]
+    merged = {**new, "runs": kept + new["runs"], "parts": old_parts + parts}
+    merged["wall_s"] = sum(p["wall_s"] or 0.0 for p in merged["parts"])
     return merged
+
+
+def merge_results(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Experiments of `new` merged run by run into `old` (`merge_section`); invocations
+    of both kept."""
+    out = dict(old)
+    for name in EXPERIMENTS:
+        if name in new:
+            out[name] = merge_section(name, old.get(name), new[name])
+    invocations = list(old.get("invocations", []))
+    invocations += [i for i in new.get("invocations", []) if i not in invocations]
+    if invocations:
+        out["invocations"] = invocations
+    for k in ("benchmark", "quick"):
+        if k in new:
+            out[k] = new[k]
+    return out
+
+
+def write_json(results: dict[str, Any], path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=1, allow_nan=True)
+    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -754,6 +781,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", default=None, help="JSON path (default results/learning.json)")
     ap.add_argument("--no-merge", action="store_true",
                     help="overwrite the JSON instead of merging the experiments run")
+    ap.add_argument("--merge-json", default=None,
+                    help="merge the experiments of this JSON (another part of the suite) "
+                         "into --out, run by run, and exit")
     ap.add_argument("--plot", action="store_true", help="only redraw figures from the JSON")
     ap.add_argument("--markdown", action="store_true", help="print markdown tables")
     ap.add_argument("--fig-dir", default=FIGURES)
@@ -808,11 +838,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(markdown(existing))
         return existing
 
+    if args.merge_json:
+        with open(args.merge_json) as f:
+            other = json.load(f)
+        results = merge_results(existing, other)
+        write_json(results, out_path)
+        print(markdown(results))
+        print(f"merged {args.merge_json} into {out_path}")
+        return results
+
     t0 = time.perf_counter()
     new = run_suite(cfg, only, args.data_dir)
-    results = dict(existing)
-    for name, section in new.items():
-        results[name] = merge_section(name, existing.get(name), section)
+    if os.path.exists(out_path) and not args.no_merge:  # re-read: another run may have
+        with open(out_path) as f:                       # written it meanwhile
+            existing = json.load(f)
+    results = merge_results(existing, new)
     results["benchmark"] = "learning"
     results["quick"] = bool(args.quick)
     results.setdefault("invocations", []).append({
@@ -820,11 +860,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "wall_s": time.perf_counter() - t0,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     })
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    tmp = out_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=1, allow_nan=True)
-    os.replace(tmp, out_path)
+    write_json(results, out_path)
     print(markdown(new))
     print(f"wrote {out_path} ({time.perf_counter() - t0:.0f} s)")
     if not args.tiny:
