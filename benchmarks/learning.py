@@ -76,7 +76,7 @@ class Config:
     # delayed recall
     length: int = 1024
     recall_classes: int = 8
-    recall_distractors: int = 8
+    recall_distractors: int = 1
     recall_steps: int = 300
     recall_batch: int = 16
     recall_eval: int = 512
