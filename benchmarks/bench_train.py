@@ -40,6 +40,18 @@ def smoke_run_time(task: str, model: str) -> dict:
                 "test_accuracy": summary["test_accuracy_at_best"]}
 
 
+def add_ratios(rows: list[dict]) -> dict:
+    """Per task: paper-preset tokens/s over smoke-preset tokens/s (same process, same run)."""
+    by = {(r["task"], r.get("preset")): r for r in rows if "error" not in r}
+    out = {}
+    for task in dict.fromkeys(r["task"] for r in rows):
+        paper, smoke = by.get((task, "paper")), by.get((task, "smoke"))
+        if paper and smoke:
+            out[task] = {"paper_over_smoke_tokens_per_sec":
+                         paper["tokens_per_sec"] / smoke["tokens_per_sec"]}
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="one tiny smoke preset, 2 steps")
@@ -107,6 +119,7 @@ def main(argv=None) -> int:
         "jax_version": jax.__version__,
         "cpu_paper_batch": None if args.gpu else args.paper_batch,
         "rows": rows,
+        "ratios": add_ratios(rows),
         "smoke_runs": smoke_runs,
     }
     out = args.out or os.path.join(HERE, "results", "train_cpu.json")
