@@ -354,6 +354,16 @@ def train_run(preset, spec, train: Dataset, test: Dataset, *, seed: int, log_eve
     return rec
 
 
+# Set by `main`: called with (experiment, runs so far, start time) after every run, so
+# that an interrupted suite keeps the runs it finished (marked "partial").
+_PROGRESS: list = []
+
+
+def _progress(name: str, runs: list[dict[str, Any]], t0: float) -> None:
+    for hook in _PROGRESS:
+        hook(name, runs, t0)
+
+
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -396,6 +406,7 @@ def run_ladder(cfg: Config, base: str) -> dict[str, Any]:
                                 log_every=cfg.log_every)
                 rec.update(task=task, mixer=mixer)
                 runs.append(rec)
+                _progress("ladder", runs, t0)
                 _say(f"ladder {task:8s} {mixer:16s} seed {seed}: {_summ(rec)}")
     return {
         "runs": runs,
@@ -431,6 +442,7 @@ def run_signal(cfg: Config, base: str) -> dict[str, Any]:
                 rec.update(sweep="ring", mixer=mixer, gamma=mixer == "lru", r_min=ring[0],
                            r_max=ring[1], max_phase=2 * math.pi)
                 runs.append(rec)
+                _progress("signal", runs, t0)
                 _say(f"signal ring {ring} {mixer:9s} seed {seed}: {_summ(rec)}")
     ring = cfg.signal_rings[-1]
     for phase in cfg.signal_phases:
@@ -440,6 +452,7 @@ def run_signal(cfg: Config, base: str) -> dict[str, Any]:
             rec.update(sweep="phase", mixer="lru", gamma=True, r_min=ring[0], r_max=ring[1],
                        max_phase=phase)
             runs.append(rec)
+            _progress("signal", runs, t0)
             _say(f"signal phase {phase:.3f} seed {seed}: {_summ(rec)}")
     return {"runs": runs, "data": {"task": "recall", "length": cfg.length,
                                    "train": len(train), "test": len(test)},
@@ -486,9 +499,18 @@ def run_pathfinder(cfg: Config, base: str) -> dict[str, Any]:
 RUNNERS = {"ladder": run_ladder, "signal": run_signal, "pathfinder": run_pathfinder}
 
 
-def run_suite(cfg: Config, only: tuple[str, ...], base: str) -> dict[str, Any]:
+_INVOCATION = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _machine() -> dict[str, Any]:
     import jax
 
+    return {"backend": jax.default_backend(), "jax": jax.__version__,
+            "cpus": os.cpu_count(), "processor": platform.machine(),
+            "load_avg_at_end": list(os.getloadavg())}
+
+
+def run_suite(cfg: Config, only: tuple[str, ...], base: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in only:
         if name not in RUNNERS:
@@ -497,9 +519,7 @@ def run_suite(cfg: Config, only: tuple[str, ...], base: str) -> dict[str, Any]:
         res = RUNNERS[name](cfg, base)
         res["config"] = cfg.to_dict()
         res["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        res["machine"] = {"backend": jax.default_backend(), "jax": jax.__version__,
-                          "cpus": os.cpu_count(), "processor": platform.machine(),
-                          "load_avg_at_end": list(os.getloadavg())}
+        res["machine"] = _machine()
         out[name] = res
     return out
 
@@ -519,17 +539,32 @@ def merge_section(name: str, old: dict[str, Any] | None, new: dict[str, Any]) ->
 
     Each run carries its own steps, batch and model sizes; `parts` lists the config, date
     and wall time of every invocation that contributed runs."""
-    parts = new.get("parts") or [{k: new.get(k) for k in ("config", "date", "wall_s",
-                                                           "machine")}]
+    keys = ("config", "date", "wall_s", "machine", "invocation", "partial")
+    parts = new.get("parts") or [{k: new.get(k) for k in keys if k in new}]
     if old is None:
         return {**new, "parts": parts}
     fresh = {run_key(name, r) for r in new["runs"]}
     kept = [r for r in old["runs"] if run_key(name, r) not in fresh]
-    old_parts = old.get("parts") or [{k: old.get(k) for k in ("config", "date", "wall_s",
-                                                              "machine")}]
+    old_parts = old.get("parts") or [{k: old.get(k) for k in keys if k in old}]
     merged = {**new, "runs": kept + new["runs"], "parts": old_parts + parts}
     merged["wall_s"] = sum(p["wall_s"] or 0.0 for p in merged["parts"])
     return merged
+
+
+def strip_invocation(results: dict[str, Any], invocation: str) -> dict[str, Any]:
+    """`results` without the runs and parts written by `invocation` (its snapshots)."""
+    out = dict(results)
+    for name in EXPERIMENTS:
+        if name not in out:
+            continue
+        sec = dict(out[name])
+        sec["runs"] = [r for r in sec["runs"] if r.get("invocation") != invocation]
+        sec["parts"] = [p for p in sec.get("parts", []) if p.get("invocation") != invocation]
+        if sec["runs"]:
+            out[name] = sec
+        else:
+            del out[name]
+    return out
 
 
 def merge_results(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -848,11 +883,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return results
 
     t0 = time.perf_counter()
-    new = run_suite(cfg, only, args.data_dir)
-    if os.path.exists(out_path) and not args.no_merge:  # re-read: another run may have
-        with open(out_path) as f:                       # written it meanwhile
-            existing = json.load(f)
-    results = merge_results(existing, new)
+
+    def load_base() -> dict[str, Any]:
+        """The JSON as it is now, without this invocation's earlier snapshots."""
+        if not os.path.exists(out_path) or args.no_merge:
+            return {}
+        with open(out_path) as f:
+            return strip_invocation(json.load(f), _INVOCATION)
+
+    def save_partial(name: str, runs: list[dict[str, Any]], t_start: float) -> None:
+        for r in runs:
+            r["invocation"] = _INVOCATION
+        section = {"runs": list(runs), "partial": True, "config": cfg.to_dict(),
+                   "wall_s": time.perf_counter() - t_start, "machine": _machine(),
+                   "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                   "invocation": _INVOCATION}
+        write_json(merge_results(load_base(), {name: section}), out_path)
+
+    _PROGRESS[:] = [save_partial]
+    try:
+        new = run_suite(cfg, only, args.data_dir)
+    finally:
+        _PROGRESS.clear()
+    for section in new.values():
+        section["invocation"] = _INVOCATION
+        for r in section["runs"]:
+            r["invocation"] = _INVOCATION
+    results = merge_results(load_base(), new)  # re-read: another run may have written it
     results["benchmark"] = "learning"
     results["quick"] = bool(args.quick)
     results.setdefault("invocations", []).append({

@@ -86,15 +86,24 @@ def test_suite_tiny(learning, tmp_path):
     assert len(pngs) == 3 and all(Path(p).stat().st_size > 1000 for p in pngs)
     assert res["invocations"][-1]["experiments"] == list(learning.EXPERIMENTS)
 
-    # --only merges into the existing JSON instead of replacing it
-    learning.main(args + ["--only", "ladder", "--mixers", "diag-reim", "--steps", "2"])
+    # merging: a later part replaces the runs it re-measures and keeps the others
+    part = json.loads(json.dumps(saved))
+    redo = dict(part["ladder"]["runs"][0], test_acc=0.5, steps=7)
+    extra = dict(part["ladder"]["runs"][0], seed=99)
+    part["ladder"]["runs"] = [redo, extra]
+    del part["ladder"]["parts"]
+    part = {"ladder": part["ladder"], "invocations": [{"argv": ["part"]}]}
+    (tmp_path / "part.json").write_text(json.dumps(part))
+    learning.main(args + ["--merge-json", str(tmp_path / "part.json")])
     merged = json.loads(out.read_text())
-    assert {r["mixer"] for r in merged["ladder"]["runs"]} == {"lru", "diag-reim"}
-    assert merged["signal"] == saved["signal"] and len(merged["invocations"]) == 2
-    assert len(merged["ladder"]["parts"]) == 2
-    for r in merged["ladder"]["runs"]:
-        _check_run(r, 2 if r["mixer"] == "diag-reim" else r["steps"])
-        assert r["steps"] == (2 if r["mixer"] == "diag-reim" else cfg.listops_steps)
+    keys = [(r["task"], r["mixer"], r["seed"]) for r in merged["ladder"]["runs"]]
+    assert len(keys) == len(set(keys)) == len(saved["ladder"]["runs"]) + 1
+    first = saved["ladder"]["runs"][0]
+    again = [r for r in merged["ladder"]["runs"]
+             if (r["task"], r["mixer"], r["seed"]) == (first["task"], first["mixer"], 0)]
+    assert again[0]["steps"] == 7 and again[0]["test_acc"] == 0.5
+    assert merged["signal"] == saved["signal"] and len(merged["ladder"]["parts"]) == 2
+    assert merged["invocations"][-1] == {"argv": ["part"]}
 
 
 def test_bad_arguments(learning, tmp_path):
