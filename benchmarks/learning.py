@@ -60,6 +60,7 @@ class Config:
 
     seeds: tuple[int, ...] = (0, 1, 2)
     mixers: tuple[str, ...] = LADDER
+    ladder_tasks: tuple[str, ...] = ("listops", "recall")
     depth: int = 2
     d_model: int = 32
     d_state: int = 64
@@ -382,7 +383,9 @@ def run_ladder(cfg: Config, base: str) -> dict[str, Any]:
     from lrux.data.listops import VOCAB_SIZE
 
     t0 = time.perf_counter()
-    lo_train, lo_test = listops_data(cfg, base)
+    lo_train, lo_test = listops_data(cfg, base) if "listops" in cfg.ladder_tasks else (
+        Dataset(np.zeros((0, 1), np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32),
+                "tokens"),) * 2
     rc_vocab = 1 + cfg.recall_classes + cfg.recall_distractors
     rc_train = delayed_recall(cfg.recall_steps * cfg.recall_batch, cfg.length,
                               classes=cfg.recall_classes, distractors=cfg.recall_distractors,
@@ -398,6 +401,8 @@ def run_ladder(cfg: Config, base: str) -> dict[str, Any]:
     }
     runs = []
     for task, (train, test, spec, kw) in tasks.items():
+        if task not in cfg.ladder_tasks:
+            continue
         for mixer in cfg.mixers:
             for seed in cfg.seeds:
                 ring = cfg.ring if mixer in RING_MIXERS else (0.0, 1.0)
@@ -410,13 +415,13 @@ def run_ladder(cfg: Config, base: str) -> dict[str, Any]:
                 _say(f"ladder {task:8s} {mixer:16s} seed {seed}: {_summ(rec)}")
     return {
         "runs": runs,
-        "data": {
+        "data": {k: v for k, v in {
             "listops": {"train": len(lo_train), "test": len(lo_test),
                         "tokens": [cfg.listops_min, cfg.listops_max], "generator_seed": 0},
             "recall": {"train": len(rc_train), "test": len(rc_test), "length": cfg.length,
                        "classes": cfg.recall_classes, "distractors": cfg.recall_distractors,
                        "pooling": "last"},
-        },
+        }.items() if k in cfg.ladder_tasks},
         "wall_s": time.perf_counter() - t0,
     }
 
@@ -547,6 +552,8 @@ def merge_section(name: str, old: dict[str, Any] | None, new: dict[str, Any]) ->
     kept = [r for r in old["runs"] if run_key(name, r) not in fresh]
     old_parts = old.get("parts") or [{k: old.get(k) for k in keys if k in old}]
     merged = {**new, "runs": kept + new["runs"], "parts": old_parts + parts}
+    if isinstance(old.get("data"), dict) and isinstance(new.get("data"), dict):
+        merged["data"] = {**old["data"], **new["data"]}
     merged["wall_s"] = sum(p["wall_s"] or 0.0 for p in merged["parts"])
     return merged
 
@@ -804,6 +811,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seeds", default=None,
                     help="a count (3) or a list (0,1,2) of seeds for ladder and signal")
     ap.add_argument("--mixers", default=None, help="comma-separated ladder mixers")
+    ap.add_argument("--tasks", default=None,
+                    help="ladder tasks, comma-separated: listops, recall (default both)")
     ap.add_argument("--steps", type=int, default=None,
                     help="training steps of every ladder / signal run (both tasks)")
     ap.add_argument("--length", type=int, default=None, help="delayed-recall length")
@@ -841,6 +850,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if bad or not mixers:
             raise ValueError(f"--mixers: unknown {bad}; expected names of lrux.registry")
         cfg = dataclasses.replace(cfg, mixers=mixers)
+    if args.tasks is not None:
+        tasks = tuple(t for t in args.tasks.split(",") if t)
+        if not tasks or any(t not in ("listops", "recall") for t in tasks):
+            raise ValueError(f"--tasks {args.tasks!r}: expected listops and/or recall")
+        cfg = dataclasses.replace(cfg, ladder_tasks=tasks)
     if args.steps is not None:
         if args.steps < 1:
             raise ValueError(f"--steps must be >= 1, got {args.steps}")
