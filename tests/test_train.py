@@ -226,3 +226,14 @@ def test_presets_table9_and_overrides():
         apply_overrides(p, ["depth"])
     with pytest.raises(ValueError, match="unknown task"):
         get_preset("mnist")
+
+
+def test_mixer_options_give_ring_only_to_ring_mixers():
+    """The task's ring (Table 8) reaches the LRU and diag-ring, never the disk rungs or SSMs."""
+    from lrux.train.loop import mixer_options
+
+    ring = {"r_min": 0.0, "r_max": 0.99, "max_phase": 2 * math.pi}
+    for model in ("lru", "diag-ring"):
+        assert mixer_options(get_preset("listops", model, "paper")) == ring
+    for model in ("diag-reim", "diag-exp", "diag-stable-exp", "s4d", "rnn-tanh", "gru"):
+        assert not set(ring) & set(mixer_options(get_preset("listops", model, "paper"))), model

@@ -46,8 +46,8 @@ def _log(msg: str) -> None:
 
 def mixer_options(preset: Preset) -> dict[str, Any]:
     """Options for `make_mixer`: the ring fields (r_min, r_max, max_phase) for mixers that
-    take all three (the LRU family), then `preset.mixer_options` (which must all be
-    accepted: a ValueError names the bad one)."""
+    take all three (the LRU family, except the disk-init rungs), then
+    `preset.mixer_options` (which must all be accepted: a ValueError names the bad one)."""
     from lrux.registry import MIXERS, mixer_class
 
     cls = mixer_class(preset.model)
@@ -55,7 +55,9 @@ def mixer_options(preset: Preset) -> dict[str, Any]:
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     accepted = set(params) | set(MIXERS[preset.model].options)
     ring = preset.ring_options
-    opts = dict(ring) if takes_any or set(ring) <= accepted else {}
+    # The disk rungs of the ladder are the uniform disk by definition: no ring to set.
+    disk = {**MIXERS[preset.model].options, **preset.mixer_options}.get("init") == "disk"
+    opts = dict(ring) if (takes_any or set(ring) <= accepted) and not disk else {}
     for name, value in preset.mixer_options.items():
         if not takes_any and name not in accepted:
             raise ValueError(
