@@ -640,7 +640,9 @@ def phase_groups(res: dict[str, Any]) -> list[tuple[float, list[dict[str, Any]]]
 def _fmt(cell: dict[str, Any]) -> str:
     if cell["n"] == 0:
         return f"diverged x{cell['diverged']}" if cell["diverged"] else "-"
-    s = f"{100 * cell['mean']:.1f} ({100 * cell['std']:.1f})"
+    s = f"{100 * cell['mean']:.1f}"
+    if cell["n"] > 1:
+        s += f" ({100 * cell['std']:.1f})"
     if cell["diverged"]:
         s += f", {cell['diverged']} diverged"
     return s
