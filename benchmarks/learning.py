@@ -648,9 +648,43 @@ def _fmt(cell: dict[str, Any]) -> str:
     return s
 
 
+def parts_table(results: dict[str, Any]) -> str:
+    """What was run: one row per experiment invocation (from each section's `parts`)."""
+    lines = ["| experiment | date (UTC) | seeds | what | steps | length | runs | wall s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in EXPERIMENTS:
+        if name not in results:
+            continue
+        sec = results[name]
+        for part in sec.get("parts") or [sec]:
+            c = part.get("config") or {}
+            inv = part.get("invocation")
+            n = sum(1 for r in sec["runs"] if inv is None or r.get("invocation") == inv)
+            if name == "ladder":
+                what = (", ".join(c.get("ladder_tasks", ("listops", "recall"))) + ": "
+                        + ", ".join(c.get("mixers", ())))
+                steps = f"{c.get('listops_steps')} / {c.get('recall_steps')}"
+                seeds = len(c.get("seeds", ()))
+            elif name == "signal":
+                what = "rings " + ", ".join(f"[{a:g}, {b:g}]" for a, b in
+                                            c.get("signal_rings", ()))
+                what += "; max_phase " + ", ".join(f"{p:.3g}" for p in
+                                                   c.get("signal_phases", ()))
+                steps = str(c.get("recall_steps"))
+                seeds = len(c.get("signal_seeds", ()))
+            else:
+                what = f"{c.get('pf_images')} images, {c.get('pf_seconds'):g} s budget"
+                steps = "-"
+                seeds = 1
+            length = c.get("length") if name != "pathfinder" else 1024
+            lines.append(f"| {name} | {(part.get('date') or '')[:16]} | {seeds} | {what} | "
+                         f"{steps} | {length} | {n} | {part.get('wall_s') or 0:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(results: dict[str, Any]) -> str:
     """Markdown tables of every experiment present in `results`."""
-    out = []
+    out = [parts_table(results)]
     if "ladder" in results:
         res = results["ladder"]
         n_seeds = len(res["config"]["seeds"])
