@@ -153,8 +153,8 @@ def eigenvalues(mixer: eqx.Module) -> Complex[Array, " modes"]:
 
     LRU / DiagonalRNN: lambda. Dense linear and Elman RNNs: eig(A) (for Elman RNNs the
     linearisation at the zero state, tanh'(0) = 1). S4D (flattened over channels) and S5:
-    Lbar = exp(dt A) (ZOH) or the bilinear map, NOT the layers' own `eigenvalues()`, which
-    return the continuous-time A. S4: eig(Abar) per channel, flattened. Conjugate pairs
+    Lbar = exp(dt A) (ZOH) or the bilinear map (their `continuous_eigenvalues()` give the
+    continuous-time A). S4: eig(Abar) per channel, flattened. Conjugate pairs
     that S4D and S5 keep once appear once. Gated layers (GRU, LSTM, RG-LRU) have
     input-dependent decays and raise ValueError.
     """

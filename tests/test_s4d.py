@@ -80,7 +80,7 @@ def test_kernel_closed_form_float64(length, disc):
 
 def test_lin_init_eigenvalues_and_parameters():
     layer = S4D(4, 10, init="lin", key=jax.random.key(0))
-    a = np.asarray(layer.eigenvalues())
+    a = np.asarray(layer.continuous_eigenvalues())
     expect = np.array([-0.5 + 1j * math.pi * n for n in range(5)])
     np.testing.assert_allclose(a, np.broadcast_to(expect, (4, 5)), rtol=1e-6)
     np.testing.assert_allclose(_np(layer.B_re), 1.0)

@@ -127,7 +127,7 @@ class S4D(eqx.Module):
         self.init = init
         self.discretization = discretization
 
-    def eigenvalues(self) -> Complex[Array, "d_model modes"]:
+    def continuous_eigenvalues(self) -> Complex[Array, "d_model modes"]:
         """Continuous-time A per channel and mode (Re A < 0 by construction)."""
         return _complex(-jnp.exp(self.A_re_log), self.A_im)
 
@@ -135,14 +135,14 @@ class S4D(eqx.Module):
         """(Lbar, Bbar) per channel and mode after ZOH / bilinear discretisation."""
         dt = jnp.exp(self.log_dt)[:, None]
         return hippo.discretize(
-            self.discretization, self.eigenvalues(), _complex(self.B_re, self.B_im), dt
+            self.discretization, self.continuous_eigenvalues(), _complex(self.B_re, self.B_im), dt
         )
 
     def kernel(self, length: int) -> Float[Array, "d_model klen"]:
         """K_{h,l} = 2 Re sum_n C_hn Bbar_hn Lbar_hn^l for l < length (Vandermonde)."""
         lbar, bbar = self.discrete()
         if self.discretization == "zoh":
-            log_lbar = jnp.exp(self.log_dt)[:, None] * self.eigenvalues()
+            log_lbar = jnp.exp(self.log_dt)[:, None] * self.continuous_eigenvalues()
         else:
             log_lbar = jnp.log(lbar)  # Lbar^l = exp(l log Lbar) for integer l on any branch
         cb = _complex(self.C_re, self.C_im) * bbar

@@ -169,7 +169,7 @@ class S5(eqx.Module):
         self.bidirectional = bidirectional
         self.scan_mode = scan_mode
 
-    def eigenvalues(self) -> Complex[Array, " modes"]:
+    def continuous_eigenvalues(self) -> Complex[Array, " modes"]:
         """Continuous-time Lambda (clipped to Re <= -1e-4 when `clip_eigs`)."""
         re = jnp.minimum(self.Lambda_re, -1e-4) if self.clip_eigs else self.Lambda_re
         return jax.lax.complex(re, self.Lambda_im)
@@ -179,7 +179,7 @@ class S5(eqx.Module):
         dt = jnp.exp(self.log_dt) * self.step_rescale
         lbar, bbar = hippo.discretize(
             self.discretization,
-            self.eigenvalues()[:, None],
+            self.continuous_eigenvalues()[:, None],
             jax.lax.complex(self.B_re, self.B_im),
             dt[:, None],
         )
