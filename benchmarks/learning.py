@@ -659,7 +659,7 @@ def parts_table(results: dict[str, Any]) -> str:
         for part in sec.get("parts") or [sec]:
             c = part.get("config") or {}
             inv = part.get("invocation")
-            n = sum(1 for r in sec["runs"] if inv is None or r.get("invocation") == inv)
+            n = sum(1 for r in sec["runs"] if r.get("invocation") == inv)
             if name == "ladder":
                 what = (", ".join(c.get("ladder_tasks", ("listops", "recall"))) + ": "
                         + ", ".join(c.get("mixers", ())))
@@ -692,7 +692,8 @@ def markdown(results: dict[str, Any]) -> str:
         out.append("| mixer | ListOps (short) | delayed recall | s/run (ListOps, recall) |")
         out.append("|---|---|---|---|")
         for row in ladder_table(res):
-            w = f"{row['listops']['wall_s'] or 0:.0f}, {row['recall']['wall_s'] or 0:.0f}"
+            w = ", ".join("-" if row[t]["wall_s"] is None else f"{row[t]['wall_s']:.0f}"
+                          for t in ("listops", "recall"))
             out.append(f"| {row['mixer']} | {_fmt(row['listops'])} | {_fmt(row['recall'])} "
                        f"| {w} |")
         out.append("")
@@ -742,26 +743,38 @@ def plot(results: dict[str, Any], fig_dir: str, suffix: str = "") -> list[str]:
     os.makedirs(fig_dir, exist_ok=True)
     paths = []
     if "ladder" in results:
-        rows = ladder_table(results["ladder"])
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False)
-        chance = {"listops": None, "recall": 1 / results["ladder"]["config"]["recall_classes"]}
-        for ax, task, title in zip(axes, ("listops", "recall"),
-                                   ("ListOps (short, generated)", "Delayed recall "
-                                    f"(L = {results['ladder']['config']['length']})"),
-                                   strict=True):
+        lad = results["ladder"]
+        rows = ladder_table(lad)
+        tasks = [t for t in ("listops", "recall") if any(r[t]["n"] or r[t]["diverged"]
+                                                         for r in rows)]
+        fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2),
+                                 squeeze=False)
+        chance = {"listops": None, "recall": 1 / lad["config"]["recall_classes"]}
+        lengths = sorted({r["seq_len"] for r in lad["runs"] if r["task"] == "recall"
+                          and "seq_len" in r}) or [lad["config"]["length"]]
+        titles = {"listops": "ListOps (short, generated)",
+                  "recall": f"Delayed recall (L = {', '.join(map(str, lengths))})"}
+        for ax, task in zip(axes[0], tasks, strict=True):
             names = [r["mixer"] for r in rows]
             means = [100 * r[task]["mean"] if r[task]["n"] else 0 for r in rows]
-            stds = [100 * r[task]["std"] if r[task]["n"] else 0 for r in rows]
             colors = ["#c44" if r["mixer"] in ("rnn-relu", "rnn-tanh", "linear-dense") else
                       "#47a" if r["mixer"].startswith(("diag", "lru")) else "#7a4"
                       for r in rows]
-            ax.bar(range(len(rows)), means, yerr=stds, color=colors, capsize=3)
+            ax.bar(range(len(rows)), means, color=colors, alpha=0.8, label="mean")
+            for i, row in enumerate(rows):
+                accs = [100 * r["test_acc"] for r in lad["runs"] if r["mixer"] == row["mixer"]
+                        and r["task"] == task and r["test_acc"] is not None]
+                ax.plot([i] * len(accs), accs, "k.", ms=6)
+                if row[task]["diverged"]:
+                    ax.text(i, 2, f"div. x{row[task]['diverged']}", rotation=90,
+                            ha="center", va="bottom", fontsize=8)
+            ax.set_ylim(0, 105)
+            ax.set_title(titles[task])
             if chance[task]:
                 ax.axhline(100 * chance[task], color="k", ls=":", lw=1, label="chance")
                 ax.legend(loc="upper left")
             ax.set_xticks(range(len(rows)), names, rotation=55, ha="right")
-            ax.set_ylabel("test accuracy %")
-            ax.set_title(title)
+            ax.set_ylabel("test accuracy % (bars: mean, dots: seeds)")
         fig.tight_layout()
         p = os.path.join(fig_dir, f"learning_ladder{suffix}.png")
         fig.savefig(p, dpi=110)
