@@ -784,7 +784,8 @@ def plot(results: dict[str, Any], fig_dir: str, suffix: str = "") -> list[str]:
         res = results["signal"]
         fig, axes = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [2, 1]})
         ax = axes[0]
-        for g, label, c in ((True, "LRU (gamma)", "#47a"), (False, "no gamma", "#c44")):
+        for g, label, c, ls, mk in ((True, "LRU (gamma)", "#47a", "-", "o"),
+                                    (False, "no gamma (diag-ring)", "#c44", "--", "s")):
             rings = sorted({r["r_max"] for r in res["runs"] if r["sweep"] == "ring"})
             xs, ms, ss = [], [], []
             for rmax in rings:
@@ -795,7 +796,8 @@ def plot(results: dict[str, Any], fig_dir: str, suffix: str = "") -> list[str]:
                     xs.append(-math.log10(1 - rmax))
                     ms.append(100 * m)
                     ss.append(100 * s)
-            ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, label=label, color=c)
+            ax.errorbar(xs, ms, yerr=ss, marker=mk, ls=ls, capsize=3, label=label, color=c,
+                        mfc="none" if not g else c, ms=9 if not g else 6)
         ax.axhline(100 / res["config"]["recall_classes"], color="k", ls=":", lw=1,
                    label="chance")
         ax.set_xlabel("-log10(1 - r_max)  (ring [r_min, r_max])")
@@ -830,9 +832,10 @@ def plot(results: dict[str, Any], fig_dir: str, suffix: str = "") -> list[str]:
         ax2.plot([v["step"] for v in vc], [100 * v["val_acc"] for v in vc], "o-",
                  color="#47a", label="val accuracy")
         ax2.axhline(50, color="k", ls=":", lw=1)
-        ax2.set_ylabel("val accuracy %")
+        ax2.set_ylim(0, 100)
+        ax2.set_ylabel("val accuracy % (dotted: 50%)")
         ax1.set_title(f"Pathfinder-32, LRU, {rec['train_s']:.0f} s of CPU training")
-        fig.legend(loc="upper right")
+        fig.legend(loc="lower right", bbox_to_anchor=(0.85, 0.15))
         fig.tight_layout()
         p = os.path.join(fig_dir, f"learning_pathfinder{suffix}.png")
         fig.savefig(p, dpi=110)
