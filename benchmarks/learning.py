@@ -552,8 +552,8 @@ def merge_section(name: str, old: dict[str, Any] | None, new: dict[str, Any]) ->
     kept = [r for r in old["runs"] if run_key(name, r) not in fresh]
     old_parts = old.get("parts") or [{k: old.get(k) for k in keys if k in old}]
     merged = {**new, "runs": kept + new["runs"], "parts": old_parts + parts}
-    if isinstance(old.get("data"), dict) and isinstance(new.get("data"), dict):
-        merged["data"] = {**old["data"], **new["data"]}
+    if isinstance(old.get("data"), dict) or isinstance(new.get("data"), dict):
+        merged["data"] = {**(old.get("data") or {}), **(new.get("data") or {})}
     merged["wall_s"] = sum(p["wall_s"] or 0.0 for p in merged["parts"])
     return merged
 
@@ -677,6 +677,8 @@ def parts_table(results: dict[str, Any]) -> str:
                 steps = "-"
                 seeds = 1
             length = c.get("length") if name != "pathfinder" else 1024
+            if name == "ladder" and tuple(c.get("ladder_tasks", ())) == ("listops",):
+                length = f"< {c.get('listops_max')}"
             lines.append(f"| {name} | {(part.get('date') or '')[:16]} | {seeds} | {what} | "
                          f"{steps} | {length} | {n} | {part.get('wall_s') or 0:.0f} |")
     return "\n".join(lines) + "\n"
