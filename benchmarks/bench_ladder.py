@@ -19,14 +19,12 @@ Writes ``benchmarks/results/ladder.json`` (``--out`` to change).
 """
 
 import argparse
-import json
-import platform
 import time
-from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from common import write_results
 
 from lrux.registry import MIXERS, make_mixer
 
@@ -140,25 +138,9 @@ def main():
             f"{r['name']:16s} {fwd:>19s} "
             f"{r['fwd_bwd_ms']:11.2f} {r['fwd_bwd_ratio_to_lru']:8.2f}   {r['description']}"
         )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "jax": jax.__version__,
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "batch": batch,
-        "d_model": width,
-        "d_state": width,
-        "length": length,
-        "dtype": "float32",
-        "repeats": repeats,
-        "ratio_base": base,
-        "quick": args.quick,
-    }
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {out}")
+    meta = {"batch": batch, "d_model": width, "d_state": width, "length": length}
+    meta.update(dtype="float32", repeats=repeats, ratio_base=base, quick=args.quick)
+    write_results(args.out, meta, rows)
 
 
 if __name__ == "__main__":

@@ -18,42 +18,16 @@ per step across L (linear growth keeps it flat). Writes ``benchmarks/results/lru
 """
 
 import argparse
-import json
-import platform
-import time
-from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from common import peak_bytes, timeit, write_results
 
 import lrux
 
 BATCH = 8
 WIDTH = 128
-
-
-def timeit(fn, *args, repeats: int) -> float:
-    """Median wall time in milliseconds of fn(*args) after one compile+warm-up call."""
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return 1e3 * times[len(times) // 2]
-
-
-def peak_bytes(fn, *args) -> int | None:
-    """Compiled memory need of fn: arguments + outputs + temporaries (XLA's analysis)."""
-    try:
-        stats = jax.jit(fn).lower(*args).compile().memory_analysis()
-    except Exception:  # backends without a memory analysis
-        return None
-    if stats is None:
-        return None
-    return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
 
 
 def matmul_model(params, x):
@@ -120,7 +94,7 @@ def run(lengths, repeats, modes):
             fwd, fwd_bwd, _ = make_fns(apply)
             t_fwd = timeit(fwd, params, x, repeats=repeats)
             t_fb = timeit(fwd_bwd, params, x, repeats=repeats)
-            mem = peak_bytes(jax.value_and_grad(make_fns(apply)[2], argnums=(0, 1)), params, x)
+            mem = peak_bytes(fwd_bwd.lower(params, x).compile())
             if name == "matmul":
                 base = {"fwd": t_fwd, "fwd_bwd": t_fb}
             row = {
@@ -171,22 +145,8 @@ def main():
         "  lru[auto] fwd+bwd microseconds per step:",
         [round(r["fwd_bwd_us_per_step"], 2) for r in auto],
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "jax": jax.__version__,
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "batch": BATCH,
-        "d_model": WIDTH,
-        "d_state": WIDTH,
-        "dtype": "float32",
-        "repeats": repeats,
-    }
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {out}")
+    meta = {"batch": BATCH, "d_model": WIDTH, "d_state": WIDTH, "dtype": "float32"}
+    write_results(args.out, {**meta, "repeats": repeats}, rows)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,11 @@ with ``--quick``, so a smoke run never overwrites the measured figures).
 """
 
 import argparse
-import json
-import platform
-import time
-from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from common import peak_bytes, timeit, write_results
 
 from lrux.layers.lru import LRU
 from lrux.layers.rglru import RGLRU
@@ -35,29 +32,6 @@ from lrux.layers.s4d import S4D
 from lrux.layers.s5 import S5
 
 NAMES = ("lru", "s4d", "s5", "s4", "rglru")
-
-
-def timeit(fn, *args, repeats: int) -> float:
-    """Median wall time in milliseconds of fn(*args) after one compile+warm-up call."""
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return 1e3 * times[len(times) // 2]
-
-
-def peak_bytes(compiled) -> int | None:
-    """Compiled memory need: arguments + outputs + temporaries (XLA's analysis)."""
-    try:
-        stats = compiled.memory_analysis()
-    except Exception:  # backends without a memory analysis
-        return None
-    if stats is None:
-        return None
-    return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
 
 
 def build(name: str, width: int, state: int, length: int, key, scan_mode: str):
@@ -141,24 +115,10 @@ def main():
     for length in lengths:
         sel = {r["name"]: r for r in rows if r["L"] == length}
         print(f"{length:8d} " + "".join(f"{sel[n]['fwd_bwd_ratio_to_lru']:8.2f}" for n in NAMES))
-    out = Path(args.out or f"benchmarks/results/ssm{'_quick' if args.quick else ''}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "jax": jax.__version__,
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "batch": batch,
-        "d_model": width,
-        "d_state": state,
-        "dtype": "float32",
-        "repeats": repeats,
-        "scan_mode": args.scan_mode,
-        "quick": args.quick,
-    }
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {out}")
+    out = args.out or f"benchmarks/results/ssm{'_quick' if args.quick else ''}.json"
+    meta = {"batch": batch, "d_model": width, "d_state": state, "dtype": "float32"}
+    meta.update(repeats=repeats, scan_mode=args.scan_mode, quick=args.quick)
+    write_results(out, meta, rows)
 
 
 if __name__ == "__main__":

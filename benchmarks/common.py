@@ -1,0 +1,50 @@
+"""Helpers shared by the speed benchmarks: timing, compiled memory, run metadata."""
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import jax
+
+
+def timeit(fn, *args, repeats: int) -> float:
+    """Median wall time in milliseconds of fn(*args) after one compile+warm-up call."""
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return 1e3 * times[len(times) // 2]
+
+
+def peak_bytes(compiled) -> int | None:
+    """Compiled memory need: arguments + outputs + temporaries (XLA's memory analysis)."""
+    try:
+        stats = compiled.memory_analysis()
+    except Exception:  # backends without a memory analysis
+        return None
+    if stats is None:
+        return None
+    return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
+
+
+def machine_meta() -> dict:
+    """Where a benchmark ran: backend, devices, jax version, processor."""
+    return {
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "jax": jax.__version__,
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+    }
+
+
+def write_results(path: str, meta: dict, rows: list) -> None:
+    """Write {"meta": machine + meta, "rows": rows} as JSON, creating the folder."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"meta": {**machine_meta(), **meta}, "rows": rows}, indent=2))
+    print(f"wrote {out}")
