@@ -851,7 +851,8 @@ def plot(results: dict[str, Any], fig_dir: str, suffix: str = "") -> list[str]:
 
 def _parse_seeds(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(s) for s in text.split(","))
+        # "2," is the one-seed list (2,); "3" alone is a count
+        return tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seeds: expected comma-separated ints or a "
                                          f"count, got {text!r}") from None
@@ -863,7 +864,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--only", default=",".join(EXPERIMENTS),
                     help="comma-separated experiments: " + ", ".join(EXPERIMENTS))
     ap.add_argument("--seeds", default=None,
-                    help="a count (3) or a list (0,1,2) of seeds for ladder and signal")
+                    help="a count (3) or a list (0,1,2; one seed: 2,) for ladder and signal")
     ap.add_argument("--mixers", default=None, help="comma-separated ladder mixers")
     ap.add_argument("--tasks", default=None,
                     help="ladder tasks, comma-separated: listops, recall (default both)")
@@ -932,11 +933,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with open(out_path) as f:
             existing = json.load(f)
     suffix = "_quick" if args.quick else ("_tiny" if args.tiny else "")
-    if args.plot:
+    if args.plot or args.markdown:  # report on the JSON; never train
         if not existing:
-            raise ValueError(f"--plot: no results at {out_path}")
-        for p in plot(existing, args.fig_dir, suffix):
-            print(p)
+            raise ValueError(f"--plot / --markdown: no results at {out_path}")
+        if args.plot:
+            for p in plot(existing, args.fig_dir, suffix):
+                print(p)
         if args.markdown:
             print(markdown(existing))
         return existing
