@@ -35,6 +35,8 @@ from lrux.layers.lru import (
     check_sizes,
     diagonal_recurrence,
     diagonal_step,
+    gamma_log_init,
+    init_projections,
     stable_exp_lambda,
 )
 
@@ -120,7 +122,7 @@ class DiagonalRNN(eqx.Module):
         check_ring(r_min, r_max, max_phase)
 
         # Same key use as the LRU: (lambda, B_re, B_im, C_re, C_im, D).
-        k_lam, k_bre, k_bim, k_cre, k_cim, k_d = jax.random.split(key, 6)
+        k_lam, *k_proj = jax.random.split(key, 6)
         nu_init, theta_init = ring_init(k_lam, d_state, r_min, r_max, max_phase)
         self.lam_re = self.lam_im = self.nu = self.theta = self.nu_log = self.theta_log = None
         if parameterization == "reim":
@@ -134,14 +136,10 @@ class DiagonalRNN(eqx.Module):
             self.nu_log = jnp.log(nu_init)
             self.theta_log = jnp.log(theta_init)
         # |lambda|^2 = exp(-2 nu): gamma = sqrt(1 - |lambda|^2) (paper sec. 1, Prop. 3).
-        self.gamma_log = 0.5 * jnp.log1p(-jnp.exp(-2 * nu_init)) if gamma else None
-        b_scale = 1.0 / math.sqrt(2 * d_model)
-        c_scale = 1.0 / math.sqrt(d_state)
-        self.B_re = jax.random.normal(k_bre, (d_state, d_model)) * b_scale
-        self.B_im = jax.random.normal(k_bim, (d_state, d_model)) * b_scale
-        self.C_re = jax.random.normal(k_cre, (d_model, d_state)) * c_scale
-        self.C_im = jax.random.normal(k_cim, (d_model, d_state)) * c_scale
-        self.D = jax.random.normal(k_d, (d_model,))
+        self.gamma_log = gamma_log_init(nu_init) if gamma else None
+        self.B_re, self.B_im, self.C_re, self.C_im, self.D = init_projections(
+            k_proj, d_model, d_state
+        )
         self.d_model = d_model
         self.d_state = d_state
         self.parameterization = parameterization

@@ -98,6 +98,25 @@ def diagonal_step(
     return h, y
 
 
+def gamma_log_init(nu: Float[Array, " d_state"]) -> Float[Array, " d_state"]:
+    """log gamma with gamma = sqrt(1 - |lambda|^2), |lambda|^2 = exp(-2 nu) (paper section 1)."""
+    return 0.5 * jnp.log1p(-jnp.exp(-2 * nu))
+
+
+def init_projections(keys, d_model: int, d_state: int) -> tuple[Array, ...]:
+    """(B_re, B_im, C_re, C_im, D) from five keys: B ~ N(0, 1/(2H)), C ~ N(0, 1/N), D ~ N(0, 1)."""
+    k_bre, k_bim, k_cre, k_cim, k_d = keys
+    b_scale = 1.0 / math.sqrt(2 * d_model)
+    c_scale = 1.0 / math.sqrt(d_state)
+    return (
+        jax.random.normal(k_bre, (d_state, d_model)) * b_scale,
+        jax.random.normal(k_bim, (d_state, d_model)) * b_scale,
+        jax.random.normal(k_cre, (d_model, d_state)) * c_scale,
+        jax.random.normal(k_cim, (d_model, d_state)) * c_scale,
+        jax.random.normal(k_d, (d_model,)),
+    )
+
+
 def stable_exp_lambda(
     nu_log: Float[Array, " d_state"], theta_log: Float[Array, " d_state"]
 ) -> tuple[Float[Array, " d_state"], Float[Array, " d_state"]]:
@@ -147,18 +166,14 @@ class LRU(eqx.Module):
     ):
         check_sizes(d_model, d_state)
         check_scan_mode(scan_mode)
-        k_ring, k_bre, k_bim, k_cre, k_cim, k_d = jax.random.split(key, 6)
+        k_ring, *k_proj = jax.random.split(key, 6)
         nu, theta = ring_init(k_ring, d_state, r_min, r_max, max_phase)
         self.nu_log = jnp.log(nu)
         self.theta_log = jnp.log(theta)
-        self.gamma_log = 0.5 * jnp.log1p(-jnp.exp(-2 * nu))
-        b_scale = 1.0 / math.sqrt(2 * d_model)
-        c_scale = 1.0 / math.sqrt(d_state)
-        self.B_re = jax.random.normal(k_bre, (d_state, d_model)) * b_scale
-        self.B_im = jax.random.normal(k_bim, (d_state, d_model)) * b_scale
-        self.C_re = jax.random.normal(k_cre, (d_model, d_state)) * c_scale
-        self.C_im = jax.random.normal(k_cim, (d_model, d_state)) * c_scale
-        self.D = jax.random.normal(k_d, (d_model,))
+        self.gamma_log = gamma_log_init(nu)
+        self.B_re, self.B_im, self.C_re, self.C_im, self.D = init_projections(
+            k_proj, d_model, d_state
+        )
         self.d_model = d_model
         self.d_state = d_state
         self.scan_mode = scan_mode
