@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from common import peak_bytes, timeit, write_results
 
 import lrux
+from lrux.kernels import native_available
 
 BATCH = 8
 WIDTH = 128
@@ -126,7 +127,9 @@ def main():
     args = parser.parse_args()
     lengths = args.lengths or ([64, 256] if args.quick else [1024, 4096, 16384])
     repeats = args.repeats or (2 if args.quick else 5)
-    modes = ["auto", "chunked", "sequential", "parallel"]
+    modes = ["auto", "native", "chunked", "sequential", "parallel"]
+    if not native_available():
+        modes.remove("native")
     rows = run(lengths, repeats, modes)
     print("\nsummary (forward+backward, ratio to the matmuls it cannot avoid):")
     for length in lengths:

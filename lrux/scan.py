@@ -10,6 +10,9 @@ Modes (all give the same values):
   positions runs all chunks at once, a sequential scan over the C chunk ends carries the
   state across chunks, and one elementwise fix-up adds it back: T + C sequential steps
   instead of L, with no extra work. The fastest on CPU.
+- ``"native"``: (`complex_scan_stacked` only, CPU only) a fused C++ kernel called through
+  XLA's FFI (`lrux.kernels`), compiled on first use: one pass over memory forward, one
+  backward. The fastest on CPU.
 - ``"auto"``: chooses per backend and length (see `resolve_mode`).
 
 The gradient is a custom VJP: the adjoint of a linear recurrence is the same recurrence run
@@ -25,21 +28,42 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Inexact
 
-ScanMode = Literal["auto", "parallel", "sequential", "chunked"]
-SCAN_MODES: tuple[str, ...] = ("auto", "parallel", "sequential", "chunked")
+ScanMode = Literal["auto", "parallel", "sequential", "chunked", "native"]
+SCAN_MODES: tuple[str, ...] = ("auto", "parallel", "sequential", "chunked", "native")
 
 # On GPU/TPU the log-depth scan wins; on CPU the chunked scan (few sequential steps, no
 # redundant work) does. Short sequences are cheapest with a plain sequential scan.
 _SHORT = 64
 
 
-def resolve_mode(mode: str, length: int, backend: str | None = None) -> str:
-    """The concrete mode that ``mode`` stands for at this sequence length and backend."""
+def resolve_mode(
+    mode: str, length: int, backend: str | None = None, *, native: bool = False
+) -> str:
+    """The concrete mode that ``mode`` stands for at this sequence length and backend.
+
+    ``native=True`` where a native kernel exists (`complex_scan_stacked`): "auto" then picks
+    it on a single-device CPU process when it builds. With several devices "auto" keeps the
+    XLA scans, because XLA's partitioner cannot split an opaque custom call over the batch.
+    """
     if mode not in SCAN_MODES:
         raise ValueError(f"scan mode must be one of {SCAN_MODES}, got {mode!r}")
+    backend = backend or jax.default_backend()
+    if mode == "native":
+        if not native:
+            raise ValueError(
+                "scan mode 'native' exists only for complex_scan_stacked (the LRU and the "
+                "diagonal rungs); use 'auto' or 'chunked'"
+            )
+        if backend != "cpu":
+            raise ValueError(f"scan mode 'native' runs on the CPU only, backend is {backend!r}")
+        return mode
     if mode != "auto":
         return mode
-    backend = backend or jax.default_backend()
+    if native and backend == "cpu" and jax.device_count() == 1:
+        from lrux.kernels import native_available
+
+        if native_available():
+            return "native"
     if length <= _SHORT:
         return "sequential"
     return "chunked" if backend == "cpu" else "parallel"
@@ -66,7 +90,8 @@ def linear_scan(
         b: the inputs ``(seq, *state)``; real or complex.
         h0: the state before the first step ``(*state)``; zeros when None.
         reverse: run from the end, h_t = a_t * h_{t+1} + b_t (h0 is the state after the end).
-        mode: "auto", "parallel", "sequential" or "chunked".
+        mode: "auto", "parallel", "sequential" or "chunked" ("native" exists only for
+            `complex_scan_stacked`).
         chunk_size: steps per chunk for "chunked" (default: a power of two near sqrt(seq)).
 
     Returns:
@@ -265,7 +290,11 @@ def complex_scan_stacked(
         raise ValueError(f"b must have shape (seq, 2 * {n}) = (seq, {2 * n}), got {b.shape}")
     if b.shape[0] == 0:
         return b
-    mode = resolve_mode(mode, b.shape[0])
+    mode = resolve_mode(mode, b.shape[0], native=True)
+    if mode == "native":
+        from lrux.kernels import native_complex_scan
+
+        return native_complex_scan(lam_re, lam_im, b, reverse=reverse)
     chunk = chunk_size or default_chunk_size(b.shape[0])
     return _stacked_scan(lam_re, lam_im, b, reverse, mode, chunk)
 

@@ -10,3 +10,17 @@ def enable_x64():
     from jax.experimental import enable_x64 as legacy  # jax < 0.5
 
     return legacy()
+
+
+def native_param(*other_modes):
+    """Scan modes for parametrize, with "native" skipped where the C++ kernel cannot build
+    (test_scan.py::test_native_kernel_builds fails on a machine with a compiler instead)."""
+    import pytest
+
+    from lrux.kernels import native_available
+
+    native = pytest.param(
+        "native",
+        marks=pytest.mark.skipif(not native_available(), reason="native scan unavailable"),
+    )
+    return [*other_modes, native]

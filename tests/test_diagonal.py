@@ -16,6 +16,7 @@ from conftest import enable_x64
 from scipy import stats
 
 from lrux import LRU
+from lrux.kernels import native_available
 from lrux.layers.diagonal import DiagonalRNN
 
 H, N, L = 3, 6, 20
@@ -230,7 +231,8 @@ def test_scan_modes_agree():
     x = jnp.asarray(_x(14, length=200))
     ys = [
         _make("exp", seed=15, scan_mode=mode)(x)
-        for mode in ("sequential", "parallel", "chunked", "auto")
+        for mode in ("sequential", "parallel", "chunked", "auto", "native")
+        if mode != "native" or native_available()
     ]
     for y in ys[1:]:
         np.testing.assert_allclose(y, ys[0], rtol=1e-4, atol=1e-4)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import enable_x64
+from conftest import enable_x64, native_param
 from scipy import stats
 
 import lrux
@@ -36,7 +36,7 @@ def params_of(lru):
     return {n: getattr(lru, n) for n in names}
 
 
-@pytest.mark.parametrize("mode", ["sequential", "parallel", "chunked", "auto"])
+@pytest.mark.parametrize("mode", native_param("sequential", "parallel", "chunked", "auto"))
 def test_lru_matches_float64_loop(mode):
     lru = lrux.LRU(
         6, 10, r_min=0.5, r_max=0.99, max_phase=math.pi, scan_mode=mode, key=jax.random.key(0)
@@ -143,10 +143,11 @@ def test_jit_vmap_grad():
         assert bool(jnp.all(jnp.isfinite(leaf))) and float(jnp.abs(leaf).max()) > 0
 
 
-def test_parameter_gradients_match_loop_gradients():
+@pytest.mark.parametrize("mode", native_param("chunked"))
+def test_parameter_gradients_match_loop_gradients(mode):
     """Gradients through the custom-VJP scan equal jax.grad of a plain per-step loop."""
     with enable_x64():
-        lru = lrux.LRU(3, 4, r_min=0.5, r_max=0.95, key=jax.random.key(9))
+        lru = lrux.LRU(3, 4, r_min=0.5, r_max=0.95, scan_mode=mode, key=jax.random.key(9))
         u = jax.random.normal(jax.random.key(10), (25, 3))
 
         def loop_model(p, u):

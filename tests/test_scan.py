@@ -1,13 +1,15 @@
 """linear_scan against a float64 Python loop, finite differences and the loop's gradients."""
 
 import itertools
+import shutil
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import enable_x64
+from conftest import enable_x64, native_param
 
+from lrux.kernels import build, native_available
 from lrux.scan import complex_scan_stacked, default_chunk_size, linear_scan, resolve_mode
 
 MODES = ["sequential", "parallel", "chunked"]
@@ -183,6 +185,15 @@ def test_bad_input_errors():
 
 
 def test_auto_mode_choice():
+    assert resolve_mode("native", 4096, "cpu", native=True) == "native"
+    with pytest.raises(ValueError, match="only for complex_scan_stacked"):
+        resolve_mode("native", 4096, "cpu")
+    with pytest.raises(ValueError, match="CPU only"):
+        resolve_mode("native", 4096, "gpu", native=True)
+    assert resolve_mode("auto", 4096, "gpu", native=True) == "parallel"
+    if native_available() and jax.device_count() == 1:
+        assert resolve_mode("auto", 4096, "cpu", native=True) == "native"
+        assert resolve_mode("auto", 10, "cpu", native=True) == "native"
     assert resolve_mode("auto", 10, "cpu") == "sequential"
     assert resolve_mode("auto", 4096, "cpu") == "chunked"
     assert resolve_mode("auto", 4096, "gpu") == "parallel"
@@ -190,7 +201,7 @@ def test_auto_mode_choice():
     assert default_chunk_size(4096) == 64
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", native_param(*MODES))
 @pytest.mark.parametrize("reverse", [False, True])
 def test_complex_scan_stacked_matches_loop_and_its_gradients(mode, reverse):
     """The [Re | Im] real-pair scan used by the LRU: values against the float64 loop and
@@ -228,3 +239,40 @@ def test_complex_scan_stacked_matches_loop_and_its_gradients(mode, reverse):
                 np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-9, atol=1e-9)
     with pytest.raises((ValueError, TypeError)):
         complex_scan_stacked(jnp.zeros(3), jnp.zeros(3), jnp.zeros((5, 5)))
+
+
+def test_native_kernel_builds():
+    """The C++ scan compiles and registers wherever a C++ compiler exists (CI has g++)."""
+    if not (shutil.which("c++") or shutil.which("g++")):
+        pytest.skip("no C++ compiler on this machine")
+    assert native_available()
+    assert build().endswith(".so")
+
+
+def test_native_scan_under_nested_vmap_jit_and_float32():
+    """Two vmapped batch axes reach the kernel as leading axes; float32 against float64."""
+    if not native_available():
+        pytest.skip("native scan unavailable")
+    rng = np.random.default_rng(8)
+    n, length = 5, 300
+    lam = rng.uniform(0.9, 0.999, n) * np.exp(1j * rng.uniform(0, 2 * np.pi, n))
+    b = rng.normal(size=(2, 3, length, 2 * n)).astype(np.float32)
+    lr, li = jnp.asarray(lam.real, jnp.float32), jnp.asarray(lam.imag, jnp.float32)
+    for reverse in (False, True):
+        scan = jax.jit(jax.vmap(jax.vmap(
+            lambda b, reverse=reverse: complex_scan_stacked(lr, li, b, reverse=reverse,
+                                                            mode="native"))))
+        got = np.asarray(scan(jnp.asarray(b)))
+        for i, j in itertools.product(range(2), range(3)):
+            want = loop_scan(lam, b[i, j, :, :n] + 1j * b[i, j, :, n:], np.zeros(n), reverse)
+            np.testing.assert_allclose(got[i, j], np.concatenate([want.real, want.imag], -1),
+                                       rtol=1e-4, atol=1e-4)
+    # the gradient of lambda sums over both batch axes
+    loss = lambda lr, li: jnp.sum(jax.vmap(jax.vmap(
+        lambda b: complex_scan_stacked(lr, li, b, mode="native")))(jnp.asarray(b)) ** 2)
+    ref = lambda lr, li: jnp.sum(jax.vmap(jax.vmap(
+        lambda b: complex_scan_stacked(lr, li, b, mode="sequential")))(jnp.asarray(b)) ** 2)
+    for g, w in zip(jax.grad(loss, (0, 1))(lr, li), jax.grad(ref, (0, 1))(lr, li), strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-4)
+    with pytest.raises(ValueError, match="only for complex_scan_stacked"):
+        linear_scan(jnp.zeros(4), jnp.zeros((10, 4)), mode="native")
