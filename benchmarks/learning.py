@@ -648,6 +648,25 @@ def _fmt(cell: dict[str, Any]) -> str:
     return s
 
 
+_FIT_LOSS = 0.5  # "fit by step": the first logged step whose train loss is below this
+
+
+def _signal_cells(runs: list[dict[str, Any]]) -> list[str]:
+    """Accuracy (mean, std), mean first logged loss and mean first step with loss below
+    `_FIT_LOSS` of some signal runs, as table cells."""
+    m, s, n = _stats([r["test_acc"] for r in runs])
+    acc = _fmt({"mean": m, "std": s, "n": n, "diverged": sum(not r["finite"] for r in runs)})
+    curves = [r["loss_curve"] for r in runs if r["loss_curve"]]
+    if not curves:
+        return [acc, "-", "-"]
+    first = float(np.mean([c[0][1] for c in curves]))
+    fit = [next((step for step, loss in c if loss < _FIT_LOSS), None) for c in curves]
+    never = any(f is None for f in fit)
+    steps = float(np.mean([f if f is not None else c[-1][0]
+                           for f, c in zip(fit, curves, strict=True)]))
+    return [acc, f"{first:.2f}", f"{'>' if never else ''}{steps:.0f}"]
+
+
 def parts_table(results: dict[str, Any]) -> str:
     """What was run: one row per experiment invocation (from each section's `parts`)."""
     lines = ["| experiment | date (UTC) | seeds | what | steps | length | runs | wall s |",
@@ -701,9 +720,16 @@ def markdown(results: dict[str, Any]) -> str:
         out.append("")
     if "signal" in results:
         res = results["signal"]
-        out.append("Signal propagation on delayed recall: test accuracy %, mean (std)\n")
-        out.append("| ring [r_min, r_max] | LRU (gamma) | no gamma (diag-ring) |")
-        out.append("|---|---|---|")
+        first = res["runs"][0]["loss_curve"][0][0] if res["runs"][0]["loss_curve"] else 0
+        out.append("Signal propagation on delayed recall: test accuracy %, mean (std); the "
+                   f"mean train loss at step {first} (the first logged; chance is "
+                   f"ln {res['config']['recall_classes']} = "
+                   f"{math.log(res['config']['recall_classes']):.2f}); the mean first step "
+                   f"with train loss < {_FIT_LOSS} (runs that never got there count as "
+                   "their last step, marked >)\n")
+        out.append("| ring [r_min, r_max] | LRU (gamma): acc | first loss | fit by step "
+                   "| no gamma (diag-ring): acc | first loss | fit by step |")
+        out.append("|---|---|---|---|---|---|---|")
         rings = list(dict.fromkeys((r["r_min"], r["r_max"]) for r in res["runs"]
                                    if r["sweep"] == "ring"))
         for ring in rings:
@@ -711,17 +737,14 @@ def markdown(results: dict[str, Any]) -> str:
             for g in (True, False):
                 rs = [r for r in res["runs"] if r["sweep"] == "ring" and r["gamma"] == g
                       and (r["r_min"], r["r_max"]) == ring]
-                m, s, n = _stats([r["test_acc"] for r in rs])
-                cells.append(_fmt({"mean": m, "std": s, "n": n,
-                                   "diverged": sum(not r["finite"] for r in rs)}))
-            out.append(f"| [{ring[0]:g}, {ring[1]:g}] | {cells[0]} | {cells[1]} |")
+                cells.extend(_signal_cells(rs))
+            out.append(f"| [{ring[0]:g}, {ring[1]:g}] | " + " | ".join(cells) + " |")
         out.append("")
-        out.append("| max_phase (LRU, last ring) | test accuracy % |")
-        out.append("|---|---|")
+        out.append("| max_phase (LRU, last ring) | test accuracy % | first loss | fit by step |")
+        out.append("|---|---|---|---|")
         for r_phase, rs in phase_groups(res):
-            m, s, n = _stats([r["test_acc"] for r in rs])
             name = "2 pi" if abs(r_phase - 2 * math.pi) < 1e-9 else f"pi/{math.pi / r_phase:g}"
-            out.append(f"| {name} | {_fmt({'mean': m, 'std': s, 'n': n, 'diverged': 0})} |")
+            out.append(f"| {name} | " + " | ".join(_signal_cells(rs)) + " |")
         out.append("")
     if "pathfinder" in results:
         rec = results["pathfinder"]["runs"][0]

@@ -19,8 +19,8 @@ def native_param(*other_modes):
 
     from lrux.kernels import native_available
 
+    usable = jax.default_backend() == "cpu" and native_available()
     native = pytest.param(
-        "native",
-        marks=pytest.mark.skipif(not native_available(), reason="native scan unavailable"),
+        "native", marks=pytest.mark.skipif(not usable, reason="native CPU scan unavailable")
     )
     return [*other_modes, native]

@@ -195,6 +195,13 @@ def test_auto_mode_choice():
         assert resolve_mode("auto", 4096, "cpu", native=True) == "native"
         assert resolve_mode("auto", 10, "cpu", native=True) == "native"
     assert resolve_mode("auto", 10, "cpu") == "sequential"
+
+
+def test_auto_keeps_xla_scans_with_several_devices(monkeypatch):
+    """XLA cannot split an opaque custom call over a sharded batch, so with several devices
+    "auto" keeps the chunked scan (the 8-device training test runs that path)."""
+    monkeypatch.setattr(jax, "device_count", lambda *a: 8)
+    assert resolve_mode("auto", 4096, "cpu", native=True) == "chunked"
     assert resolve_mode("auto", 4096, "cpu") == "chunked"
     assert resolve_mode("auto", 4096, "gpu") == "parallel"
     assert resolve_mode("parallel", 4096, "cpu") == "parallel"
@@ -251,7 +258,7 @@ def test_native_kernel_builds():
 
 def test_native_scan_under_nested_vmap_jit_and_float32():
     """Two vmapped batch axes reach the kernel as leading axes; float32 against float64."""
-    if not native_available():
+    if jax.default_backend() != "cpu" or not native_available():
         pytest.skip("native scan unavailable")
     rng = np.random.default_rng(8)
     n, length = 5, 300
@@ -276,3 +283,27 @@ def test_native_scan_under_nested_vmap_jit_and_float32():
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-4)
     with pytest.raises(ValueError, match="only for complex_scan_stacked"):
         linear_scan(jnp.zeros(4), jnp.zeros((10, 4)), mode="native")
+
+
+def test_native_scan_splits_large_batches_over_threads():
+    """Work large enough for several threads (>= 2 x 64k elements) gives the same values
+    and gradients as the XLA scan."""
+    if jax.default_backend() != "cpu" or not native_available():
+        pytest.skip("native scan unavailable")
+    rng = np.random.default_rng(9)
+    n = 16
+    lam = rng.uniform(0.9, 0.999, n) * np.exp(1j * rng.uniform(0, 2 * np.pi, n))
+    lr, li = jnp.asarray(lam.real, jnp.float32), jnp.asarray(lam.imag, jnp.float32)
+    b = jnp.asarray(rng.normal(size=(6, 2048, 2 * n)), jnp.float32)  # 393k elements
+
+    def loss(lr, li, b, mode):
+        h = jax.vmap(lambda b: complex_scan_stacked(lr, li, b, reverse=True, mode=mode))(b)
+        return jnp.sum(jnp.sin(h)), h
+
+    (_, got), g_got = jax.value_and_grad(loss, (0, 1, 2), has_aux=True)(lr, li, b, "native")
+    (_, want), g_want = jax.value_and_grad(loss, (0, 1, 2), has_aux=True)(lr, li, b, "chunked")
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-4)
+    for g, w in zip(g_got, g_want, strict=True):
+        # float32 sums of 12k terms: compare on the scale of the largest entry
+        scale = float(np.abs(np.asarray(w)).max())
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-4, atol=1e-4 * scale)

@@ -16,6 +16,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -41,12 +42,22 @@ def cache_dir() -> str:
     )
 
 
+def _cpu_features() -> str:
+    """The CPU's feature flags: -march=native code must not be reused on another CPU."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line for line in f if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        return platform.processor()
+
+
 def _library_path(compiler: str) -> str:
     import jaxlib
 
     with open(SOURCE, "rb") as f:
         digest = hashlib.sha256(f.read())
-    digest.update(" ".join((compiler, *FLAGS, jaxlib.__version__, sys.platform)).encode())
+    key = (compiler, *FLAGS, jaxlib.__version__, sys.platform, platform.machine(), _cpu_features())
+    digest.update(" ".join(key).encode())
     return os.path.join(cache_dir(), f"scan_cpu-{digest.hexdigest()[:16]}.so")
 
 
@@ -106,8 +117,12 @@ def native_available() -> bool:
     return _load() is None
 
 
-def _threads(batch: int) -> int:
-    return max(1, min(batch, os.cpu_count() or 1))
+def _cores() -> int:
+    """Usable cores: the kernel splits the sequences of one call over at most this many
+    threads (it also caps them at the number of sequences and by the amount of work)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def _target(kind: str, dtype) -> str:
@@ -120,19 +135,13 @@ def _target(kind: str, dtype) -> str:
     return name
 
 
-def _batch(lam: Array) -> int:
-    return int(np.prod(lam.shape[:-1], dtype=np.int64))
-
-
 def _forward(lam_re, lam_im, b, reverse: bool):
     call = jax.ffi.ffi_call(
         _target("forward", b.dtype),
         jax.ShapeDtypeStruct(b.shape, b.dtype),
         vmap_method="broadcast_all",
     )
-    return call(
-        lam_re, lam_im, b, reverse=np.int64(reverse), threads=np.int64(_threads(_batch(lam_re)))
-    )
+    return call(lam_re, lam_im, b, reverse=np.int64(reverse), threads=np.int64(_cores()))
 
 
 def _backward(lam_re, lam_im, h, g, reverse: bool):
@@ -148,7 +157,7 @@ def _backward(lam_re, lam_im, h, g, reverse: bool):
         h,
         g,
         reverse=np.int64(reverse),
-        threads=np.int64(_threads(_batch(lam_re))),
+        threads=np.int64(_cores()),
     )
 
 

@@ -6,7 +6,7 @@
 //
 // Shapes (row-major): lam_re, lam_im (batch, N); b, h, g, a (batch, L, 2N); grads (batch, N).
 // `batch` is every leading axis (vmap adds them); each sequence is one pass over memory.
-// Sequences are split over up to `threads` std::threads. Built by lrux/kernels/cpu.py.
+// Sequences are split over up to `threads` std::threads. Built by lrux/kernels/__init__.py.
 
 #include <algorithm>
 #include <cstdint>
@@ -81,10 +81,11 @@ void BackwardOne(const T* __restrict__ lr, const T* __restrict__ li, const T* __
   }
 }
 
-// Run f(i) for i in [0, count) on up to `threads` threads (the caller's thread included).
+// Run f(i) for i in [0, count) on up to `threads` threads (the caller's thread included),
+// fewer when the work is small: starting a thread costs about as much as 64k elements.
 template <typename F>
-void ParallelFor(int64_t count, int64_t threads, F f) {
-  threads = std::max<int64_t>(1, std::min(threads, count));
+void ParallelFor(int64_t count, int64_t elements, int64_t threads, F f) {
+  threads = std::max<int64_t>(1, std::min({threads, count, elements >> 16}));
   if (threads == 1) {
     for (int64_t i = 0; i < count; ++i) f(i);
     return;
@@ -135,7 +136,7 @@ ffi::Error Forward(int64_t reverse, int64_t threads, ffi::Buffer<DT> lr, ffi::Bu
   auto* pb = b.typed_data();
   auto* ph = h->typed_data();
   const int64_t stride = length * 2 * n;
-  ParallelFor(batch, threads, [&](int64_t i) {
+  ParallelFor(batch, batch * stride, threads, [&](int64_t i) {
     ForwardOne(plr + i * n, pli + i * n, pb + i * stride, ph + i * stride, length, n,
                reverse != 0);
   });
@@ -156,7 +157,7 @@ ffi::Error Backward(int64_t reverse, int64_t threads, ffi::Buffer<DT> lr, ffi::B
   auto* pgr = grad_re->typed_data();
   auto* pgi = grad_im->typed_data();
   const int64_t stride = length * 2 * n;
-  ParallelFor(batch, threads, [&](int64_t i) {
+  ParallelFor(batch, batch * stride, threads, [&](int64_t i) {
     BackwardOne(plr + i * n, pli + i * n, ph + i * stride, pg + i * stride, pa + i * stride,
                 pgr + i * n, pgi + i * n, length, n, reverse != 0);
   });
