@@ -1,7 +1,10 @@
 """linear_scan against a float64 Python loop, finite differences and the loop's gradients."""
 
 import itertools
+import os
 import shutil
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -307,3 +310,18 @@ def test_native_scan_splits_large_batches_over_threads():
         # float32 sums of 12k terms: compare on the scale of the largest entry
         scale = float(np.abs(np.asarray(w)).max())
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-4, atol=1e-4 * scale)
+
+
+def test_native_build_failure_and_opt_out(tmp_path):
+    """A failing compiler raises an error naming the command; LRUX_NATIVE=0 turns the kernel
+    off and "auto" falls back to the chunked scan."""
+    with pytest.raises(RuntimeError, match="scan_cpu.cc"):
+        build(compiler="false")
+    code = (
+        "from lrux.kernels import native_available; from lrux.scan import resolve_mode;"
+        "print(native_available(), resolve_mode('auto', 4096, 'cpu', native=True))"
+    )
+    env = dict(os.environ, LRUX_NATIVE="0", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "chunked"]

@@ -4,8 +4,10 @@
 installed jaxlib's FFI headers, cached under ``$LRUX_CACHE_DIR`` (default
 ``~/.cache/lrux/kernels``, keyed on the source, jaxlib version and flags), loaded with
 ctypes and registered with `jax.ffi`. One pass over memory per sequence does what the chunked
-XLA scan does in several: forward h_t = lambda h_{t-1} + b_t in place, and backward the
-adjoint scan with the gradient of lambda accumulated in the same pass.
+XLA scan does in several: forward h_t = lambda h_{t-1} + b_t (one read of b, one write of
+h), and backward the adjoint scan with the gradient of lambda accumulated in the same pass.
+The sequences of a batch (vmap hands the kernel all of them at once) are split over the
+CPU's cores.
 
 When no compiler is found or the build fails, `native_available()` is False (with one
 warning saying why) and ``mode="auto"`` keeps the chunked XLA scan. ``LRUX_NATIVE=0`` turns
@@ -29,7 +31,8 @@ import numpy as np
 from jaxtyping import Array, Float
 
 SOURCE = os.path.join(os.path.dirname(__file__), "scan_cpu.cc")
-FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-w", "-pthread")
+PORTABLE_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-w", "-pthread")
+FLAGS = (*PORTABLE_FLAGS, "-march=native")  # tried first; PORTABLE_FLAGS if it fails
 _TARGETS = {
     "forward": {"float32": "LruxScanForwardF32", "float64": "LruxScanForwardF64"},
     "backward": {"float32": "LruxScanBackwardF32", "float64": "LruxScanBackwardF64"},
@@ -51,12 +54,12 @@ def _cpu_features() -> str:
         return platform.processor()
 
 
-def _library_path(compiler: str) -> str:
+def _library_path(compiler: str, flags: tuple[str, ...]) -> str:
     import jaxlib
 
     with open(SOURCE, "rb") as f:
         digest = hashlib.sha256(f.read())
-    key = (compiler, *FLAGS, jaxlib.__version__, sys.platform, platform.machine(), _cpu_features())
+    key = (compiler, *flags, jaxlib.__version__, sys.platform, platform.machine(), _cpu_features())
     digest.update(" ".join(key).encode())
     return os.path.join(cache_dir(), f"scan_cpu-{digest.hexdigest()[:16]}.so")
 
@@ -64,19 +67,31 @@ def _library_path(compiler: str) -> str:
 def build(compiler: str | None = None) -> str:
     """Compile `scan_cpu.cc` into the cache (if not there yet); return the library's path.
 
-    Raises RuntimeError naming the compiler and its error output when the build fails.
+    Tries `FLAGS` (tuned for this CPU), then `PORTABLE_FLAGS`; raises RuntimeError with the
+    compiler's command and error output when both fail.
     """
     compiler = compiler or os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
     if not compiler:
         raise RuntimeError("no C++ compiler found (set CXX or install g++)")
-    path = _library_path(compiler)
-    if os.path.exists(path):
-        return path
+    errors = []
+    for flags in (FLAGS, PORTABLE_FLAGS):
+        path = _library_path(compiler, flags)
+        if os.path.exists(path):
+            return path
+        try:
+            _compile(compiler, flags, path)
+            return path
+        except RuntimeError as err:
+            errors.append(str(err))
+    raise RuntimeError("\n".join(errors))
+
+
+def _compile(compiler: str, flags: tuple[str, ...], path: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # Compile to a private name, then rename: concurrent processes never see a partial file.
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(path))
     os.close(fd)
-    cmd = [compiler, *FLAGS, f"-I{jax.ffi.include_dir()}", SOURCE, "-o", tmp]
+    cmd = [compiler, *flags, f"-I{jax.ffi.include_dir()}", SOURCE, "-o", tmp]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if proc.returncode != 0:
@@ -87,7 +102,6 @@ def build(compiler: str | None = None) -> str:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    return path
 
 
 @functools.cache
