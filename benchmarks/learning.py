@@ -758,6 +758,32 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _plot_gamma_curves(ax, res: dict[str, Any]) -> None:
+    """Mean train-loss curves at the ring closest to 1, with and without gamma: without it
+    the state's scale grows like 1 / sqrt(1 - |lambda|^2) and the loss starts high."""
+    rings = [(r["r_min"], r["r_max"]) for r in res["runs"] if r["sweep"] == "ring"]
+    if not rings:
+        return
+    ring = max(rings, key=lambda x: x[1])
+    for g, label, c, ls in ((True, "LRU (gamma)", "#47a", "-"),
+                            (False, "no gamma (diag-ring)", "#c44", "--")):
+        curves = [r["loss_curve"] for r in res["runs"] if r["sweep"] == "ring"
+                  and r["gamma"] == g and (r["r_min"], r["r_max"]) == ring and r["loss_curve"]]
+        if not curves:
+            continue
+        n = min(len(c) for c in curves)
+        steps = [c[0] for c in curves[0][:n]]
+        ax.plot(steps, np.mean([[v for _, v in c[:n]] for c in curves], axis=0), ls=ls,
+                color=c, label=f"{label}, mean of {len(curves)}")
+    ax.axhline(math.log(res["config"]["recall_classes"]), color="k", ls=":", lw=1,
+               label="chance loss")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("train loss")
+    ax.set_title(f"ring [{ring[0]:g}, {ring[1]:g}]: loss curves")
+    ax.legend()
+
+
 def plot(results: dict[str, Any], fig_dir: str, suffix: str = "") -> list[str]:
     """PNG figures of the experiments present in `results`; returns their paths."""
     import matplotlib
@@ -807,7 +833,7 @@ def plot(results: dict[str, Any], fig_dir: str, suffix: str = "") -> list[str]:
         paths.append(p)
     if "signal" in results:
         res = results["signal"]
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [2, 1]})
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4), gridspec_kw={"width_ratios": [2, 2, 1]})
         ax = axes[0]
         for g, label, c, ls, mk in ((True, "LRU (gamma)", "#47a", "-", "o"),
                                     (False, "no gamma (diag-ring)", "#c44", "--", "s")):
@@ -829,7 +855,8 @@ def plot(results: dict[str, Any], fig_dir: str, suffix: str = "") -> list[str]:
         ax.set_ylabel("test accuracy %")
         ax.set_title(f"Delayed recall, L = {res['config']['length']}")
         ax.legend()
-        ax = axes[1]
+        _plot_gamma_curves(axes[1], res)
+        ax = axes[2]
         ms, ss, names = [], [], []
         for ph, rs in phase_groups(res):
             m, s, _ = _stats([r["test_acc"] for r in rs])

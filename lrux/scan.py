@@ -9,7 +9,7 @@ Modes (all give the same values):
 - ``"chunked"``: the sequence is cut into C chunks of T steps; a sequential scan over the T
   positions runs all chunks at once, a sequential scan over the C chunk ends carries the
   state across chunks, and one elementwise fix-up adds it back: T + C sequential steps
-  instead of L, with no extra work. The fastest on CPU.
+  instead of L, with no extra work. The fastest XLA-only mode on CPU.
 - ``"native"``: (`complex_scan_stacked` only, CPU only) a fused C++ kernel called through
   XLA's FFI (`lrux.kernels`), compiled on first use: one pass over memory forward, one
   backward. The fastest on CPU.
@@ -31,8 +31,9 @@ from jaxtyping import Array, Float, Inexact
 ScanMode = Literal["auto", "parallel", "sequential", "chunked", "native"]
 SCAN_MODES: tuple[str, ...] = ("auto", "parallel", "sequential", "chunked", "native")
 
-# On GPU/TPU the log-depth scan wins; on CPU the chunked scan (few sequential steps, no
-# redundant work) does. Short sequences are cheapest with a plain sequential scan.
+# On GPU/TPU the log-depth scan wins; on CPU the native kernel (where it exists and builds),
+# else the chunked scan (few sequential steps, no redundant work). Short sequences are
+# cheapest with a plain sequential scan.
 _SHORT = 64
 
 
