@@ -10,9 +10,8 @@ Modes (all give the same values):
   positions runs all chunks at once, a sequential scan over the C chunk ends carries the
   state across chunks, and one elementwise fix-up adds it back: T + C sequential steps
   instead of L, with no extra work. The fastest XLA-only mode on CPU.
-- ``"native"``: (`complex_scan_stacked` only, CPU only) a fused C++ kernel called through
-  XLA's FFI (`lrux.kernels`), compiled on first use: one pass over memory forward, one
-  backward. The fastest on CPU.
+- ``"native"``: (CPU only) a fused C++ kernel called through XLA's FFI (`lrux.kernels`),
+  compiled on first use: one pass over memory forward, one backward. The fastest on CPU.
 - ``"auto"``: chooses per backend and length (see `resolve_mode`).
 
 The gradient is a custom VJP: the adjoint of a linear recurrence is the same recurrence run
@@ -37,30 +36,23 @@ SCAN_MODES: tuple[str, ...] = ("auto", "parallel", "sequential", "chunked", "nat
 _SHORT = 64
 
 
-def resolve_mode(
-    mode: str, length: int, backend: str | None = None, *, native: bool = False
-) -> str:
+def resolve_mode(mode: str, length: int, backend: str | None = None) -> str:
     """The concrete mode that ``mode`` stands for at this sequence length and backend.
 
-    ``native=True`` where a native kernel exists (`complex_scan_stacked`): "auto" then picks
-    it on a single-device CPU process when it builds. With several devices "auto" keeps the
-    XLA scans, because XLA's partitioner cannot split an opaque custom call over the batch.
+    "auto" picks the native kernel on a single-device CPU process when it builds. With
+    several devices it keeps the XLA scans, because XLA's partitioner cannot split an opaque
+    custom call over a sharded batch (it would gather the whole batch on every device).
     """
     if mode not in SCAN_MODES:
         raise ValueError(f"scan mode must be one of {SCAN_MODES}, got {mode!r}")
     backend = backend or jax.default_backend()
     if mode == "native":
-        if not native:
-            raise ValueError(
-                "scan mode 'native' exists only for complex_scan_stacked (the LRU and the "
-                "diagonal rungs); use 'auto' or 'chunked'"
-            )
         if backend != "cpu":
             raise ValueError(f"scan mode 'native' runs on the CPU only, backend is {backend!r}")
         return mode
     if mode != "auto":
         return mode
-    if native and backend == "cpu" and jax.device_count() == 1:
+    if backend == "cpu" and jax.device_count() == 1:
         from lrux.kernels import native_available
 
         if native_available():
@@ -91,8 +83,7 @@ def linear_scan(
         b: the inputs ``(seq, *state)``; real or complex.
         h0: the state before the first step ``(*state)``; zeros when None.
         reverse: run from the end, h_t = a_t * h_{t+1} + b_t (h0 is the state after the end).
-        mode: "auto", "parallel", "sequential" or "chunked" ("native" exists only for
-            `complex_scan_stacked`).
+        mode: "auto", "parallel", "sequential", "chunked" or "native" (CPU only).
         chunk_size: steps per chunk for "chunked" (default: a power of two near sqrt(seq)).
 
     Returns:
@@ -116,6 +107,12 @@ def linear_scan(
     if length == 0:
         return jnp.zeros(b.shape, dtype)
     mode = resolve_mode(mode, length)
+    if mode == "native":
+        from lrux.kernels import native_linear_scan
+
+        return native_linear_scan(
+            a.astype(dtype), b.astype(dtype), h0.astype(dtype), reverse=reverse
+        )
     chunk = chunk_size or default_chunk_size(length)
     return _linear_scan(a, b.astype(dtype), h0.astype(dtype), reverse, mode, chunk)
 
@@ -291,7 +288,7 @@ def complex_scan_stacked(
         raise ValueError(f"b must have shape (seq, 2 * {n}) = (seq, {2 * n}), got {b.shape}")
     if b.shape[0] == 0:
         return b
-    mode = resolve_mode(mode, b.shape[0], native=True)
+    mode = resolve_mode(mode, b.shape[0])
     if mode == "native":
         from lrux.kernels import native_complex_scan
 

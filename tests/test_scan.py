@@ -10,12 +10,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import enable_x64, native_param
+from conftest import enable_x64
 
 from lrux.kernels import build, native_available
 from lrux.scan import complex_scan_stacked, default_chunk_size, linear_scan, resolve_mode
 
 MODES = ["sequential", "parallel", "chunked"]
+# every mode, "native" where the C++ kernel builds (test_native_kernel_builds fails on a
+# machine with a compiler where it does not)
+ALL_MODES = MODES + (["native"] if jax.default_backend() == "cpu" and native_available() else [])
 
 
 def loop_scan(a, b, h0, reverse):
@@ -55,7 +58,9 @@ def draw(rng, length, time_varying, complex_a, complex_b, state=(3, 2)):
     return a, b, h0
 
 
-CASES = list(itertools.product(MODES, [False, True], [False, True], [False, True], [False, True]))
+CASES = list(
+    itertools.product(ALL_MODES, [False, True], [False, True], [False, True], [False, True])
+)
 
 
 @pytest.mark.parametrize("mode,reverse,time_varying,complex_ab,with_h0", CASES)
@@ -80,7 +85,7 @@ def test_forward_matches_float64_loop(mode, reverse, time_varying, complex_ab, w
                 np.testing.assert_allclose(np.asarray(got), want, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("mode", MODES + ["auto"])
+@pytest.mark.parametrize("mode", ALL_MODES + ["auto"])
 def test_mixed_real_a_complex_b_float32(mode):
     """The LRU's case in float32: real or complex a with complex b, long enough to chunk."""
     rng = np.random.default_rng(1)
@@ -100,7 +105,7 @@ DTYPES = [(False, False), (False, True), (True, True)]  # (complex a, complex b)
 GRAD_CASES = [
     (mode, reverse, tv, ca, cb)
     for mode, reverse, tv, (ca, cb) in itertools.product(
-        MODES, [False, True], [False, True], DTYPES
+        ALL_MODES, [False, True], [False, True], DTYPES
     )
 ]
 
@@ -130,7 +135,7 @@ def test_gradients_equal_loop_gradients(mode, reverse, time_varying, complex_a, 
             np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", ALL_MODES)
 def test_gradient_matches_finite_differences(mode):
     """Directional derivative of the custom VJP against central differences (float64)."""
     rng = np.random.default_rng(3)
@@ -161,11 +166,12 @@ def test_gradient_matches_finite_differences(mode):
             np.testing.assert_allclose(float(analytic), float(numeric), rtol=1e-6, atol=1e-7)
 
 
-def test_jit_vmap_and_grad_compose():
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_jit_vmap_and_grad_compose(mode):
     rng = np.random.default_rng(4)
     a = jnp.asarray(rng.uniform(0, 0.9, (5,)), jnp.float32)
     b = jnp.asarray(rng.normal(size=(3, 50, 5)), jnp.float32)
-    batched = jax.jit(jax.vmap(lambda b: linear_scan(a, b, mode="chunked")))
+    batched = jax.jit(jax.vmap(lambda b: linear_scan(a, b, mode=mode)))
     out = batched(b)
     for i in range(3):
         np.testing.assert_allclose(
@@ -173,6 +179,16 @@ def test_jit_vmap_and_grad_compose():
         )
     g = jax.jit(jax.grad(lambda a: jnp.sum(jax.vmap(lambda b: linear_scan(a, b))(b) ** 2)))(a)
     assert g.shape == (5,) and bool(jnp.all(jnp.isfinite(g)))
+    # time-varying a, batched h0, two vmapped axes: every argument batched differently
+    a_tv = jnp.asarray(rng.uniform(0, 0.9, (2, 3, 50, 5)), jnp.float32)
+    h0 = jnp.asarray(rng.normal(size=(2, 3, 5)), jnp.float32)
+    b2 = jnp.stack([b, 2 * b])
+    nested = jax.jit(jax.vmap(jax.vmap(
+        lambda a, b, h0: linear_scan(a, b, h0, reverse=True, mode=mode))))(a_tv, b2, h0)
+    for i, j in itertools.product(range(2), range(3)):
+        np.testing.assert_allclose(
+            np.asarray(nested[i, j]), loop_scan(a_tv[i, j], b2[i, j], h0[i, j], True),
+            rtol=1e-5, atol=1e-5)
 
 
 def test_bad_input_errors():
@@ -187,31 +203,32 @@ def test_bad_input_errors():
         linear_scan(jnp.zeros(4), b, mode="chunked", chunk_size=0)
 
 
-def test_auto_mode_choice():
-    assert resolve_mode("native", 4096, "cpu", native=True) == "native"
-    with pytest.raises(ValueError, match="only for complex_scan_stacked"):
-        resolve_mode("native", 4096, "cpu")
+def test_auto_mode_choice(monkeypatch):
+    assert resolve_mode("native", 4096, "cpu") == "native"
     with pytest.raises(ValueError, match="CPU only"):
-        resolve_mode("native", 4096, "gpu", native=True)
-    assert resolve_mode("auto", 4096, "gpu", native=True) == "parallel"
+        resolve_mode("native", 4096, "gpu")
+    assert resolve_mode("auto", 4096, "gpu") == "parallel"
     if native_available() and jax.device_count() == 1:
-        assert resolve_mode("auto", 4096, "cpu", native=True) == "native"
-        assert resolve_mode("auto", 10, "cpu", native=True) == "native"
+        assert resolve_mode("auto", 4096, "cpu") == "native"
+        assert resolve_mode("auto", 10, "cpu") == "native"
+    import lrux.kernels
+
+    monkeypatch.setattr(lrux.kernels, "native_available", lambda: False)  # no compiler
     assert resolve_mode("auto", 10, "cpu") == "sequential"
+    assert resolve_mode("auto", 4096, "cpu") == "chunked"
+    assert resolve_mode("parallel", 4096, "cpu") == "parallel"
+    assert default_chunk_size(4096) == 64
 
 
 def test_auto_keeps_xla_scans_with_several_devices(monkeypatch):
     """XLA cannot split an opaque custom call over a sharded batch, so with several devices
     "auto" keeps the chunked scan (the 8-device training test runs that path)."""
     monkeypatch.setattr(jax, "device_count", lambda *a: 8)
-    assert resolve_mode("auto", 4096, "cpu", native=True) == "chunked"
     assert resolve_mode("auto", 4096, "cpu") == "chunked"
     assert resolve_mode("auto", 4096, "gpu") == "parallel"
-    assert resolve_mode("parallel", 4096, "cpu") == "parallel"
-    assert default_chunk_size(4096) == 64
 
 
-@pytest.mark.parametrize("mode", native_param(*MODES))
+@pytest.mark.parametrize("mode", ALL_MODES)
 @pytest.mark.parametrize("reverse", [False, True])
 def test_complex_scan_stacked_matches_loop_and_its_gradients(mode, reverse):
     """The [Re | Im] real-pair scan used by the LRU: values against the float64 loop and
@@ -284,8 +301,6 @@ def test_native_scan_under_nested_vmap_jit_and_float32():
         lambda b: complex_scan_stacked(lr, li, b, mode="sequential")))(jnp.asarray(b)) ** 2)
     for g, w in zip(jax.grad(loss, (0, 1))(lr, li), jax.grad(ref, (0, 1))(lr, li), strict=True):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-4)
-    with pytest.raises(ValueError, match="only for complex_scan_stacked"):
-        linear_scan(jnp.zeros(4), jnp.zeros((10, 4)), mode="native")
 
 
 def test_native_scan_splits_large_batches_over_threads():
@@ -319,7 +334,7 @@ def test_native_build_failure_and_opt_out(tmp_path):
         build(compiler="false")
     code = (
         "from lrux.kernels import native_available; from lrux.scan import resolve_mode;"
-        "print(native_available(), resolve_mode('auto', 4096, 'cpu', native=True))"
+        "print(native_available(), resolve_mode('auto', 4096, 'cpu'))"
     )
     env = dict(os.environ, LRUX_NATIVE="0", JAX_PLATFORMS="cpu")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

@@ -1,4 +1,6 @@
-"""The native CPU scan: a fused C++ kernel for the LRU's recurrence, called through XLA's FFI.
+"""The native CPU scans: fused C++ kernels for the diagonal recurrences, called through XLA's
+FFI: `native_complex_scan` (the LRU family's [Re | Im] pairs) and `native_linear_scan`
+(`linear_scan`'s general form: real or complex, constant or time-varying a, h0).
 
 `scan_cpu.cc` is compiled on first use with the machine's C++ compiler against the
 installed jaxlib's FFI headers, cached under ``$LRUX_CACHE_DIR`` (default
@@ -17,6 +19,7 @@ the kernel off.
 import ctypes
 import functools
 import hashlib
+import math
 import os
 import platform
 import shutil
@@ -31,11 +34,21 @@ import numpy as np
 from jaxtyping import Array, Float
 
 SOURCE = os.path.join(os.path.dirname(__file__), "scan_cpu.cc")
-PORTABLE_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-w", "-pthread")
+# -fcx-limited-range: plain complex products, without C99's NaN/inf recovery (as XLA's)
+PORTABLE_FLAGS = ("-O3", "-fcx-limited-range", "-std=c++17", "-shared", "-fPIC", "-w", "-pthread")
 FLAGS = (*PORTABLE_FLAGS, "-march=native")  # tried first; PORTABLE_FLAGS if it fails
 _TARGETS = {
     "forward": {"float32": "LruxScanForwardF32", "float64": "LruxScanForwardF64"},
     "backward": {"float32": "LruxScanBackwardF32", "float64": "LruxScanBackwardF64"},
+    **{
+        f"linear_{kind}": {
+            "float32": f"LruxLinear{Kind}F32",
+            "float64": f"LruxLinear{Kind}F64",
+            "complex64": f"LruxLinear{Kind}C64",
+            "complex128": f"LruxLinear{Kind}C128",
+        }
+        for kind, Kind in (("forward", "Forward"), ("backward", "Backward"))
+    },
 }
 
 
@@ -142,7 +155,9 @@ def _cores() -> int:
 def _target(kind: str, dtype) -> str:
     name = _TARGETS[kind].get(jnp.dtype(dtype).name)
     if name is None:
-        raise TypeError(f"the native scan supports float32 and float64, got {jnp.dtype(dtype)}")
+        raise TypeError(
+            f"the native scan supports {', '.join(_TARGETS[kind])}, got {jnp.dtype(dtype)}"
+        )
     reason = _load()
     if reason is not None:
         raise RuntimeError(f"the native CPU scan is unavailable: {reason}")
@@ -205,3 +220,53 @@ def _native_bwd(reverse, residuals, g):
 
 
 _native_scan.defvjp(_native_fwd, _native_bwd)
+
+
+# --- linear_scan: h_t = a_t * h_{t-1} + b_t, real or complex, constant or time-varying a ---
+
+
+def native_linear_scan(a: Array, b: Array, h0: Array, *, reverse: bool = False) -> Array:
+    """`lrux.scan.linear_scan` in one C++ pass (and one for its VJP): b (seq, *state), a
+    constant (*state) or time-varying (seq, *state), h0 (*state), one dtype for all three
+    (float32/64 or complex64/128; the caller promotes)."""
+    length, state = b.shape[0], b.shape[1:]
+    size = math.prod(state)
+    flat_a = a.reshape((length, size) if a.ndim == b.ndim else (size,))
+    h = _native_linear(flat_a, b.reshape(length, size), h0.reshape(size), bool(reverse))
+    return h.reshape(b.shape)
+
+
+def _linear_forward(a, b, h0, reverse):
+    call = jax.ffi.ffi_call(
+        _target("linear_forward", b.dtype),
+        jax.ShapeDtypeStruct(b.shape, b.dtype),
+        vmap_method="broadcast_all",
+    )
+    return call(a, b, h0, reverse=np.int64(reverse), threads=np.int64(_cores()))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _native_linear(a, b, h0, reverse):
+    return _linear_forward(a, b, h0, reverse)
+
+
+def _native_linear_fwd(a, b, h0, reverse):
+    h = _linear_forward(a, b, h0, reverse)
+    return h, (a, h, h0)
+
+
+def _native_linear_bwd(reverse, residuals, g):
+    a, h, h0 = residuals
+    like = lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype)
+    call = jax.ffi.ffi_call(
+        _target("linear_backward", h.dtype),
+        (like(h), like(a), like(h0)),
+        vmap_method="broadcast_all",
+    )
+    adj, grad_a, grad_h0 = call(
+        a, h, h0, g, reverse=np.int64(reverse), threads=np.int64(_cores())
+    )
+    return grad_a, adj, grad_h0
+
+
+_native_linear.defvjp(_native_linear_fwd, _native_linear_bwd)

@@ -37,12 +37,10 @@ def check_sequence(x: Array, d_model: int, layer: str) -> None:
         )
 
 
-def check_scan_mode(scan_mode: str, *, native: bool = True) -> None:
-    """Raise ValueError unless scan_mode is known (and, for layers whose scan has no native
-    kernel, ``native=False``, not "native")."""
-    modes = SCAN_MODES if native else tuple(m for m in SCAN_MODES if m != "native")
-    if scan_mode not in modes:
-        raise ValueError(f"scan_mode must be one of {modes}, got {scan_mode!r}")
+def check_scan_mode(scan_mode: str) -> None:
+    """Raise ValueError unless scan_mode is one of `lrux.scan.SCAN_MODES`."""
+    if scan_mode not in SCAN_MODES:
+        raise ValueError(f"scan_mode must be one of {SCAN_MODES}, got {scan_mode!r}")
 
 
 def _input_matrix(B_re, B_im, gain):

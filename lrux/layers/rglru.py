@@ -93,7 +93,7 @@ class RGLRU(eqx.Module):
         key: PRNGKeyArray,
     ):
         check_sizes(d_model, d_state)
-        check_scan_mode(scan_mode, native=False)
+        check_scan_mode(scan_mode)
         if not isinstance(num_heads, int) or num_heads < 1 or d_state % num_heads:
             raise ValueError(
                 f"RGLRU: num_heads must be a positive divisor of d_state={d_state}, "

@@ -117,7 +117,7 @@ class S5(eqx.Module):
         key: PRNGKeyArray,
     ):
         check_sizes(d_model, d_state)
-        check_scan_mode(scan_mode, native=False)
+        check_scan_mode(scan_mode)
         if discretization not in hippo.DISCRETIZATIONS:
             raise ValueError(
                 f"S5: discretization must be one of {tuple(hippo.DISCRETIZATIONS)}, "
