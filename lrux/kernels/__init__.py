@@ -164,30 +164,15 @@ def _target(kind: str, dtype) -> str:
     return name
 
 
-def _forward(lam_re, lam_im, b, reverse: bool):
+def _call(kind: str, results: tuple[Array, ...], *args: Array, reverse: bool):
+    """Call kernel `kind` on `args`; its outputs have the shapes and dtypes of `results`.
+    vmap hands the kernel every batch axis as leading axes (it loops over them in C++)."""
     call = jax.ffi.ffi_call(
-        _target("forward", b.dtype),
-        jax.ShapeDtypeStruct(b.shape, b.dtype),
+        _target(kind, args[-1].dtype),
+        tuple(jax.ShapeDtypeStruct(r.shape, r.dtype) for r in results),
         vmap_method="broadcast_all",
     )
-    return call(lam_re, lam_im, b, reverse=np.int64(reverse), threads=np.int64(_cores()))
-
-
-def _backward(lam_re, lam_im, h, g, reverse: bool):
-    lam = jax.ShapeDtypeStruct(lam_re.shape, lam_re.dtype)
-    call = jax.ffi.ffi_call(
-        _target("backward", h.dtype),
-        (jax.ShapeDtypeStruct(h.shape, h.dtype), lam, lam),
-        vmap_method="broadcast_all",
-    )
-    return call(
-        lam_re,
-        lam_im,
-        h,
-        g,
-        reverse=np.int64(reverse),
-        threads=np.int64(_cores()),
-    )
+    return call(*args, reverse=np.int64(reverse), threads=np.int64(_cores()))
 
 
 def native_complex_scan(
@@ -205,17 +190,19 @@ def native_complex_scan(
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _native_scan(lam_re, lam_im, b, reverse):
-    return _forward(lam_re, lam_im, b, reverse)
+    return _native_fwd(lam_re, lam_im, b, reverse)[0]
 
 
 def _native_fwd(lam_re, lam_im, b, reverse):
-    h = _forward(lam_re, lam_im, b, reverse)
+    (h,) = _call("forward", (b,), lam_re, lam_im, b, reverse=reverse)
     return h, (lam_re, lam_im, h)
 
 
 def _native_bwd(reverse, residuals, g):
     lam_re, lam_im, h = residuals
-    adj, grad_re, grad_im = _backward(lam_re, lam_im, h, g, reverse)
+    adj, grad_re, grad_im = _call(
+        "backward", (h, lam_re, lam_im), lam_re, lam_im, h, g, reverse=reverse
+    )
     return grad_re, grad_im, adj
 
 
@@ -236,36 +223,19 @@ def native_linear_scan(a: Array, b: Array, h0: Array, *, reverse: bool = False) 
     return h.reshape(b.shape)
 
 
-def _linear_forward(a, b, h0, reverse):
-    call = jax.ffi.ffi_call(
-        _target("linear_forward", b.dtype),
-        jax.ShapeDtypeStruct(b.shape, b.dtype),
-        vmap_method="broadcast_all",
-    )
-    return call(a, b, h0, reverse=np.int64(reverse), threads=np.int64(_cores()))
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _native_linear(a, b, h0, reverse):
-    return _linear_forward(a, b, h0, reverse)
+    return _native_linear_fwd(a, b, h0, reverse)[0]
 
 
 def _native_linear_fwd(a, b, h0, reverse):
-    h = _linear_forward(a, b, h0, reverse)
+    (h,) = _call("linear_forward", (b,), a, b, h0, reverse=reverse)
     return h, (a, h, h0)
 
 
 def _native_linear_bwd(reverse, residuals, g):
     a, h, h0 = residuals
-    like = lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype)
-    call = jax.ffi.ffi_call(
-        _target("linear_backward", h.dtype),
-        (like(h), like(a), like(h0)),
-        vmap_method="broadcast_all",
-    )
-    adj, grad_a, grad_h0 = call(
-        a, h, h0, g, reverse=np.int64(reverse), threads=np.int64(_cores())
-    )
+    adj, grad_a, grad_h0 = _call("linear_backward", (h, a, h0), a, h, h0, g, reverse=reverse)
     return grad_a, adj, grad_h0
 
 
