@@ -101,11 +101,19 @@ void ParallelFor(int64_t count, int64_t elements, int64_t threads, F f) {
   }
   std::vector<std::thread> pool;
   for (int64_t w = 1; w < threads; ++w) {
-    pool.emplace_back([=]() {
-      for (int64_t i = w; i < count; i += threads) f(i);
-    });
+    try {
+      pool.emplace_back([=]() {
+        for (int64_t i = w; i < count; i += threads) f(i);
+      });
+    } catch (...) {  // no thread to be had: this thread does the remaining shares
+      break;
+    }
   }
-  for (int64_t i = 0; i < count; i += threads) f(i);
+  const int64_t started = 1 + static_cast<int64_t>(pool.size());
+  for (int64_t w = 0; w < threads; ++w) {
+    if (w != 0 && w < started) continue;
+    for (int64_t i = w; i < count; i += threads) f(i);
+  }
   for (auto& th : pool) th.join();
 }
 
