@@ -12,15 +12,19 @@ def enable_x64():
     return legacy()
 
 
+def native_usable() -> bool:
+    """True where the native CPU scans run here: a CPU backend and a kernel that builds."""
+    from lrux.kernels import native_available
+
+    return jax.default_backend() == "cpu" and native_available()
+
+
 def native_param(*other_modes):
-    """Scan modes for parametrize, with "native" skipped where the C++ kernel cannot build
+    """Scan modes for parametrize, with "native" skipped where the C++ kernel cannot run
     (test_scan.py::test_native_kernel_builds fails on a machine with a compiler instead)."""
     import pytest
 
-    from lrux.kernels import native_available
-
-    usable = jax.default_backend() == "cpu" and native_available()
     native = pytest.param(
-        "native", marks=pytest.mark.skipif(not usable, reason="native CPU scan unavailable")
+        "native", marks=pytest.mark.skipif(not native_usable(), reason="native scan unusable")
     )
     return [*other_modes, native]

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import enable_x64
+from conftest import enable_x64, native_usable
 
 from lrux.kernels import build, native_available
 from lrux.scan import complex_scan_stacked, default_chunk_size, linear_scan, resolve_mode
@@ -18,7 +18,7 @@ from lrux.scan import complex_scan_stacked, default_chunk_size, linear_scan, res
 MODES = ["sequential", "parallel", "chunked"]
 # every mode, "native" where the C++ kernel builds (test_native_kernel_builds fails on a
 # machine with a compiler where it does not)
-ALL_MODES = MODES + (["native"] if jax.default_backend() == "cpu" and native_available() else [])
+ALL_MODES = MODES + (["native"] if native_usable() else [])
 
 
 def loop_scan(a, b, h0, reverse):
@@ -278,7 +278,7 @@ def test_native_kernel_builds():
 
 def test_native_scan_under_nested_vmap_jit_and_float32():
     """Two vmapped batch axes reach the kernel as leading axes; float32 against float64."""
-    if jax.default_backend() != "cpu" or not native_available():
+    if not native_usable():
         pytest.skip("native scan unavailable")
     rng = np.random.default_rng(8)
     n, length = 5, 300
@@ -306,7 +306,7 @@ def test_native_scan_under_nested_vmap_jit_and_float32():
 def test_native_scan_splits_large_batches_over_threads():
     """Work large enough for several threads (>= 2 x 64k elements) gives the same values
     and gradients as the XLA scan."""
-    if jax.default_backend() != "cpu" or not native_available():
+    if not native_usable():
         pytest.skip("native scan unavailable")
     rng = np.random.default_rng(9)
     n = 16
