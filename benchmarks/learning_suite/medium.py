@@ -1,0 +1,137 @@
+"""The medium tier: the LRU paper presets, scaled down, trained by `lrux.train.run`.
+
+Each task trains in its own run directory (`RUNS_DIR/<task>`: config.json, metrics.jsonl,
+checkpoints, summary.json), always with `resume=True`: a second invocation continues an
+interrupted run from its newest checkpoint and returns a finished run's summary at once.
+The curves come from the run's metrics.jsonl, re-read at every evaluation, so the section
+handed to `on_update` (the JSON written as it goes) always matches the run directory.
+"""
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .config import PAPER_TEST_ACC, MediumConfig
+
+OnUpdate = Callable[[dict[str, Any]], None]
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def curves(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """metrics.jsonl records as train / val curves and the test record(s)."""
+    keep = {"train": ("step", "loss", "accuracy", "lr", "steps_per_sec"),
+            "val": ("step", "loss", "accuracy", "count"),
+            "test": ("step", "loss", "accuracy", "count")}
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in keep}
+    for rec in records:
+        split = rec.get("split")
+        if split in keep:
+            out[split].append({k: rec[k] for k in keep[split] if k in rec})
+    return out
+
+
+class _Recorder:
+    """A `lrux.train.run` metrics writer: prints progress, and at every evaluation re-reads
+    metrics.jsonl into the run record and calls `on_update`."""
+
+    def __init__(self, record: dict[str, Any], run_dir: str, steps: int, on_update: OnUpdate):
+        self.record, self.run_dir, self.steps, self.on_update = record, run_dir, steps, on_update
+
+    def write(self, rec: dict[str, Any]) -> None:
+        task, step = self.record["task"], rec.get("step")
+        if rec.get("split") == "train":
+            _say(f"medium {task} step {step}/{self.steps}: loss {rec['loss']:.4f} acc "
+                 f"{rec['accuracy']:.3f} ({rec.get('steps_per_sec', float('nan')):.2f} steps/s)")
+            return
+        _say(f"medium {task} step {step}: {rec.get('split')} accuracy {rec['accuracy']:.4f} "
+             f"loss {rec['loss']:.4f} (n={rec.get('count')})")
+        self.refresh()
+
+    def refresh(self) -> None:
+        from lrux.train import read_metrics
+
+        path = os.path.join(self.run_dir, "metrics.jsonl")
+        if os.path.exists(path):
+            self.record.update(curves(read_metrics(self.run_dir)))
+        self.on_update(self.record)
+
+    def close(self) -> None:
+        pass
+
+
+def _new_record(cfg: MediumConfig, task: str, preset, run_dir: str) -> dict[str, Any]:
+    from lrux.presets import get_preset
+
+    paper = get_preset(task, "lru", "paper")
+    scaled = {k: [getattr(paper, k), getattr(preset, k)] for k in cfg.scaled(task)
+              if k != "data" and getattr(paper, k) != getattr(preset, k)}
+    return {
+        "task": task, "mixer": "lru", "seed": cfg.seed, "run_dir": run_dir,
+        "preset": preset.to_dict(), "scaled": scaled,
+        "paper_test_acc": PAPER_TEST_ACC[task], "status": "running",
+        "load_avg_at_start": list(os.getloadavg()),
+    }
+
+
+def _steps_per_sec(train: list[dict[str, Any]]) -> float | None:
+    """Median steps/s of the train records after the first (which includes compilation)."""
+    rates = sorted(r["steps_per_sec"] for r in train[1:] if isinstance(
+        r.get("steps_per_sec"), float))
+    return rates[len(rates) // 2] if rates else None
+
+
+def run_task(cfg: MediumConfig, task: str, *, data_dir: str, runs_dir: str,
+             on_update: OnUpdate) -> dict[str, Any]:
+    """Train the medium preset of `task` (resuming its run directory) and return its record.
+
+    A non-finite loss ends the task with status "diverged"; SIGTERM / SIGINT
+    (`lrux.train.Interrupted`) record status "interrupted" and propagate."""
+    from lrux.train import Interrupted, NonFiniteLoss, run
+
+    preset = cfg.preset(task)
+    run_dir = os.path.join(runs_dir, task)
+    rec = _new_record(cfg, task, preset, run_dir)
+    recorder = _Recorder(rec, run_dir, preset.steps, on_update)
+    t0 = time.perf_counter()
+    try:
+        summary = run(preset, data_dir=os.path.join(data_dir, cfg.data_name(task)),
+                      out_dir=run_dir, seed=cfg.seed, resume=True, progress=False,
+                      writers=(recorder,))
+        rec.update(status="finished", summary=summary,
+                   test_acc=summary.get("test_accuracy_at_best"),
+                   best_val_acc=summary.get("best_val_accuracy"))
+    except NonFiniteLoss as e:
+        rec.update(status="diverged", error=str(e), test_acc=None)
+    except Interrupted:
+        rec.update(status="interrupted", test_acc=None)
+        raise
+    finally:
+        rec["wall_s"] = time.perf_counter() - t0
+        rec["load_avg_at_end"] = list(os.getloadavg())
+        recorder.refresh()
+        rec["steps_per_sec"] = _steps_per_sec(rec.get("train", []))
+        on_update(rec)
+    return rec
+
+
+def run_medium(cfg: MediumConfig, *, data_dir: str, runs_dir: str,
+               on_update: Callable[[list[dict[str, Any]]], None]) -> dict[str, Any]:
+    """Every task of `cfg.tasks` in turn; `on_update(runs so far)` after every evaluation."""
+    t0 = time.perf_counter()
+    runs: list[dict[str, Any]] = []
+    for task in cfg.tasks:
+        def update(rec: dict[str, Any], done=tuple(runs)) -> None:
+            on_update([*done, rec])
+
+        rec = run_task(cfg, task, data_dir=data_dir, runs_dir=runs_dir, on_update=update)
+        runs.append(rec)
+        acc = "diverged" if rec["test_acc"] is None else f"{100 * rec['test_acc']:.1f}%"
+        _say(f"medium {task}: test accuracy {acc} (paper {rec['paper_test_acc']}%), "
+             f"{rec['wall_s']:.0f} s")
+    return {"runs": runs, "runs_dir": os.path.abspath(runs_dir),
+            "wall_s": time.perf_counter() - t0}
