@@ -42,7 +42,8 @@ def _say(msg: str) -> None:
 
 def report(inv: Invocation) -> dict[str, Any]:
     """--plot / --markdown: figures and tables from the JSON; never trains."""
-    from . import plots, report as tables
+    from . import plots
+    from . import report as tables
 
     results = read_json(inv.out)
     if not results:
@@ -98,7 +99,8 @@ def execute(inv: Invocation) -> dict[str, Any]:
         return report(inv)
     if inv.merge_json:
         return merge_json(inv)
-    from . import plots, report as tables
+    from . import plots
+    from . import report as tables
 
     file = ResultsFile(inv.out, merge=inv.merge)
     new = _run_medium(inv, file) if inv.tier == "medium" else _run_suite(inv, file)

@@ -1,4 +1,5 @@
-"""The medium tier: the LRU paper presets, scaled down, trained by `lrux.train.run`.
+"""The medium tier: the LRU paper presets, scaled down, trained by `lrux.train.run`
+(`run_preset`, which the GPU runs use too).
 
 Each task trains in its own run directory (`RUNS_DIR/<task>`: config.json, metrics.jsonl,
 checkpoints, summary.json), always with `resume=True`: a second invocation continues an
@@ -45,10 +46,10 @@ class _Recorder:
     def write(self, rec: dict[str, Any]) -> None:
         task, step = self.record["task"], rec.get("step")
         if rec.get("split") == "train":
-            _say(f"medium {task} step {step}/{self.steps}: loss {rec['loss']:.4f} acc "
+            _say(f"{task} step {step}/{self.steps}: loss {rec['loss']:.4f} acc "
                  f"{rec['accuracy']:.3f} ({rec.get('steps_per_sec', float('nan')):.2f} steps/s)")
             return
-        _say(f"medium {task} step {step}: {rec.get('split')} accuracy {rec['accuracy']:.4f} "
+        _say(f"{task} step {step}: {rec.get('split')} accuracy {rec['accuracy']:.4f} "
              f"loss {rec['loss']:.4f} (n={rec.get('count')})")
         self.refresh()
 
@@ -64,18 +65,31 @@ class _Recorder:
         pass
 
 
-def _new_record(cfg: MediumConfig, task: str, preset, run_dir: str) -> dict[str, Any]:
+def _new_record(preset, seed: int, run_dir: str) -> dict[str, Any]:
     from lrux.presets import get_preset
 
-    paper = get_preset(task, "lru", "paper")
-    scaled = {k: [getattr(paper, k), getattr(preset, k)] for k in cfg.scaled(task)
-              if k != "data" and getattr(paper, k) != getattr(preset, k)}
+    paper = get_preset(preset.task, preset.model, "paper")
+    scaled = {k: [getattr(paper, k), v] for k, v in preset.to_dict().items()
+              if k not in ("data", "name") and getattr(paper, k) != v}
     return {
-        "task": task, "mixer": "lru", "seed": cfg.seed, "run_dir": run_dir,
+        "task": preset.task, "mixer": preset.model, "seed": seed, "run_dir": run_dir,
         "preset": preset.to_dict(), "scaled": scaled,
-        "paper_test_acc": PAPER_TEST_ACC[task], "status": "running",
+        "paper_test_acc": PAPER_TEST_ACC.get(preset.task), "status": "running",
         "load_avg_at_start": list(os.getloadavg()),
     }
+
+
+def _run_facts(run_dir: str) -> dict[str, Any]:
+    """Split sizes, parameter count and platform from the run's config.json."""
+    import json
+
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        c = json.load(f)
+    return {k: c.get(k) for k in ("split_sizes", "num_params", "platform", "devices",
+                                  "eval_every")}
 
 
 def _steps_per_sec(train: list[dict[str, Any]]) -> float | None:
@@ -85,23 +99,23 @@ def _steps_per_sec(train: list[dict[str, Any]]) -> float | None:
     return rates[len(rates) // 2] if rates else None
 
 
-def run_task(cfg: MediumConfig, task: str, *, data_dir: str, runs_dir: str,
-             on_update: OnUpdate) -> dict[str, Any]:
-    """Train the medium preset of `task` (resuming its run directory) and return its record.
+def run_preset(preset, *, seed: int, data_dir: str, run_dir: str, on_update: OnUpdate,
+               writers: tuple = (), allow_steps_change: bool = False) -> dict[str, Any]:
+    """Train `preset` with `lrux.train.run` in `run_dir` (resuming it) and return the run
+    record: the preset, its fields that differ from the paper preset (`scaled`), the train /
+    val / test curves of metrics.jsonl, the summary, steps/s, wall time, status.
 
-    A non-finite loss ends the task with status "diverged"; SIGTERM / SIGINT
+    A non-finite loss ends the run with status "diverged"; SIGTERM / SIGINT
     (`lrux.train.Interrupted`) record status "interrupted" and propagate."""
     from lrux.train import Interrupted, NonFiniteLoss, run
 
-    preset = cfg.preset(task)
-    run_dir = os.path.join(runs_dir, task)
-    rec = _new_record(cfg, task, preset, run_dir)
+    rec = _new_record(preset, seed, run_dir)
     recorder = _Recorder(rec, run_dir, preset.steps, on_update)
     t0 = time.perf_counter()
     try:
-        summary = run(preset, data_dir=os.path.join(data_dir, cfg.data_name(task)),
-                      out_dir=run_dir, seed=cfg.seed, resume=True, progress=False,
-                      writers=(recorder,))
+        summary = run(preset, data_dir=data_dir, out_dir=run_dir, seed=seed, resume=True,
+                      allow_steps_change=allow_steps_change, progress=False,
+                      writers=(recorder, *writers))
         rec.update(status="finished", summary=summary,
                    test_acc=summary.get("test_accuracy_at_best"),
                    best_val_acc=summary.get("best_val_accuracy"))
@@ -113,6 +127,7 @@ def run_task(cfg: MediumConfig, task: str, *, data_dir: str, runs_dir: str,
     finally:
         rec["wall_s"] = time.perf_counter() - t0
         rec["load_avg_at_end"] = list(os.getloadavg())
+        rec.update(_run_facts(run_dir))
         recorder.refresh()
         rec["steps_per_sec"] = _steps_per_sec(rec.get("train", []))
         on_update(rec)
@@ -128,7 +143,9 @@ def run_medium(cfg: MediumConfig, *, data_dir: str, runs_dir: str,
         def update(rec: dict[str, Any], done=tuple(runs)) -> None:
             on_update([*done, rec])
 
-        rec = run_task(cfg, task, data_dir=data_dir, runs_dir=runs_dir, on_update=update)
+        rec = run_preset(cfg.preset(task), seed=cfg.seed,
+                         data_dir=os.path.join(data_dir, cfg.data_name(task)),
+                         run_dir=os.path.join(runs_dir, task), on_update=update)
         runs.append(rec)
         acc = "diverged" if rec["test_acc"] is None else f"{100 * rec['test_acc']:.1f}%"
         _say(f"medium {task}: test accuracy {acc} (paper {rec['paper_test_acc']}%), "

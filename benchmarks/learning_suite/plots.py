@@ -160,8 +160,9 @@ def plot_pathfinder(res: dict[str, Any], fig_dir: str, suffix: str) -> str:
 MEDIUM_CHANCE = {"listops": None, "pathfinder": 0.5}
 
 
-def plot_medium(res: dict[str, Any], fig_dir: str, suffix: str) -> str:
-    """One panel per medium task: train loss, val accuracy over steps, the paper's test %."""
+def plot_preset_runs(res: dict[str, Any], fig_dir: str, name: str) -> str:
+    """One panel per run of `lrux.train.run` (medium / GPU): train loss, val accuracy over
+    steps, the paper's test %."""
     runs = res["runs"]
     fig, axes = _plt().subplots(1, len(runs), figsize=(6.5 * len(runs), 4.2), squeeze=False)
     for ax, r in zip(axes[0], runs, strict=True):
@@ -172,12 +173,21 @@ def plot_medium(res: dict[str, Any], fig_dir: str, suffix: str) -> str:
         test = "" if r.get("test_acc") is None else f", test {100 * r['test_acc']:.1f}%"
         ax.set_title(f"{r['task']}: LRU {p['depth']} x {p['d_model']} / {p['d_state']}, "
                      f"batch {p['batch_size']}{test} ({r['status']})", fontsize=10)
+        ax.set_xlim(0, p["steps"])
         ax2.legend(loc="upper left", fontsize=8)
-    return _save(fig, fig_dir, f"learning_medium{suffix}.png")
+    return _save(fig, fig_dir, name)
+
+
+def plot_medium(res: dict[str, Any], fig_dir: str, suffix: str) -> str:
+    return plot_preset_runs(res, fig_dir, f"learning_medium{suffix}.png")
+
+
+def plot_gpu(res: dict[str, Any], fig_dir: str, suffix: str) -> str:
+    return plot_preset_runs(res, fig_dir, f"learning_gpu{suffix}.png")
 
 
 PLOTS = {"ladder": plot_ladder, "signal": plot_signal, "pathfinder": plot_pathfinder,
-         "medium": plot_medium}
+         "medium": plot_medium, "gpu": plot_gpu}
 
 
 def plot(results: dict[str, Any], fig_dir: str, suffix: str = "") -> list[str]:

@@ -91,11 +91,13 @@ def _part_row(name: str, sec: dict[str, Any], part: dict[str, Any]) -> str:
     elif name == "pathfinder":
         what = f"{c.get('pf_images')} images, {c.get('pf_seconds'):g} s budget"
         steps, seeds, length = "-", 1, 1024
-    else:
-        what = "LRU depth {depth}, d_model {d_model}, d_state {d_state}: ".format(**c) + (
-            ", ".join(c.get("tasks", ())))
-        steps, seeds = f"{c.get('listops_steps')} / {c.get('pf_steps')}", 1
-        length = "2048 / 1024"
+    else:  # medium / gpu: runs of lrux.train.run
+        what = "; ".join(f"{r['task']}: LRU {r['preset']['depth']} x {r['preset']['d_model']}"
+                         f" / {r['preset']['d_state']}" for r in sec["runs"]
+                         if r.get("invocation") == part.get("invocation"))
+        steps = " / ".join(str(r["preset"]["steps"]) for r in sec["runs"]
+                           if r.get("invocation") == part.get("invocation"))
+        seeds, length = 1, "2048 / 1024"
     return (f"| {name} | {(part.get('date') or '')[:16]} | {seeds} | {what} | {steps} | "
             f"{length} | {n} | {part.get('wall_s') or 0:.0f} |")
 
@@ -166,8 +168,8 @@ def _pct(x: float | None) -> str:
 
 
 def medium_rows(res: dict[str, Any]) -> list[list[str]]:
-    """One row per medium run: task, status, model, steps, batch, train size, steps/s,
-    best val %, test %, the paper's test %, wall s."""
+    """One row per run of `lrux.train.run` (medium / GPU): task, status, model, steps,
+    batch, training examples, steps/s, best val %, test %, the paper's test %, wall s."""
     rows = []
     for r in res["runs"]:
         p, val = r["preset"], r.get("val", [])
@@ -177,6 +179,7 @@ def medium_rows(res: dict[str, Any]) -> list[list[str]]:
         rows.append([
             r["task"], r["status"], f"{p['depth']} x {p['d_model']} / {p['d_state']}",
             f"{last} / {p['steps']}", str(p["batch_size"]),
+            str((r.get("split_sizes") or {}).get("train", "-")),
             "-" if sps is None else f"{sps:.2f}", _pct(best), _pct(r.get("test_acc")),
             f"{r['paper_test_acc']:.1f}", f"{r.get('wall_s', 0):.0f}"])
     return rows
@@ -184,10 +187,11 @@ def medium_rows(res: dict[str, Any]) -> list[list[str]]:
 
 def _medium_md(res: dict[str, Any]) -> list[str]:
     head = ("| task | status | depth x d_model / d_state | steps (evaluated / planned) | "
-            "batch | steps/s | best val % | test % (at best val) | paper test % | wall s |")
-    out = [head, "|" + "---|" * 10]
+            "batch | train examples | steps/s | best val % | test % (at best val) | "
+            "paper test % | wall s |")
+    out = [head, "|" + "---|" * 11]
     out += ["| " + " | ".join(row) + " |" for row in medium_rows(res)]
-    out += ["", "Scaled fields (Table 9 -> medium): " + "; ".join(
+    out += ["", "Fields changed from the paper preset (paper -> this run): " + "; ".join(
         f"{r['task']}: " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in r["scaled"].items())
         for r in res["runs"])]
     return out + [""]
@@ -197,7 +201,8 @@ def markdown(results: dict[str, Any]) -> str:
     """Markdown tables of every experiment present in `results`."""
     out = [parts_table(results)]
     for name, table in (("ladder", _ladder_md), ("signal", _signal_md),
-                        ("pathfinder", _pathfinder_md), ("medium", _medium_md)):
+                        ("pathfinder", _pathfinder_md), ("medium", _medium_md),
+                        ("gpu", _medium_md)):
         if name in results and results[name]["runs"]:
             out += table(results[name])
     return "\n".join(out)

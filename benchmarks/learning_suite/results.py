@@ -15,7 +15,7 @@ from typing import Any
 
 from .config import EXPERIMENTS
 
-SECTIONS = (*EXPERIMENTS, "medium")
+SECTIONS = (*EXPERIMENTS, "medium", "gpu")
 _PART_KEYS = ("config", "date", "wall_s", "machine", "invocation", "partial")
 
 
