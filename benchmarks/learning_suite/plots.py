@@ -174,7 +174,8 @@ def plot_preset_runs(res: dict[str, Any], fig_dir: str, name: str) -> str:
         ax.set_title(f"{r['task']}: LRU {p['depth']} x {p['d_model']} / {p['d_state']}, "
                      f"batch {p['batch_size']}{test} ({r['status']})", fontsize=10)
         ax.set_xlim(0, p["steps"])
-        ax2.legend(loc="upper left", fontsize=8)
+        handles = [h for a in (ax, ax2) for h in a.get_legend_handles_labels()[0]]
+        ax2.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
     return _save(fig, fig_dir, name)
 
 

@@ -181,7 +181,8 @@ def medium_rows(res: dict[str, Any]) -> list[list[str]]:
             f"{last} / {p['steps']}", str(p["batch_size"]),
             str((r.get("split_sizes") or {}).get("train", "-")),
             "-" if sps is None else f"{sps:.2f}", _pct(best), _pct(r.get("test_acc")),
-            f"{r['paper_test_acc']:.1f}", f"{r.get('wall_s', 0):.0f}"])
+            _pct(None if r["paper_test_acc"] is None else r["paper_test_acc"] / 100),
+            f"{r['wall_s']:.0f}" if "wall_s" in r else "-"])
     return rows
 
 
