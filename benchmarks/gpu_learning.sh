@@ -14,11 +14,11 @@
 # Pathfinder is generated in the background while ListOps trains.
 set -u
 OUT=${OUT:-benchmarks/results}
-BUDGET_S=${BUDGET_S:-190}            # training seconds per task (steps set from a timed calibration)
+BUDGET_S=${BUDGET_S:-160}            # training seconds per task (steps set from a timed calibration)
 WORK=${WORK:-/tmp/lrux-gpu-learning} # data (reused by a rerun) and run directories
 TINY=${TINY:-0}
 WORKERS=${WORKERS:-$(nproc)}
-LIMIT_S=${LIMIT_S:-$(( BUDGET_S + 150 ))}   # per training step: budget + compile, eval, test
+LIMIT_S=${LIMIT_S:-$(( BUDGET_S + 110 ))}   # per task: calibration, compile, budget, eval, test
 RUNS="$WORK/runs/$(date +%Y%m%d-%H%M%S)"  # new run directories each time
 mkdir -p "$OUT" "$WORK"
 LOG="$OUT/learning_gpu.log"
@@ -34,9 +34,11 @@ if [ "$TINY" != 1 ] && ! python -c "import jax, sys; sys.exit(jax.default_backen
   say "error: no GPU backend (set TINY=1 for the CPU check)"; exit 2
 fi
 say "generate listops ($WORKERS workers)"
-timeout 240 $G generate listops "${FLAGS[@]}" >>"$LOG" 2>&1 || say "listops generation: rc=$?"
-say "generate pathfinder in the background"
-timeout 300 $G generate pathfinder "${FLAGS[@]}" >>"$LOG" 2>&1 &
+timeout 120 $G generate listops "${FLAGS[@]}" >>"$LOG" 2>&1 || say "listops generation: rc=$?"
+say "generate pathfinder in the background (leaving 2 cores to the ListOps run)"
+PF_WORKERS=$(( WORKERS > 3 ? WORKERS - 2 : 1 ))
+timeout 300 $G generate pathfinder --data-dir "$WORK/data" --workers "$PF_WORKERS" \
+    $([ "$TINY" = 1 ] && echo --tiny) >>"$LOG" 2>&1 &
 pf_gen=$!
 train() {
   timeout "$LIMIT_S" $G train "$1" "${FLAGS[@]}" --runs-dir "$RUNS" \

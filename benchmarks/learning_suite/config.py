@@ -238,8 +238,8 @@ class GpuConfig:
     inside the 10-minute budget."""
 
     name: str = "gpu"  # the data folders are DATA_DIR/<name>_<task>
-    budget_s: float = 190.0
-    evals: int = 10
+    budget_s: float = 160.0
+    evals: int = 8
     seed: int = 0
     listops: dict[str, Any] = dataclasses.field(default_factory=dict)  # generate_listops
     pf_images: int = 100_000

@@ -32,7 +32,7 @@ def data_dir_of(base: str, task: str, cfg: GpuConfig) -> str:
 
 def generate(cfg: GpuConfig, task: str, base: str, workers: int) -> float:
     """Generate `task`'s data into its folder under `base` (nothing if present); seconds."""
-    from lrux.data import data_present, generate_listops, generate_pathfinder
+    from lrux.data import SPLITS, data_present, generate_listops, generate_pathfinder, load_split
 
     d, t0 = data_dir_of(base, task, cfg), time.perf_counter()
     load = {k: v for k, v in cfg.load(task, workers).items() if k in ("max_length",
@@ -40,6 +40,8 @@ def generate(cfg: GpuConfig, task: str, base: str, workers: int) -> float:
     if not data_present(task, d, **load):
         gen = cfg.generate(task, workers)
         (generate_listops if task == "listops" else generate_pathfinder)(d, **gen)
+    for split in SPLITS:  # build the loader's cache now (PNG decoding), not in `train`
+        load_split(task, split, d, **cfg.load(task, workers))
     return time.perf_counter() - t0
 
 
