@@ -92,6 +92,21 @@ def _run_facts(run_dir: str) -> dict[str, Any]:
                                   "eval_every")}
 
 
+def majority_rates(preset, data_dir: str) -> dict[str, float]:
+    """The share of the most frequent label in the val and test splits (what a model that
+    learned only the label prior scores)."""
+    import numpy as np
+
+    from lrux.data import load_split
+
+    out = {}
+    for split in ("val", "test"):
+        labels = np.asarray(load_split(preset.task, split, data_dir,
+                                       **preset.data.get("load", {})).labels)
+        out[f"{split}_majority_rate"] = float(np.bincount(labels).max() / max(len(labels), 1))
+    return out
+
+
 def _steps_per_sec(train: list[dict[str, Any]]) -> float | None:
     """Median steps/s of the train records after the first (which includes compilation)."""
     rates = sorted(r["steps_per_sec"] for r in train[1:] if isinstance(
@@ -128,6 +143,8 @@ def run_preset(preset, *, seed: int, data_dir: str, run_dir: str, on_update: OnU
         rec["wall_s"] = time.perf_counter() - t0
         rec["load_avg_at_end"] = list(os.getloadavg())
         rec.update(_run_facts(run_dir))
+        if rec["status"] == "finished":
+            rec.update(majority_rates(preset, data_dir))
         recorder.refresh()
         rec["steps_per_sec"] = _steps_per_sec(rec.get("train", []))
         on_update(rec)

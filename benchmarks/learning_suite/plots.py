@@ -139,7 +139,7 @@ def _loss_and_val(ax1, train: list[tuple[int, float]], val: list[tuple[int, floa
     ax2.plot([s for s, _ in val], [100 * v for _, v in val], "o-", color=BLUE,
              label="val accuracy")
     if chance is not None:
-        ax2.axhline(100 * chance, color="k", ls=":", lw=1, label="chance / majority")
+        ax2.axhline(100 * chance, color="k", ls=":", lw=1, label="val majority class")
     if paper is not None:
         ax2.axhline(paper, color=GREEN, ls="--", lw=1, label=f"paper test {paper:g}%")
     ax2.set(ylim=(0, 100), ylabel="val accuracy %")
@@ -167,9 +167,10 @@ def plot_preset_runs(res: dict[str, Any], fig_dir: str, name: str) -> str:
     fig, axes = _plt().subplots(1, len(runs), figsize=(6.5 * len(runs), 4.2), squeeze=False)
     for ax, r in zip(axes[0], runs, strict=True):
         p = r["preset"]
+        chance = r.get("val_majority_rate", MEDIUM_CHANCE.get(r["task"]))
         ax2 = _loss_and_val(ax, [(t["step"], t["loss"]) for t in r.get("train", [])],
                             [(v["step"], v["accuracy"]) for v in r.get("val", [])],
-                            MEDIUM_CHANCE.get(r["task"]), r["paper_test_acc"])
+                            chance, r["paper_test_acc"])
         test = "" if r.get("test_acc") is None else f", test {100 * r['test_acc']:.1f}%"
         ax.set_title(f"{r['task']}: LRU {p['depth']} x {p['d_model']} / {p['d_state']}, "
                      f"batch {p['batch_size']}{test} ({r['status']})", fontsize=10)

@@ -167,9 +167,23 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
+def loop_seconds(train: list[dict[str, Any]]) -> float | None:
+    """The training loop's time from its train records (steps in each logged window /
+    that window's steps/s; evaluations, checkpoints and the first step's compilation
+    included): unlike an invocation's wall time, it survives a resume."""
+    total, last = 0.0, 0
+    for r in train:
+        sps = r.get("steps_per_sec")
+        if not isinstance(sps, float) or not sps > 0:
+            return None
+        total, last = total + (r["step"] - last) / sps, r["step"]
+    return total if train else None
+
+
 def medium_rows(res: dict[str, Any]) -> list[list[str]]:
     """One row per run of `lrux.train.run` (medium / GPU): task, status, model, steps,
-    batch, training examples, steps/s, best val %, test %, the paper's test %, wall s."""
+    batch, training examples, steps/s, best val %, test %, the test split's majority rate,
+    the paper's test %, the loop's seconds."""
     rows = []
     for r in res["runs"]:
         p, val = r["preset"], r.get("val", [])
@@ -181,16 +195,18 @@ def medium_rows(res: dict[str, Any]) -> list[list[str]]:
             f"{last} / {p['steps']}", str(p["batch_size"]),
             str((r.get("split_sizes") or {}).get("train", "-")),
             "-" if sps is None else f"{sps:.2f}", _pct(best), _pct(r.get("test_acc")),
+            _pct(r.get("test_majority_rate")),
             _pct(None if r["paper_test_acc"] is None else r["paper_test_acc"] / 100),
-            f"{r['wall_s']:.0f}" if "wall_s" in r else "-"])
+            "-" if loop_seconds(r.get("train", [])) is None
+            else f"{loop_seconds(r['train']):.0f}"])
     return rows
 
 
 def _medium_md(res: dict[str, Any]) -> list[str]:
     head = ("| task | status | depth x d_model / d_state | steps (evaluated / planned) | "
             "batch | train examples | steps/s | best val % | test % (at best val) | "
-            "paper test % | wall s |")
-    out = [head, "|" + "---|" * 11]
+            "test majority % | paper test % | loop s |")
+    out = [head, "|" + "---|" * 12]
     out += ["| " + " | ".join(row) + " |" for row in medium_rows(res)]
     out += ["", "Fields changed from the paper preset (paper -> this run): " + "; ".join(
         f"{r['task']}: " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in r["scaled"].items())
