@@ -36,7 +36,7 @@ def _inspect(args) -> int:
     opts = {}
     if task in ("text", "retrieval"):
         opts["tokenizer"] = args.tokenizer
-    if task in ("listops", "text", "retrieval") and args.max_length:
+    if task in ("listops", "text", "retrieval") and args.max_length is not None:
         opts["max_length"] = args.max_length
     if task == "image":
         opts["grayscale"] = args.grayscale
