@@ -85,6 +85,15 @@ def _tree(rng: random.Random, depth: int, max_depth: int, max_args: int, budget:
 _DIGITS = tuple(str(d) for d in range(10))
 
 
+def draw_trees(n_trees: int, *, seed: int = 0, chunk: int = 0, min_length: int = 500,
+               max_length: int = 2000, max_depth: int = 10,
+               max_args: int = 10) -> list[tuple[str, int]]:
+    """The accepted (release string, label) samples among `n_trees` draws of LRA's rule
+    (not deduplicated): chunk `chunk` of `generate_listops(seed=seed)` when `n_trees` is its
+    `chunk_trees`. Acceptance rate = len(result) / n_trees."""
+    return _chunk((seed, chunk, n_trees, min_length, max_length, max_depth, max_args))
+
+
 def _chunk(args: tuple) -> list[tuple[str, int]]:
     """Accepted (string, label) samples from `n_trees` draws of one seeded chunk."""
     seed, chunk, n_trees, min_length, max_length, max_depth, max_args = args
