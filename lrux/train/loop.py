@@ -125,7 +125,7 @@ def prepare_data(preset: Preset, data_dir: str) -> None:
         multihost_utils.sync_global_devices("lrux-generate-data")
 
 
-def _host_batch(batch: dict[str, Any]) -> dict[str, np.ndarray]:
+def _host_batch(batch) -> dict[str, np.ndarray]:  # a lrux.data.Batch (or an old dict)
     out = {}
     for name in ("inputs", "lengths", "labels", "valid"):
         x = np.asarray(batch[name])
