@@ -328,6 +328,7 @@ def test_marker_records_the_generation(tmp_path):
     assert marker["generator"] == "listops" and marker["seed"] == 1
     assert marker["counts"] == {"train": 30, "val": 4, "test": 4}
     assert marker["options"]["max_length"] == 40 and marker["lrux_version"]
+    assert len(marker["code"]) == 16  # which generator code made the set
     assert marker["files"]["basic_train.tsv"] == os.path.getsize(paths["train"])
     assert sorted(os.listdir(tmp_path)) == ["listops-1000"]  # no partial folder left
 

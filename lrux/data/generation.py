@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import datetime
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -36,6 +37,13 @@ def lrux_version() -> str:
         return version("lrux")
     except Exception:  # noqa: BLE001 - a source checkout without metadata
         return "unknown"
+
+
+def code_hash(module_file: str) -> str:
+    """A short hash of a generator's source file: a resume never mixes two versions of the
+    drawing code, and the marker says which code made the set."""
+    with open(module_file, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
 def _names(names: Sequence[str], limit: int = 6) -> str:

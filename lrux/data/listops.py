@@ -18,7 +18,7 @@ import numpy as np
 
 from lrux.errors import DataError
 
-from .generation import atomic_generation, commit
+from .generation import atomic_generation, code_hash, commit
 from .spec import SPLITS
 from .workers import progress_bar, resolve_workers, worker_map
 
@@ -182,7 +182,8 @@ def generate_listops(
     options = dict(counts, seed=int(seed), min_length=int(min_length),
                    max_length=int(max_length), max_depth=int(max_depth),
                    max_args=int(max_args), chunk_trees=int(chunk_trees))
-    plan = {"generator": "listops", "seed": int(seed), "options": options}
+    plan = {"generator": "listops", "seed": int(seed), "options": options,
+            "code": code_hash(__file__)}
     target = os.path.join(os.fspath(out_dir), FOLDER)
     with atomic_generation(target, plan, what="generate listops", expected=FILES) as part:
         items = list(_draw(options, workers, progress).items())

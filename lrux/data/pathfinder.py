@@ -26,7 +26,7 @@ import numpy as np
 
 from lrux.errors import DataError
 
-from .generation import atomic_generation, commit
+from .generation import atomic_generation, code_hash, commit
 from .spec import PATHFINDER_DIFFICULTY_DIRS
 from .workers import progress_bar, resolve_workers, worker_map
 
@@ -383,7 +383,8 @@ def generate_pathfinder(
     workers = resolve_workers(workers)
     options = dict(size=int(size), difficulty=int(difficulty), num=int(num), seed=int(seed),
                    per_folder=int(per_folder))
-    plan = {"generator": "pathfinder", "seed": int(seed), "options": options}
+    plan = {"generator": "pathfinder", "seed": int(seed), "options": options,
+            "code": code_hash(__file__)}
     target = os.path.join(os.fspath(out_dir), f"pathfinder{size}",
                           PATHFINDER_DIFFICULTY_DIRS[difficulty])
     with atomic_generation(target, plan, what=f"generate pathfinder{size}",
