@@ -21,6 +21,7 @@ from .spec import (
     CIFAR_GRAY_STD,
     CIFAR_RGB_MEAN,
     CIFAR_RGB_STD,
+    GENERATED_TASKS,
     PATH_SIZES,
     PATHFINDER_DIFFICULTY_DIRS,
     SPLITS,
@@ -223,7 +224,7 @@ def _problem(task: str, root: str, marker: dict | None) -> str | None:
         path = os.path.join(root, r)
         if os.path.isdir(path) and not os.listdir(path):
             return f"{r}/ is empty"
-    for sub in ("", "metadata"):
+    for sub in ("", "metadata") if task in GENERATED_TASKS else ():
         d = os.path.join(root, sub)
         left = sorted(f for f in os.listdir(d) if f.endswith(".tmp")) if os.path.isdir(d) \
             else []
