@@ -20,7 +20,6 @@ PATHFINDER_DIFFICULTY_DIRS = {
 PATH_SIZES = {"pathfinder": 32, "pathx": 128}
 
 
-
 class DataWarning(UserWarning):
     """Something in the data that lrux kept or left out, counted and named (never silent)."""
 
