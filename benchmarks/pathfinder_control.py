@@ -10,7 +10,8 @@ accuracy) is rewritten after every evaluation, so a killed run keeps its curve.
 `--from-run RUN_DIR` converts an `examples/train_lra.py` run (its metrics.jsonl) into the
 same JSON shape, so the LRU's curve can be drawn next to the CNN's. `--plot` redraws
 docs/figures/pathfinder_control.png from every benchmarks/results/pathfinder_control*.json;
-`--grid` saves a PNG of labelled example images; `--markdown` prints the results table.
+`--grid` saves a PNG of labelled example images; `--stats` measures the generator's
+construction (contour counts, gaps, marker placement); `--markdown` prints the table.
 
     python benchmarks/pathfinder_control.py --difficulty 6 --num 40000 --steps 1500
     python benchmarks/pathfinder_control.py --difficulty 14 --num 100000 --steps 30000 \
@@ -51,6 +52,7 @@ class Config:
     num: int = 40_000  # images generated when the data folder is empty (80/10/10 split)
     data_dir: str = ""  # default: /work/data/pf32-d{difficulty} or ./data/pf32-d{difficulty}
     steps: int = 1500
+    minutes: float = 0.0  # wall-clock budget of the training loop (0: none); then test
     batch: int = 64
     lr: float = 1e-3
     widths: tuple[int, ...] = (16, 16, 32, 32, 64, 64)  # 3x3 convs; 2x2 max-pool every 2
@@ -232,7 +234,8 @@ def train(cfg: Config, out: str, data=None) -> dict[str, Any]:
         model, opt_state, loss, acc = train_step(model, opt_state, xtr[idx], ytr[idx])
         losses.append(loss)
         accs.append(acc)
-        if step % cfg.eval_every == 0 or step == cfg.steps:
+        out_of_time = cfg.minutes > 0 and time.perf_counter() - t0 > 60 * cfg.minutes
+        if step % cfg.eval_every == 0 or step == cfg.steps or out_of_time:
             point = {"step": step, "train_loss": float(np.mean(losses)),
                      "train_acc": float(np.mean(accs)),
                      "val_acc": accuracy(eval_logits, model, xva, yva, 256),
@@ -242,6 +245,8 @@ def train(cfg: Config, out: str, data=None) -> dict[str, Any]:
             print(json.dumps(point), flush=True)
             if out:
                 write_json(out, rec)
+        if out_of_time:
+            break
     rec["test_acc"] = accuracy(eval_logits, model, xte, yte, 256)
     rec.update(status="done", train_s=round(time.perf_counter() - t0, 1),
                load_at_end=load_now())
@@ -288,11 +293,84 @@ def from_run(run_dir: str, out: str, label: str = "") -> dict[str, Any]:
     return rec
 
 
+# ----------------------------------------------------------------------------- generator
+
+
+def _segment_gap(a, b, c, d) -> float:
+    """Smallest distance between segments a-b and c-d (21 points along each)."""
+    t = np.linspace(0.0, 1.0, 21)[:, None]
+    p, q = a + (b - a) * t, c + (d - c) * t
+    return float(np.min(np.linalg.norm(p[:, None] - q[None], axis=-1)))
+
+
+def draw_geometry(difficulty: int, label: int, rng):
+    """(path, distractors, markers, snakes) of one lrux image; coordinates in output px."""
+    from lrux.data.pathfinder import PARAMS, _DeadEnd, _Snakes
+
+    while True:
+        sn = _Snakes(PARAMS[SIZE], difficulty, rng)
+        try:
+            segs, markers = sn.draw(label)
+        except _DeadEnd:
+            continue
+        s = PARAMS[SIZE].antialias
+        segs = [(a / s, b / s) for a, b in segs]
+        return segs[:difficulty], segs[difficulty:], [m / s for m in markers], sn
+
+
+def generator_stats(difficulty: int, n: int = 200, seed: int = 0) -> dict[str, Any]:
+    """Construction statistics of n lrux images (half of each label), in output pixels:
+    paddles and contours per image, the dash gap inside a contour, the gap between the
+    two arms at the middle of the path (label 1: one dash gap; label 0: the seed gap), the
+    closest approach of a distractor to the path, and each marker's distance to its
+    nearest paddle end. Next to the LRA release's settings (two targets of
+    `difficulty` paddles, 20 // (difficulty // 3) distractors of difficulty // 3)."""
+    from lrux.data.pathfinder import PARAMS
+
+    rows = {0: [], 1: []}
+    for i in range(n):
+        label = i % 2
+        rng = np.random.default_rng([seed, difficulty, i])
+        path, dis, markers, sn = draw_geometry(difficulty, label, rng)
+        a1 = difficulty - difficulty // 2
+        ends = [e for seg in path for e in seg]
+        rows[label].append([
+            len(path) + len(dis),
+            2 if label == 0 else 1,
+            len(dis) / max(1, difficulty // 3),
+            np.mean([np.linalg.norm(path[j + 1][0] - path[j][1]) for j in range(a1 - 1)]),
+            np.linalg.norm(path[a1][0] - path[0][0]),
+            min((_segment_gap(*p, *d) for p in path for d in dis), default=np.inf),
+            max(min(np.linalg.norm(m - e) for e in ends) for m in markers),
+        ])
+    names = ["paddles", "target_contours", "distractors", "dash_gap", "middle_gap",
+             "distractor_to_path_min", "marker_to_end_max"]
+    out = {"difficulty": difficulty, "images": n, "lrux": {}}
+    for label, r in rows.items():
+        a = np.array(r, float)
+        out["lrux"][f"label_{label}"] = {
+            k: {"mean": float(a[:, j].mean()), "min": float(a[:, j].min()),
+                "max": float(a[:, j].max())} for j, k in enumerate(names)}
+    dl = difficulty // 3
+    out["lra_settings"] = {"target_contours": 2, "target_paddles": 2 * difficulty,
+                           "distractors": 20 // dl, "distractor_paddles": 20 // dl * dl,
+                           "paddles": 2 * difficulty + 20 // dl * dl,
+                           "seed_distance": PARAMS[SIZE].seed_distance,
+                           "dash_gap (margin)": 1}
+    return out
+
+
 # ----------------------------------------------------------------------------- reports
 
 
 def result_files() -> list[str]:
-    return sorted(glob.glob(os.path.join(RESULTS, "pathfinder_control*.json")))
+    """The training-run JSONs (those with a curve)."""
+    paths = []
+    for p in sorted(glob.glob(os.path.join(RESULTS, "pathfinder_control*.json"))):
+        with open(p) as f:
+            if "curve" in json.load(f):
+                paths.append(p)
+    return paths
 
 
 def plot(paths: list[str], out_png: str) -> None:
@@ -370,6 +448,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--difficulty", type=int, default=d.difficulty, choices=(6, 9, 14))
     p.add_argument("--num", type=int, default=d.num, help="images to generate if absent")
     p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--minutes", type=float, default=d.minutes,
+                   help="stop training after this many minutes (then test); 0: no limit")
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--eval-every", type=int, default=d.eval_every)
@@ -386,6 +466,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--plot", action="store_true", help="redraw the figure from the JSONs")
     p.add_argument("--markdown", action="store_true", help="print the results table")
     p.add_argument("--grid", action="store_true", help="save labelled example images")
+    p.add_argument("--stats", action="store_true", help="write the generator's construction "
+                   "statistics (difficulties 6 and 14) to pathfinder_control_generator.json")
     args = p.parse_args(argv)
     for name in ("num", "steps", "batch", "eval_every", "eval_n", "workers"):
         if getattr(args, name) < 1:
@@ -396,9 +478,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = Config(difficulty=args.difficulty, num=args.num, data_dir=args.data_dir,
-                 steps=args.steps, batch=args.batch, lr=args.lr, eval_every=args.eval_every,
-                 eval_n=args.eval_n, seed=args.seed, workers=args.workers)
-    report = args.plot or args.markdown or args.grid
+                 steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr,
+                 eval_every=args.eval_every, eval_n=args.eval_n, seed=args.seed,
+                 workers=args.workers)
+    report = args.plot or args.markdown or args.grid or args.stats
     if args.from_run:
         if not args.out:
             print("error: --from-run needs --out FILE.json", file=sys.stderr)
@@ -411,6 +494,11 @@ def main(argv=None) -> int:
     elif not report:
         out = args.out or os.path.join(RESULTS, f"pathfinder_control_cnn_d{cfg.difficulty}.json")
         train(cfg, out)
+    if args.stats:
+        stats = {"command": "python benchmarks/pathfinder_control.py --stats",
+                 "difficulties": [generator_stats(d, 200) for d in (6, 14)]}
+        write_json(os.path.join(RESULTS, "pathfinder_control_generator.json"), stats)
+        print(json.dumps(stats, indent=1))
     if args.grid:
         save_grid(cfg, os.path.join(FIGURES, f"pathfinder_control_examples_d{cfg.difficulty}.png"))
     if args.plot:

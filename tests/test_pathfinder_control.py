@@ -101,3 +101,18 @@ def test_from_run_converts_a_train_lra_run(pc, tmp_path):
     assert rec["curve"] == [{"step": 10, "train_loss": 0.69, "train_acc": 0.5, "val_acc": 0.55}]
     assert rec["test_acc"] == 0.6 and rec["difficulty"] == 6 and rec["batch"] == 32
     assert pc.main(["--from-run", str(tmp_path / "missing"), "--out", "x.json"]) == 2
+
+
+def test_generator_stats_markers_on_ends_and_gaps(pc):
+    """The construction the positive control reports: markers sit on paddle ends, the path
+    of label 1 is one contour (middle gap = dash gap), label 0 has a wider seed gap, and no
+    distractor touches the path (ink half-width is 0.25 px)."""
+    s = pc.generator_stats(6, n=6, seed=3)
+    one, zero = s["lrux"]["label_1"], s["lrux"]["label_0"]
+    for lab in (one, zero):
+        assert lab["marker_to_end_max"]["max"] < 1e-9
+        assert lab["distractor_to_path_min"]["min"] > 1.0
+        assert lab["paddles"]["min"] == 6 + 10 * 2  # path + 20 // 2 distractors of 2
+    assert abs(one["middle_gap"]["max"] - one["dash_gap"]["mean"]) < 1e-6
+    assert zero["middle_gap"]["min"] > 2 * one["dash_gap"]["mean"]
+    assert one["target_contours"]["max"] == 1 and zero["target_contours"]["min"] == 2
