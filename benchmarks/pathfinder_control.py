@@ -61,6 +61,8 @@ class Config:
     eval_n: int = 2000  # validation images per evaluation (the first eval_n of val)
     seed: int = 0
     workers: int = 2  # generation / PNG decoding processes
+    init: str = ""  # start from these CNN weights (an earlier run's --save), e.g. difficulty 6
+    save: str = ""  # write the final CNN weights here (eqx.tree_serialise_leaves)
 
     def resolved_data_dir(self) -> str:
         if self.data_dir:
@@ -192,7 +194,8 @@ def write_json(path: str, obj: Any) -> None:
 def new_record(cfg: Config, sizes: dict[str, int], n_params: int) -> dict[str, Any]:
     return {
         "model": "cnn",
-        "label": f"CNN, difficulty {cfg.difficulty}",
+        "label": f"CNN, difficulty {cfg.difficulty}"
+                 + (f" (from {os.path.basename(cfg.init)})" if cfg.init else ""),
         "difficulty": cfg.difficulty,
         "batch": cfg.batch,
         "config": {**dataclasses.asdict(cfg), "data_dir": cfg.resolved_data_dir()},
@@ -219,6 +222,8 @@ def train(cfg: Config, out: str, data=None) -> dict[str, Any]:
     (xtr, ytr), (xva, yva), (xte, yte) = data["train"], data["val"], data["test"]
     xva, yva = xva[:cfg.eval_n], yva[:cfg.eval_n]
     model = make_cnn(jax.random.PRNGKey(cfg.seed), cfg.widths, cfg.hidden)
+    if cfg.init:
+        model = eqx.tree_deserialise_leaves(cfg.init, model)
     tx, train_step, eval_logits = make_steps(cfg.lr)
     opt_state = tx.init(eqx.filter(model, eqx.is_array))
     n_params = sum(x.size for x in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_array)))
@@ -247,6 +252,8 @@ def train(cfg: Config, out: str, data=None) -> dict[str, Any]:
                 write_json(out, rec)
         if out_of_time:
             break
+    if cfg.save:
+        eqx.tree_serialise_leaves(cfg.save, model)
     rec["test_acc"] = accuracy(eval_logits, model, xte, yte, 256)
     rec.update(status="done", train_s=round(time.perf_counter() - t0, 1),
                load_at_end=load_now())
@@ -456,6 +463,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-n", type=int, default=d.eval_n)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=d.workers)
+    p.add_argument("--init", default="", help="start from CNN weights saved by --save")
+    p.add_argument("--save", default="", help="write the final CNN weights to this file")
     p.add_argument("--data-dir", default="", help="Pathfinder folder (default "
                    "/work/data/pf32-dDIFFICULTY); generated there when empty")
     p.add_argument("--out", default="", help="result JSON (default benchmarks/results/"
@@ -480,7 +489,7 @@ def main(argv=None) -> int:
     cfg = Config(difficulty=args.difficulty, num=args.num, data_dir=args.data_dir,
                  steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr,
                  eval_every=args.eval_every, eval_n=args.eval_n, seed=args.seed,
-                 workers=args.workers)
+                 workers=args.workers, init=args.init, save=args.save)
     report = args.plot or args.markdown or args.grid or args.stats
     if args.from_run:
         if not args.out:

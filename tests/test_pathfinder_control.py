@@ -72,7 +72,7 @@ def test_train_learns_a_planted_rule_and_writes_json(pc, tmp_path):
     xte, yte = _planted(200, 1)
     data = {"train": (xtr, ytr), "val": (xte[:100], yte[:100]), "test": (xte, yte)}
     cfg = pc.Config(steps=60, batch=32, lr=3e-3, eval_every=30, eval_n=100, data_dir="unused",
-                    **_SMALL)
+                    save=str(tmp_path / "w.eqx"), **_SMALL)
     out = tmp_path / "pc.json"
     rec = pc.train(cfg, str(out), data=data)
     saved = json.loads(out.read_text())
@@ -80,6 +80,12 @@ def test_train_learns_a_planted_rule_and_writes_json(pc, tmp_path):
     assert [c["step"] for c in saved["curve"]] == [30, 60]
     assert saved["split_sizes"] == {"train": 512, "val": 100, "test": 200}
     assert rec["test_acc"] > 0.9
+    # --save / --init: the saved weights give the reported test accuracy again
+    import equinox as eqx
+    import jax
+
+    model = eqx.tree_deserialise_leaves(cfg.save, pc.make_cnn(jax.random.PRNGKey(9), **_SMALL))
+    assert pc.accuracy(pc.make_steps(1e-3)[2], model, xte, yte, 64) == rec["test_acc"]
     # the figure and the table read the same JSON
     pc.plot([str(out)], str(tmp_path / "fig.png"))
     assert (tmp_path / "fig.png").stat().st_size > 0
