@@ -66,6 +66,7 @@ def test_cnn_memorises_a_fixed_batch(pc):
     assert float(loss) < 0.1
 
 
+@pytest.mark.slow
 def test_train_learns_a_planted_rule_and_writes_json(pc, tmp_path):
     """train() end to end: a held-out planted rule reaches > 90% test accuracy."""
     xtr, ytr = _planted(512, 0)
