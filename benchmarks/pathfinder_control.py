@@ -14,8 +14,10 @@ docs/figures/pathfinder_control.png from every benchmarks/results/pathfinder_con
 construction (contour counts, gaps, marker placement); `--markdown` prints the table.
 
     python benchmarks/pathfinder_control.py --difficulty 6 --num 40000 --steps 1500
-    python benchmarks/pathfinder_control.py --difficulty 14 --num 100000 --steps 30000 \
-        --data-dir /work/data/pf32-d14 --out benchmarks/results/pathfinder_control_cnn_d14.json
+    python benchmarks/pathfinder_control.py --difficulty 14 --num 30000 --steps 20000 \
+        --minutes 62 --data-dir /work/data/pf32-d14
+    python benchmarks/pathfinder_control.py --difficulty 6 --steps 1000 --save d6.eqx \
+        --out pretrain_d6.json        # then --difficulty 14 --init d6.eqx: a warm start
     python benchmarks/pathfinder_control.py --from-run runs/lru-d6 \
         --out benchmarks/results/pathfinder_control_lru_d6.json
     python benchmarks/pathfinder_control.py --grid --difficulty 14 --data-dir /work/data/pf32-d14
