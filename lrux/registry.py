@@ -198,8 +198,11 @@ MIXERS: dict[str, MixerEntry] = {
 }
 
 
-def mixer_names(family: Family | None = None) -> list[str]:
-    """The registered names in registry order (ladder, baselines, SSMs), or one family's."""
+def mixer_names(family: str | None = None) -> list[str]:
+    """The registered names in registry order (ladder, baselines, SSMs), or one family's.
+
+    (User-facing arguments of the registry are typed `str`, so that a bad value is always a
+    ConfigError, also under a runtime type checker.)"""
     if family is None:
         return list(MIXERS)
     if family not in FAMILIES:
@@ -272,7 +275,7 @@ def make_mixer(
     *,
     key: PRNGKeyArray,
     bidirectional: bool = False,
-    combine: Combine | None = None,
+    combine: str | None = None,
     **options: Any,
 ) -> AbstractMixer:
     """Build the mixer registered as `name`: (seq, d_model) -> (seq, d_model).
@@ -283,6 +286,7 @@ def make_mixer(
     recurrence read forwards and backwards, two readouts summed); "concat" and "sum" wrap two
     independent mixers in `Bidirectional`. Without `bidirectional`, `combine` is ignored.
     Unknown names, options, option values or forms raise `lrux.errors.ConfigError`.
+    (`combine` is one of `COMBINES`; typed `str` so that a bad value is a ConfigError.)
     """
     entry = mixer_entry(name)
     kwargs = {**entry.options, **options}

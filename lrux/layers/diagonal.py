@@ -16,8 +16,9 @@ One configurable layer covers every diagonal rung; each option is one step of th
   sqrt(1 - |lambda|^2) (paper Prop. 3); with False, g = 1.
 
 With ``parameterization="stable-exp", init="ring", gamma=True`` the layer is the LRU: given
-the same arrays it returns exactly `lrux.LRU`'s output, because both call the same kernel
-`lrux.layers.lru.diagonal_recurrence` (and `diagonal_step` in step mode).
+the same arrays it returns exactly `lrux.LRU`'s output, because both are an
+`AbstractDiagonalRNN` and run the same kernel `lrux.layers.lru.diagonal_recurrence` (and
+`diagonal_step` in step mode).
 """
 
 import math

@@ -5,7 +5,13 @@ with the ablation ladder's diagonal rungs.
 
 The projections are real matrix products on stacked real and imaginary parts: B u is
 u @ [B_re; B_im]^T (one (H, 2N) product) and Re(C x) is [x_re, x_im] @ [C_re, -C_im]^T
-(one (2N, H) product), so the layer costs the two matmuls it cannot avoid plus one scan.
+(one (2N, H) product), so the layer costs the two matmuls it cannot avoid plus one scan
+(`lrux.scan.complex_scan_stacked`).
+
+`AbstractDiagonalRNN` holds what the LRU shares with `lrux.layers.diagonal.DiagonalRNN`
+(call, reverse, step, linear system); a subclass says how lambda and the gain are stored.
+The LRU's `bidirectional=True` form is S5's: one lambda, gamma and B scanned in both
+directions, two readouts summed (`bidirectional_diagonal_recurrence`).
 """
 
 import abc
