@@ -37,7 +37,7 @@ def build(name: str, width: int, state: int, length: int, key, scan_mode: str):
     takes one, the sequence length as its length option (S4's l_max)."""
     entry = mixer_entry(name)
     options = dict(LRU_RING) if name == "lru" else {}
-    if "scan_mode" in entry.option_names:
+    if "scan_mode" in entry.option_names():
         options["scan_mode"] = scan_mode
     if entry.length_option is not None:
         options[entry.length_option] = length

@@ -111,7 +111,6 @@ class MixerEntry:
         """The layer class's name (for display)."""
         return self.layer.__name__
 
-    @property
     def option_names(self) -> tuple[str, ...]:
         """The options `make_mixer` accepts for this mixer (`bidirectional` is its own
         argument, not an option)."""
@@ -128,7 +127,7 @@ class MixerEntry:
 
     def check_options(self, name: str, options: Mapping[str, Any]) -> None:
         """ConfigError unless every option is accepted and every `Literal` value allowed."""
-        accepted = self.option_names
+        accepted = self.option_names()
         choices = self.option_choices()
         for option, value in options.items():
             if option not in accepted:

@@ -158,7 +158,7 @@ def check_entry_facts(name):
     for option, value in entry.options.items():
         if option in fields:
             assert getattr(m, option) == value, (name, option)
-    assert set(entry.options) <= set(entry.option_names)
+    assert set(entry.options) <= set(entry.option_names())
     if entry.ring:  # honours a ring: eigenvalues inside it where the layer has them
         ring = {"r_min": 0.5, "r_max": 0.6, "max_phase": 0.5}
         ringed = make_mixer(name, H, 64, key=jax.random.key(1), **ring)
