@@ -44,12 +44,17 @@ def test_delayed_recall_data():
     assert len(set(d.labels.tolist())) > 1
     again = tasks.delayed_recall(50, 20, classes=4, distractors=3, seed=5)
     assert np.array_equal(again.inputs, d.inputs)
-    # the suite's own definition (used where lrux.data has none) draws the same data
-    own = tasks._own_delayed_recall(50, 20, 4, 3, 5)
-    assert np.array_equal(own.inputs, d.inputs) and np.array_equal(own.labels, d.labels)
+    # the documented draws, replayed with numpy's generator directly
+    rng = np.random.default_rng([5, 20, 4, 3])
+    labels = rng.integers(0, 4, 50)
+    grid = rng.integers(5, 8, (50, 20))
+    grid[:, 0] = labels + 1
+    assert np.array_equal(d.labels, labels) and np.array_equal(d.inputs, grid)
     b = d.batch(np.arange(3), 8)
     assert b.inputs.shape == (8, 20) and b.valid.tolist() == [True] * 3 + [False] * 5
-    with pytest.raises(ValueError, match="length"):
+    from lrux.errors import DataError
+
+    with pytest.raises(DataError, match="length"):
         tasks.delayed_recall(4, 1, classes=4, distractors=3, seed=0)
 
 
@@ -66,6 +71,24 @@ def test_ladder_presets_take_the_ring_from_the_registry():
         opts = suite_preset("listops", mixer, cfg, steps=1, batch=2, ring=lo[:2]).mixer_options
         assert (opts == {"r_min": 0.0, "r_max": 0.99, "max_phase": 2 * math.pi}) == \
             takes_ring(mixer), mixer
+
+
+def test_a_registered_rung_joins_the_ladder(tmp_path):
+    """The toy rung of test_adding_a_mixer.py, registered for this test only, is trained by
+    the ladder with its ring, without editing any file of the suite."""
+    from test_adding_a_mixer import ENTRY, NAME
+
+    from lrux.registry import register_mixer
+
+    with register_mixer(NAME, ENTRY):
+        assert NAME in config.ladder_mixers()
+        out = tmp_path / "l.json"
+        main(["--tiny", "--only", "ladder", "--tasks", "recall", "--mixers", NAME,
+              "--data-dir", str(tmp_path), "--out", str(out)])
+    (run,) = read_json(str(out))["ladder"]["runs"]
+    assert run["mixer"] == NAME and run["finite"] and run["steps_done"] == 3
+    assert (run["model"]["r_min"], run["model"]["r_max"]) == config.tiny_config().ring
+    assert NAME not in config.ladder_mixers()
 
 
 def test_cached_steps_train_as_fresh_ones():

@@ -21,16 +21,9 @@ RECALL_RING = (0.9, 0.999)
 
 def ladder_mixers() -> tuple[str, ...]:
     """The ablation ladder in registry order (`mixer_names(family="ladder")`), then COMPARISON."""
-    from lrux import registry
+    from lrux.registry import MIXERS, mixer_names
 
-    try:
-        ladder = registry.mixer_names(family="ladder")
-    except TypeError:
-        # FALLBACK until the registry's `family` fact is on main: the ladder is the registry's
-        # first rungs, up to and including the LRU (registry order: ladder, baselines, SSMs).
-        names = list(registry.MIXERS)
-        ladder = names[: names.index("lru") + 1]
-    return tuple(ladder) + tuple(m for m in COMPARISON if m in registry.MIXERS)
+    return tuple(mixer_names(family="ladder")) + tuple(m for m in COMPARISON if m in MIXERS)
 
 
 def table9_ring(task: str) -> tuple[float, float, float]:

@@ -2,29 +2,11 @@
 that hand out model batches (`Dataset.batch`). Generated data are cached under --data-dir."""
 
 import os
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from .config import Config
-
-
-class Batch(NamedTuple):
-    """FALLBACK until `lrux.data.Batch` is on main: what the train / eval steps read."""
-
-    inputs: Any
-    lengths: Any
-    labels: Any
-    valid: Any
-
-
-def as_batch(batch: Any) -> Any:
-    """A `finish_batch` result as a batch with fields (main's finish_batch returns a dict)."""
-    if isinstance(batch, dict):
-        from lrux import data
-
-        return getattr(data, "Batch", Batch)(**batch)
-    return batch
 
 
 class Dataset:
@@ -51,43 +33,24 @@ class Dataset:
     def head(self, n: int) -> "Dataset":
         return Dataset(self.inputs[:n], self.lengths[:n], self.labels[:n], self.kind)
 
-    def batch(self, idx: np.ndarray, batch_size: int) -> Any:
+    def batch(self, idx: np.ndarray, batch_size: int):
         """Rows `idx` as a model batch, padded to `batch_size` with valid=False rows; pixels
         scaled to [-1, 1] ("symmetric", as the Pathfinder loaders)."""
         from lrux.data import finish_batch
 
         raw = {"inputs": self.inputs[idx], "lengths": self.lengths[idx],
                "labels": self.labels[idx]}
-        return as_batch(finish_batch(raw, batch_size=batch_size, kind=self.kind, pad_to=None,
-                                     mean=0.5, std=0.5))
-
-
-def _own_delayed_recall(n: int, length: int, classes: int, distractors: int,
-                        seed: int) -> Dataset:
-    """FALLBACK until `lrux.data.delayed_recall` is on main (the same definition and draws):
-    cue 1 + c at position 0, then length - 1 distractors from classes + 1 .. classes +
-    distractors; the label is c."""
-    if length < 2:
-        raise ValueError(f"length={length}: delayed recall needs length >= 2")
-    if classes < 2 or distractors < 1:
-        raise ValueError(f"classes={classes}, distractors={distractors}: expected >= 2, >= 1")
-    rng = np.random.default_rng([seed, length, classes, distractors])
-    labels = rng.integers(0, classes, n).astype(np.int32)
-    x = rng.integers(classes + 1, classes + 1 + distractors, (n, length)).astype(np.int32)
-    x[:, 0] = labels + 1
-    return Dataset(x, np.full(n, length, np.int32), labels, "tokens")
+        return finish_batch(raw, batch_size=batch_size, kind=self.kind, pad_to=None,
+                            mean=0.5, std=0.5)
 
 
 def delayed_recall(n: int, length: int, *, classes: int, distractors: int,
                    seed: int) -> Dataset:
     """n delayed-recall sequences of `length` tokens (`lrux.data.delayed_recall`: remember
     the cue at position 0 until the last position; vocab 1 + classes + distractors)."""
-    from lrux import data
+    from lrux.data import delayed_recall as generate
 
-    if not hasattr(data, "delayed_recall"):
-        return _own_delayed_recall(n, length, classes, distractors, seed)
-    return Dataset.of(data.delayed_recall(n, length, classes=classes,
-                                          distractors=distractors, seed=seed))
+    return Dataset.of(generate(n, length, classes=classes, distractors=distractors, seed=seed))
 
 
 def recall_splits(cfg: Config) -> tuple[Dataset, Dataset]:
