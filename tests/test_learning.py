@@ -223,7 +223,8 @@ def test_bad_arguments(tmp_path):
                          (["--mixers", "not-a-mixer"], "--mixers"),
                          (["--steps", "0"], "--steps"), (["--seeds", "a,b"], "--seeds"),
                          (["--plot"], "--plot"), (["--medium", "--tasks", "recall"], "--tasks"),
-                         (["--medium", "--seeds", "2"], "--seeds")):
+                         (["--medium", "--seeds", "2"], "--seeds"),
+                         (["--medium", "--only", "ladder"], "--only")):
         with pytest.raises(ValueError, match=match):
             main(base + flags)
     assert not (tmp_path / "x.json").exists()

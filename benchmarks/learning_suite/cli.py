@@ -8,7 +8,8 @@
     python benchmarks/learning.py --plot --markdown         # figures and tables from the JSON
 
 (`python -m benchmarks.learning_suite ...` is the same.) A bad flag value prints one line
-`error: ...` and exits with status 2; `main()` raises it as ValueError instead.
+`error: ...` and exits with status 2; `main()` raises it (`lrux.errors.ConfigError`, a
+ValueError) instead; any other exception is a bug and keeps its traceback.
 """
 
 import argparse
@@ -17,8 +18,10 @@ import os
 import sys
 from typing import Any
 
+from lrux.errors import ConfigError, LruxError
+
 from . import config as C
-from .commands import JSON_NAMES, RESULTS, Invocation, execute
+from .commands import FIGURES, JSON_NAMES, RESULTS, Invocation, execute
 
 _CACHE = os.path.join(os.path.expanduser("~"), ".cache", "lrux", "learning")
 
@@ -47,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Pathfinder-32 training budget (seconds)")
     ap.add_argument("--data-dir", default=os.environ.get("LRUX_LEARNING_DATA", _CACHE),
                     help="where generated ListOps / Pathfinder data are cached")
-    ap.add_argument("--runs-dir", default=os.environ.get(
-        "LRUX_LEARNING_RUNS", os.path.join(_CACHE, "runs", "medium")),
-                    help="--medium: the run directories (checkpoints; a rerun resumes them)")
+    ap.add_argument("--runs-dir", default=os.environ.get("LRUX_LEARNING_RUNS"),
+                    help="--medium: the run directories (checkpoints; a rerun resumes them); "
+                         "default ~/.cache/lrux/learning/runs/medium")
     ap.add_argument("--out", default=None,
                     help="JSON path (default results/learning.json, learning_quick.json, "
                          "learning_medium.json)")
@@ -68,7 +71,7 @@ def _names(flag: str, text: str, allowed) -> tuple[str, ...]:
     names = tuple(s.strip() for s in text.split(",") if s.strip())
     bad = [s for s in names if s not in allowed]
     if bad or not names:
-        raise ValueError(f"{flag} {text!r}: unknown {bad or 'empty list'}; expected some of "
+        raise ConfigError(f"{flag} {text!r}: unknown {bad or 'empty list'}; expected some of "
                          f"{', '.join(allowed)}")
     return names
 
@@ -78,11 +81,11 @@ def _seeds(text: str) -> tuple[int, ...]:
     try:
         seeds = tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
-        raise ValueError(f"--seeds {text!r}: expected a count or comma-separated ints") from None
+        raise ConfigError(f"--seeds {text!r}: expected a count or comma-separated ints") from None
     if "," not in text and seeds:
         seeds = tuple(range(seeds[0]))
     if not seeds:
-        raise ValueError(f"--seeds {text!r}: expected at least one seed")
+        raise ConfigError(f"--seeds {text!r}: expected at least one seed")
     return seeds
 
 
@@ -101,11 +104,11 @@ def _suite_config(args: argparse.Namespace) -> C.Config:
         up["listops_steps"] = up["recall_steps"] = args.steps
     if args.length is not None:
         if args.length < 2:
-            raise ValueError(f"--length must be >= 2, got {args.length}")
+            raise ConfigError(f"--length must be >= 2, got {args.length}")
         up["length"] = args.length
     if args.pf_seconds is not None:
         if not args.pf_seconds > 0:
-            raise ValueError(f"--pf-seconds must be > 0, got {args.pf_seconds}")
+            raise ConfigError(f"--pf-seconds must be > 0, got {args.pf_seconds}")
         up["pf_seconds"] = args.pf_seconds
     return dataclasses.replace(cfg, **up)
 
@@ -119,43 +122,44 @@ def _medium_config(args: argparse.Namespace) -> C.MediumConfig:
         up["listops_steps"] = up["pf_steps"] = args.steps
     for flag in ("seeds", "mixers", "length", "pf_seconds"):
         if getattr(args, flag) is not None:
-            raise ValueError(f"--{flag.replace('_', '-')}: not an option of --medium")
+            raise ConfigError(f"--{flag.replace('_', '-')}: not an option of --medium")
+    if args.only != ",".join(C.EXPERIMENTS):
+        raise ConfigError("--only: not an option of --medium (its tasks: --tasks listops,"
+                          "pathfinder)")
     return dataclasses.replace(cfg, **up)
 
 
 def parse(argv: list[str] | None = None) -> Invocation:
-    """The invocation the flags describe; ValueError naming the flag when one is wrong."""
+    """The invocation the flags describe; ConfigError naming the flag when one is wrong."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     if args.steps is not None and args.steps < 1:
-        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+        raise ConfigError(f"--steps must be >= 1, got {args.steps}")
     tier = "medium" if args.medium else "tiny" if args.tiny else (
         "quick" if args.quick else "full")
     cfg = _medium_config(args) if tier == "medium" else _suite_config(args)
     experiments = ("medium",) if tier == "medium" else _names("--only", args.only,
                                                               C.EXPERIMENTS)
-    from .commands import FIGURES
-
+    name = f"{tier}_tiny" if tier == "medium" and args.tiny else tier  # never the real JSON
     return Invocation(
         tier=tier, config=cfg, experiments=experiments,
-        out=args.out or os.path.join(RESULTS, JSON_NAMES[tier]), merge=not args.no_merge,
-        data_dir=args.data_dir, runs_dir=args.runs_dir, fig_dir=args.fig_dir or FIGURES,
+        out=args.out or os.path.join(RESULTS, JSON_NAMES[name]), merge=not args.no_merge,
+        data_dir=args.data_dir, runs_dir=args.runs_dir or os.path.join(_CACHE, "runs", name),
+        fig_dir=args.fig_dir or FIGURES,
         plot=args.plot, markdown=args.markdown, merge_json=args.merge_json, argv=tuple(argv),
     )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Parse and execute; raises ValueError (and lrux's errors) for bad input."""
+    """Parse and execute; raises lrux's errors (ConfigError, DataError) for bad input."""
     return execute(parse(argv))
 
 
 def cli(argv: list[str] | None = None) -> int:
     """`main` for a shell: a user's mistake is one line `error: ...` and exit status 2."""
-    from lrux.errors import LruxError
-
     try:
         main(argv)
-    except (ValueError, LruxError) as e:
+    except LruxError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

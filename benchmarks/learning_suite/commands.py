@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any
 
+from lrux.errors import ConfigError
+
 from .config import Config, MediumConfig
 from .results import ResultsFile, machine, merge_results, now, read_json, write_json
 
@@ -14,7 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 FIGURES = os.path.join(ROOT, "docs", "figures")
 JSON_NAMES = {"full": "learning.json", "quick": "learning_quick.json",
-              "tiny": "learning_tiny.json", "medium": "learning_medium.json"}
+              "tiny": "learning_tiny.json", "medium": "learning_medium.json",
+              "medium_tiny": "learning_medium_tiny.json"}
 FIG_SUFFIX = {"full": "", "quick": "_quick", "tiny": "_tiny", "medium": ""}
 
 
@@ -47,7 +50,7 @@ def report(inv: Invocation) -> dict[str, Any]:
 
     results = read_json(inv.out)
     if not results:
-        raise ValueError(f"--plot / --markdown: no results at {inv.out}")
+        raise ConfigError(f"--plot / --markdown: no results at {inv.out}")
     if inv.plot:
         for p in plots.plot(results, inv.fig_dir, FIG_SUFFIX[inv.tier]):
             print(p)
@@ -62,7 +65,7 @@ def merge_json(inv: Invocation) -> dict[str, Any]:
 
     other = read_json(inv.merge_json)
     if not other:
-        raise ValueError(f"--merge-json {inv.merge_json}: no such results file")
+        raise ConfigError(f"--merge-json {inv.merge_json}: no such results file")
     results = merge_results(read_json(inv.out) if inv.merge else {}, other)
     write_json(results, inv.out)
     print(markdown(results))

@@ -193,7 +193,9 @@ class MediumConfig:
             return {**common, "steps": self.pf_steps, "batch_size": self.pf_batch,
                     "eval_every": self.pf_eval_every,
                     "data": {"generate": gen, "load": load}}
-        raise ValueError(f"medium tier: unknown task {task!r}; expected one of "
+        from lrux.errors import ConfigError
+
+        raise ConfigError(f"medium tier: unknown task {task!r}; expected one of "
                          f"{', '.join(MEDIUM_TASKS)}")
 
     def preset(self, task: str):

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from lrux.errors import ConfigError
+
 from .config import Config, table9_ring
 from .results import machine, now
 from .tasks import (
@@ -192,7 +194,7 @@ def run_suite(cfg: Config, only: tuple[str, ...], base: str, *, cache: StepCache
     and machine."""
     unknown = [name for name in only if name not in RUNNERS]
     if unknown:
-        raise ValueError(f"--only {unknown}: expected some of {', '.join(RUNNERS)}")
+        raise ConfigError(f"--only {unknown}: expected some of {', '.join(RUNNERS)}")
     out: dict[str, Any] = {}
     for name in only:
         res = RUNNERS[name](cfg, base, cache=cache, progress=progress)

@@ -13,6 +13,8 @@ import platform
 import time
 from typing import Any
 
+from lrux.errors import ConfigError
+
 from .config import EXPERIMENTS
 
 SECTIONS = (*EXPERIMENTS, "medium", "gpu")
@@ -95,14 +97,14 @@ def merge_results(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_json(path: str) -> dict[str, Any]:
-    """The results at `path` ({} when absent); ValueError naming the file when unreadable."""
+    """The results at `path` ({} when absent); ConfigError naming the file when unreadable."""
     if not os.path.exists(path):
         return {}
     try:
         with open(path) as f:
             return json.load(f)
     except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a readable results JSON ({e}); move it away or pass "
+        raise ConfigError(f"{path}: not a readable results JSON ({e}); move it away or pass "
                          "--no-merge with another --out") from None
 
 
