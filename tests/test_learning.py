@@ -211,10 +211,19 @@ def test_medium_tier_tiny_runs_then_resumes(tmp_path):
     assert (tmp_path / "figs" / "learning_medium.png").stat().st_size > 1000
     before = {t: (runs_dir / t / "metrics.jsonl").read_bytes() for t in runs}
     again = main(args)
-    assert [r["test_acc"] for r in again["medium"]["runs"]] == [
-        runs["listops"]["test_acc"], runs["pathfinder"]["test_acc"]]
+    assert [(r["test_acc"], r["reused"]) for r in again["medium"]["runs"]] == [
+        (runs["listops"]["test_acc"], True), (runs["pathfinder"]["test_acc"], True)]
+    assert [r["val"] for r in again["medium"]["runs"]] == [runs[t]["val"] for t in runs]
     assert before == {t: (runs_dir / t / "metrics.jsonl").read_bytes() for t in runs}
-    assert len(again["invocations"]) == 2
+    assert len(again["invocations"]) == len(again["medium"]["parts"]) == 2
+    # another preset over the same run directories: refused, and nothing is changed
+    saved_bytes = out.read_bytes()
+    from lrux.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="another preset.*steps"):
+        main(args + ["--steps", "5"])
+    assert out.read_bytes() == saved_bytes
+    assert before == {t: (runs_dir / t / "metrics.jsonl").read_bytes() for t in runs}
 
 
 def test_bad_arguments(tmp_path):

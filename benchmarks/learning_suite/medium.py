@@ -42,8 +42,10 @@ class _Recorder:
 
     def __init__(self, record: dict[str, Any], run_dir: str, steps: int, on_update: OnUpdate):
         self.record, self.run_dir, self.steps, self.on_update = record, run_dir, steps, on_update
+        self.records = 0  # received from the run
 
     def write(self, rec: dict[str, Any]) -> None:
+        self.records += 1
         task, step = self.record["task"], rec.get("step")
         if rec.get("split") == "train":
             _say(f"{task} step {step}/{self.steps}: loss {rec['loss']:.4f} acc "
@@ -53,13 +55,14 @@ class _Recorder:
              f"loss {rec['loss']:.4f} (n={rec.get('count')})")
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, notify: bool = True) -> None:
         from lrux.train import read_metrics
 
         path = os.path.join(self.run_dir, "metrics.jsonl")
         if os.path.exists(path):
             self.record.update(curves(read_metrics(self.run_dir)))
-        self.on_update(self.record)
+        if notify:
+            self.on_update(self.record)
 
     def close(self) -> None:
         pass
@@ -114,41 +117,81 @@ def _steps_per_sec(train: list[dict[str, Any]]) -> float | None:
     return rates[len(rates) // 2] if rates else None
 
 
-def run_preset(preset, *, seed: int, data_dir: str, run_dir: str, on_update: OnUpdate,
-               writers: tuple = (), allow_steps_change: bool = False) -> dict[str, Any]:
-    """Train `preset` with `lrux.train.run` in `run_dir` (resuming it) and return the run
-    record: the preset, its fields that differ from the paper preset (`scaled`), the train /
-    val / test curves of metrics.jsonl, the summary, steps/s, wall time, status.
+def finished_summary(preset, run_dir: str) -> dict[str, Any] | None:
+    """summary.json of a run that finished in `run_dir` (None if it has not), after checking
+    that it ran `preset`: ConfigError when the directory holds another preset's run."""
+    import json
 
-    A non-finite loss ends the run with status "diverged"; SIGTERM / SIGINT
-    (`lrux.train.Interrupted`) record status "interrupted" and propagate."""
+    from lrux.errors import ConfigError
+
+    paths = [os.path.join(run_dir, n) for n in ("summary.json", "config.json")]
+    if not all(os.path.exists(p) for p in paths):
+        return None
+    with open(paths[1]) as f:
+        ran = json.load(f)["preset"]
+    wanted = json.loads(json.dumps(preset.to_dict(), default=str))
+    diff = sorted(k for k in set(ran) | set(wanted) if ran.get(k) != wanted.get(k))
+    if diff:
+        raise ConfigError(f"{run_dir} holds a finished run of another preset (differing: "
+                          f"{', '.join(diff)}); choose another --runs-dir (nothing was changed)")
+    with open(paths[0]) as f:
+        return json.load(f)
+
+
+def _train(preset, rec, recorder, *, seed, data_dir, run_dir, writers, allow_steps_change):
     from lrux.train import Interrupted, NonFiniteLoss, run
 
-    rec = _new_record(preset, seed, run_dir)
-    recorder = _Recorder(rec, run_dir, preset.steps, on_update)
-    t0 = time.perf_counter()
     try:
         summary = run(preset, data_dir=data_dir, out_dir=run_dir, seed=seed, resume=True,
                       allow_steps_change=allow_steps_change, progress=False,
                       writers=(recorder, *writers))
-        rec.update(status="finished", summary=summary,
-                   test_acc=summary.get("test_accuracy_at_best"),
-                   best_val_acc=summary.get("best_val_accuracy"))
     except NonFiniteLoss as e:
         rec.update(status="diverged", error=str(e), test_acc=None)
+        return
     except Interrupted:
         rec.update(status="interrupted", test_acc=None)
         raise
+    rec.update(status="finished", summary=summary)
+
+
+def run_preset(preset, *, seed: int, data_dir: str, run_dir: str, on_update: OnUpdate,
+               writers: tuple = (), allow_steps_change: bool = False) -> dict[str, Any]:
+    """Train `preset` with `lrux.train.run` in `run_dir` (resuming it) and return the run
+    record: the preset, its fields that differ from the paper preset (`scaled`), the train /
+    val / test curves of metrics.jsonl, the summary, steps/s, status, this call's wall time.
+
+    A run that already finished there is reported from its directory without calling `run`
+    (`reused: true`). A non-finite loss ends the run with status "diverged"; SIGTERM /
+    SIGINT (`lrux.train.Interrupted`) record status "interrupted" and propagate. An error
+    before the first metrics record (a bad preset, resume refused) propagates without a
+    call to `on_update`, so a results file is never changed by a run that did not run."""
+    rec = _new_record(preset, seed, run_dir)
+    recorder = _Recorder(rec, run_dir, preset.steps, on_update)
+    t0 = time.perf_counter()
+    summary = finished_summary(preset, run_dir)
+    try:
+        if summary is not None:
+            rec.update(status="finished", summary=summary, reused=True)
+        else:
+            _train(preset, rec, recorder, seed=seed, data_dir=data_dir, run_dir=run_dir,
+                   writers=writers, allow_steps_change=allow_steps_change)
     finally:
-        rec["wall_s"] = time.perf_counter() - t0
-        rec["load_avg_at_end"] = list(os.getloadavg())
-        rec.update(_run_facts(run_dir))
-        if rec["status"] == "finished":
-            rec.update(majority_rates(preset, data_dir))
-        recorder.refresh()
-        rec["steps_per_sec"] = _steps_per_sec(rec.get("train", []))
-        on_update(rec)
+        if rec["status"] != "running" or recorder.records:
+            _complete(rec, preset, data_dir, run_dir, recorder, time.perf_counter() - t0)
     return rec
+
+
+def _complete(rec, preset, data_dir: str, run_dir: str, recorder, wall_s: float) -> None:
+    """Fill the record from the run directory and hand it to `on_update` one last time."""
+    summary = rec.get("summary") or {}
+    rec.setdefault("test_acc", summary.get("test_accuracy_at_best"))
+    rec["best_val_acc"] = summary.get("best_val_accuracy")
+    rec.update(_run_facts(run_dir), wall_s=wall_s, load_avg_at_end=list(os.getloadavg()))
+    if rec["status"] == "finished":
+        rec.update(majority_rates(preset, data_dir))
+    recorder.refresh(notify=False)
+    rec["steps_per_sec"] = _steps_per_sec(rec.get("train", []))
+    recorder.on_update(rec)
 
 
 def run_medium(cfg: MediumConfig, *, data_dir: str, runs_dir: str,

@@ -92,11 +92,14 @@ def _part_row(name: str, sec: dict[str, Any], part: dict[str, Any]) -> str:
         what = f"{c.get('pf_images')} images, {c.get('pf_seconds'):g} s budget"
         steps, seeds, length = "-", 1, 1024
     else:  # medium / gpu: runs of lrux.train.run
+        mine = [r for r in sec["runs"] if r.get("invocation") == part.get("invocation")]
         what = "; ".join(f"{r['task']}: LRU {r['preset']['depth']} x {r['preset']['d_model']}"
-                         f" / {r['preset']['d_state']}" for r in sec["runs"]
-                         if r.get("invocation") == part.get("invocation"))
-        steps = " / ".join(str(r["preset"]["steps"]) for r in sec["runs"]
-                           if r.get("invocation") == part.get("invocation"))
+                         f" / {r['preset']['d_state']}" for r in mine)
+        steps = " / ".join(str(r["preset"]["steps"]) for r in mine)
+        if not mine and "tasks" in c:  # its runs were rewritten by a later invocation
+            what = (f"{', '.join(c['tasks'])}: LRU {c['depth']} x {c['d_model']} / "
+                    f"{c['d_state']}")
+            steps = f"{c['listops_steps']} / {c['pf_steps']}"
         seeds, length = 1, "2048 / 1024"
     return (f"| {name} | {(part.get('date') or '')[:16]} | {seeds} | {what} | {steps} | "
             f"{length} | {n} | {part.get('wall_s') or 0:.0f} |")

@@ -72,7 +72,7 @@ def strip_invocation(results: dict[str, Any], invocation: str) -> dict[str, Any]
         sec = dict(out[name])
         sec["runs"] = [r for r in sec["runs"] if r.get("invocation") != invocation]
         sec["parts"] = [p for p in sec.get("parts", []) if p.get("invocation") != invocation]
-        if sec["runs"]:
+        if sec["runs"] or sec["parts"]:  # parts are history even when re-measured since
             out[name] = sec
         else:
             del out[name]
