@@ -172,6 +172,7 @@ def run_preset(preset, *, seed: int, data_dir: str, run_dir: str, on_update: OnU
     try:
         if summary is not None:
             rec.update(status="finished", summary=summary, reused=True)
+            del rec["load_avg_at_start"]  # this call trained nothing
         else:
             _train(preset, rec, recorder, seed=seed, data_dir=data_dir, run_dir=run_dir,
                    writers=writers, allow_steps_change=allow_steps_change)
@@ -186,7 +187,9 @@ def _complete(rec, preset, data_dir: str, run_dir: str, recorder, wall_s: float)
     summary = rec.get("summary") or {}
     rec.setdefault("test_acc", summary.get("test_accuracy_at_best"))
     rec["best_val_acc"] = summary.get("best_val_accuracy")
-    rec.update(_run_facts(run_dir), wall_s=wall_s, load_avg_at_end=list(os.getloadavg()))
+    rec.update(_run_facts(run_dir), wall_s=wall_s)
+    if not rec.get("reused"):
+        rec["load_avg_at_end"] = list(os.getloadavg())
     if rec["status"] == "finished":
         rec.update(majority_rates(preset, data_dir))
     recorder.refresh(notify=False)
