@@ -402,7 +402,7 @@ def _verdict(name: str, check: Callable[[], str]) -> bool:
     try:
         detail = check()
     except NotAttempted:
-        print(f"{name}: not attempted yet (replace the `raise NotImplementedError`)")
+        print(f"{name}: not attempted yet (write your answer in the cell above and run it)")
         return False
     print(f"{name}: correct. {detail}")
     return True

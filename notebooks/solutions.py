@@ -47,3 +47,13 @@ def thin_ring_r_min(r_max=0.9999, factor=100.0):
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if ring_factor(mid, r_max) >= factor else (mid, hi)
     return hi
+
+
+def dt_for_radius(radius=0.999):
+    """S4D-Lin: |exp(dt A)| = exp(-dt / 2) for Re A = -1/2, so dt = -2 log(radius)."""
+    return -2.0 * math.log(radius)
+
+
+def memory_radius(steps=1024, keep=0.01):
+    """|lambda|^steps = keep: |lambda| = keep^(1/steps) (1 - |lambda| ~ log(1/keep) / steps)."""
+    return keep ** (1.0 / steps)
