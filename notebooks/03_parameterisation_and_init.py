@@ -114,8 +114,8 @@ print("the three parameterisations give lrux's eigenvalues")
 # the squared gradient jumps with them, and for the next ~1000 steps (its memory,
 # $1/(1 - \beta_2)$) every step is tiny: the parameter freezes far from the target. (3) Small
 # learning rates avoid the crossing but then no parameterisation gets near the target in 400
-# steps (try $10^{-3}$); large ones make $(a, b)$ and $(\nu, \theta)$ diverge, while the stable
-# exponential converges from about $10^{-2}$ to $10^{-1}$.
+# steps (try $10^{-3}$); large ones make $(a, b)$ and $(\nu, \theta)$ leave the disk or stall,
+# while the stable exponential converges for learning rates from about $10^{-2}$ to $10^{-1}$.
 # </details>
 
 # %%
@@ -237,7 +237,7 @@ assert (mod >= 0.9 - 1e-6).all() and (mod <= 0.999 + 1e-6).all() and (phase >= 0
 # <details><summary>Answer</summary>
 #
 # $\lvert\lambda\rvert^2$ is uniform on $[0.81, 0.998]$, so the fraction above $0.99^2 =
-# 0.980$ is $(0.998 - 0.980)/(0.998 - 0.81) \approx 9.6\%$: uniform area puts most modes near
+# 0.980$ is $(0.998 - 0.980)/(0.998 - 0.81) \approx 9.5\%$: uniform area puts most modes near
 # the inner edge. The title counts them for this draw.
 # </details>
 
@@ -351,7 +351,7 @@ assert jnp.allclose(ours, signal.predicted_state_variance(signal.without_gamma(l
 #
 # <details><summary>Answer</summary>
 #
-# Text $[0.5, 0.9]$ (about 3x) < ListOps $[0, 0.99]$ (about 4x) < sCIFAR $[0.9, 0.999]$ (about
+# Text $[0.5, 0.9]$ (about 2.5x) < ListOps $[0, 0.99]$ (about 4x) < sCIFAR $[0.9, 0.999]$ (about
 # 24x) < PathX $[0.999, 0.9999]$ (about 1280x). The factor is an average of $1/(1 - r^2)$
 # over the ring: a wide ring is dominated by its many fast modes, a thin ring near the
 # circle has only slow ones. The black line is the ring average; a layer with 64 modes
@@ -478,9 +478,10 @@ if thin_ring_solution:
 # <details><summary>Answer</summary>
 #
 # With $\theta_{\max} = \pi/10$ the spectrum stops at $\omega \approx 0.31$ (the dashed
-# line), and a sizeable share of the energy sits below $0.01$ rad/step. With $2\pi$ the
-# spectrum fills $[0, \pi]$ and that share drops by roughly the ratio of the bandwidths
-# ($\pi$ against $\pi/10$): the title prints it for the values used.
+# line), and about a tenth of the energy sits below $0.01$ rad/step. With $2\pi$ the
+# spectrum fills $[0, \pi]$ and that share drops by more than an order of magnitude: the
+# same modes now spread their energy over ten times the bandwidth. The title prints the
+# share for the values used.
 # </details>
 
 # %%

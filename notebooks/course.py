@@ -368,6 +368,13 @@ def figure(ncols: int = 1, *, widths=None, width: float = 11.0, height: float = 
     return fig, axes
 
 
+def plt_colors() -> list[str]:
+    """matplotlib's tab10 colours, in order."""
+    import matplotlib
+
+    return [matplotlib.colors.to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+
+
 def label(name: str) -> dict[str, Any]:
     """matplotlib keywords for the model `name`: its colour, line style and label."""
     return {"color": COLORS.get(name, "k"), "ls": STYLES.get(name, "-"), "label": name}
