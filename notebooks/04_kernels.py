@@ -92,7 +92,7 @@ print(f"dt = {dt}: |lambda| in [{float(jnp.abs(lbar).min()):.5f}, {float(jnp.abs
 #
 # The figure puts S4D-Lin's eigenvalues at step $\Delta$ next to an LRU ring with the same
 # radius $r = e^{-\Delta/2}$ and the same phase range $\theta_{\max} = \min(\pi (M-1)\Delta,
-# 2\pi)$. Because all these points are within $10^{-3}$ of the circle, the left panel
+# 2\pi)$. Because at $\Delta = 10^{-3}$ all these points are within $10^{-3}$ of the circle, the left panel
 # "unrolls" the ring: phase on the x axis, distance to the circle $1 - \lvert\lambda\rvert$ on
 # a log y axis. The right panel compares the two kernels' spectra (one channel, random $C$).
 #

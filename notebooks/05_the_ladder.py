@@ -32,13 +32,13 @@
 # | `lru` | $+\,\gamma$ normalisation: the LRU | 3.3 |
 #
 # **The task: delayed recall** (`lrux.data.delayed_recall`). Each example is a sequence of
-# tokens: the first is a cue, one of 8 classes; every later token is a distractor drawn from 8
-# other ids. The model reads the whole sequence and must name the cue **at the last
-# position** (`pooling="last"`), so the recurrence has to carry one token across the whole
-# sequence. Chance is 1/8.
+# tokens: the first is a cue, one of 8 classes; every later token is the same filler token
+# (one distractor id, as in the repository's learning benchmark). The model reads the whole
+# sequence and must name the cue **at the last position** (`pooling="last"`), so the
+# recurrence has to carry one token across the whole sequence. Chance is 1/8.
 #
-# **The model and the training** are lrux's own: the residual blocks of the paper (norm,
-# recurrent layer, GELU, GLU, skip) around an embedding and a linear decoder, AdamW with the
+# **The model and the training** are lrux's own: the residual blocks of the paper (batch
+# norm, recurrent layer, GELU, GLU, skip; one block of width 32, 32 states) around an embedding and a linear decoder, AdamW with the
 # recurrent parameters at $\text{lr} \times 0.5$ and no weight decay, warmup and cosine decay
 # (`lrux.train.init_train_state`, `lrux.train.make_train_step`: the same code as
 # `examples/train_lra.py`). A run takes about a minute or two on a laptop CPU.
@@ -71,15 +71,17 @@ RUNGS = {
 if SMALL:  # the test suite: one rung per layer family
     RUNGS = {name: RUNGS[name] for name in ("rnn-tanh", "linear-dense", "lru")}
 
-train_split = lrux.data.delayed_recall(STEPS * BATCH, SEQ, classes=8, distractors=8, seed=0)
-test_split = lrux.data.delayed_recall(TEST, SEQ, classes=8, distractors=8, seed=1, split="test")
+TASK = {"classes": 8, "distractors": 1}
+train_split = lrux.data.delayed_recall(STEPS * BATCH, SEQ, **TASK, seed=0)
+test_split = lrux.data.delayed_recall(TEST, SEQ, **TASK, seed=1, split="test")
 spec = test_split.spec
 print(f"{len(train_split)} training and {len(test_split)} test sequences of {SEQ} tokens; "
       f"vocabulary {spec.vocab_size}, {spec.num_classes} classes")
 
 # %% [markdown]
 # Three examples (rows) of the task: the cue at position 0 (cue ids 1-8 are the class + 1),
-# then distractors (ids 9-16). Only position 0 matters; the label is read at the last position.
+# then the filler token (id 9, grey). Only position 0 matters; the label is read at the last
+# position.
 
 # %%
 def draw_examples(n=3, width=64):
@@ -99,7 +101,7 @@ def draw_examples(n=3, width=64):
                     (0, row), (6, row), color="k", fontsize=9, va="center",
                     arrowprops={"arrowstyle": "->", "color": "k"})
     ax.set_yticks(range(n), [f"example {i}" for i in range(n)])
-    ax.set_xlabel(f"position (the first {width} of {SEQ}; grey: distractor tokens)")
+    ax.set_xlabel(f"position (the first {width} of {SEQ}; grey: the filler token)")
     fig.colorbar(image, ax=ax, label="cue token id", ticks=range(1, spec.num_classes + 1))
     return fig
 
@@ -119,7 +121,7 @@ eval_step = lrux.train.make_eval_step(mesh)
 
 def train_rung(name, mixer_options, *, seed=0):
     preset = Preset(task="delayed_recall", model=name, name="notebook", depth=1, d_model=32,
-                    d_state=32, norm="layer", pooling="last", batch_size=BATCH, steps=STEPS,
+                    d_state=32, pooling="last", batch_size=BATCH, steps=STEPS,
                     lr=3e-3, lr_factor=0.5, weight_decay=0.05, mixer_options=mixer_options)
     setup = lrux.train.init_train_state(preset, spec, mesh, seed=seed)
     step = lrux.train.make_train_step(setup.tx, mesh)
@@ -277,7 +279,7 @@ if not by_ring:
 
 # %%
 REFERENCE = {  # what `python notebooks/time_notebooks.py 05` saves as the reference run
-    "seq": SEQ, "steps": STEPS, "batch": BATCH, "test": TEST,
+    "seq": SEQ, "steps": STEPS, "batch": BATCH, "test": TEST, "task": TASK,
     "accuracy": {name: r["accuracy"] for name, r in results.items()},
     "final_train_loss": {name: float(np.mean(r["losses"][-20:])) for name, r in results.items()},
 }
