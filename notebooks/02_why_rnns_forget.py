@@ -351,11 +351,13 @@ def draw_modes(scale):
     for j in np.argsort(np.abs(lam)):
         b.semilogy(k, x_mod[:, j] + 1e-300, lw=0.8, color="#d62728" if outside[j] else "#1f77b4",
                    alpha=0.9 if outside[j] else 0.35)
+    b.plot([], [], color="#1f77b4", lw=0.8, label="a mode inside the circle")
+    b.plot([], [], color="#d62728", lw=0.8, label="a mode outside")
     b.semilogy(k, y_norm + 1e-300, color="k", lw=2, label="dense RNN output ||y_k||")
     b.set_ylim(1e-8, 1e8)
     b.set_xlabel("step k after the impulse")
     b.set_ylabel("|x'_k| per mode (log)")
-    b.legend(loc="lower left")
+    b.legend(loc="lower left", fontsize=8)
     last = f"{y_norm[-1]:.2e}" if np.isfinite(y_norm[-1]) else "overflow (> 3e38)"
     b.set_title(f"rho(scale A) = {scale * rho_glorot:.3f}: ||y|| at the last step = {last}")
     return fig

@@ -150,7 +150,8 @@ for name, options in RUNGS.items():
 
 # %%
 def draw_results():
-    fig, (a, b) = course.figure(2, widths=[1, 1.3], width=13, height=4.2)
+    fig, (a, b) = course.figure(2, widths=[1, 1.3], width=13, height=4.6)
+    fig.subplots_adjust(bottom=0.26)  # room for the rotated rung names
     names = list(results)
     accs = [results[n]["accuracy"] for n in names]
     bars = a.bar(range(len(names)), accs, color=[course.COLORS[n] for n in names])
@@ -170,7 +171,7 @@ def draw_results():
     b.set_yscale("log")
     b.set_xlabel("training step")
     b.set_ylabel(f"training loss (mean of {window} steps)")
-    b.legend(fontsize=7, ncol=2, loc="lower left")
+    b.legend(fontsize=7, ncol=2, loc="best")
     return fig
 
 
@@ -232,6 +233,9 @@ print("in this run, near chance:", ", ".join(at_chance) or "none",
 #   exponential, a step changes $\log(1 - \lvert\lambda\rvert)$ by about the learning rate, so
 #   moving a mode from the middle of the disk to $1 - \lvert\lambda\rvert = 10^{-3}$ takes
 #   hundreds of steps. The ring init starts them there.
+# - `linear-dense` starts from a Glorot matrix, whose few eigenvalues outside the circle
+#   (notebook 2.3) blow its state up over a few hundred steps: its loss can be far above
+#   chance while its most likely class is often right (compare its loss curve with its bar).
 # - The top rungs all reach the ceiling on a task this easy, so $\gamma$'s benefit (a stable
 #   forward pass when the ring is close to the circle, notebook 3.3) is not visible here; the
 #   paper needs PathX (16,384 steps) to show it.
