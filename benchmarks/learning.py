@@ -287,10 +287,10 @@ class Trainer:
         self.train_state = TrainState(model, bn_state, opt_state, self.key)
 
     def step(self, batch: dict[str, np.ndarray]) -> tuple[float, float, bool]:
+        from lrux.data import Batch
         from lrux.train import global_batch
-        from lrux.train.feed import _batch
 
-        b = global_batch(_batch(batch), self.mesh)
+        b = global_batch(Batch(**batch), self.mesh)
         self.train_state, m = self.train_step(self.train_state, b)
         return float(m.loss), float(m.accuracy), bool(m.finite)
 
@@ -300,9 +300,9 @@ class Trainer:
         loss = correct = count = 0.0
         for lo in range(0, len(data), batch_size):
             idx = np.arange(lo, min(lo + batch_size, len(data)))
-            from lrux.train.feed import _batch
+            from lrux.data import Batch
 
-            b = global_batch(_batch(data.batch(idx, batch_size)), self.mesh)
+            b = global_batch(Batch(**data.batch(idx, batch_size)), self.mesh)
             ls, c, n = self.eval_step(self.train_state.model, self.train_state.bn_state, b)
             loss, correct, count = loss + float(ls), correct + float(c), count + float(n)
         return {"loss": loss / max(count, 1.0), "acc": correct / max(count, 1.0),

@@ -32,9 +32,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lrux.data.spec import TASKS
 from lrux.errors import ConfigError
 
-TASKS = ("listops", "text", "retrieval", "image", "pathfinder", "pathx")
 PRESET_NAMES = ("paper", "smoke")
 GLUS = ("full", "half", "half2")
 NORMS = ("batch", "layer", "none")

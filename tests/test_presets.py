@@ -81,3 +81,18 @@ def test_ring_overrides_reach_the_mixer_options():
     p = apply_overrides(get_preset("pathx", "lru", "smoke"), ["r_min=0.5", "max_phase=pi/5"])
     assert p.mixer_options["r_min"] == 0.5
     assert p.mixer_options["max_phase"] == pytest.approx(math.pi / 5)
+
+
+def test_presets_match_their_sources_field_by_field():
+    """benchmarks/recipe_table.py's transcriptions of Table 9, the S5 run scripts and s4's
+    configs (an oracle written apart from lrux.presets) agree with every preset."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks",
+                        "recipe_table.py")
+    spec = importlib.util.spec_from_file_location("recipe_table", path)
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    assert table.mismatches() == []
+    assert "| ring | (0.0, 0.99) |" in table.markdown()
