@@ -85,10 +85,6 @@ def _execute(name: str):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_top_to_bottom(name, monkeypatch):
-    import lrux.data
-
-    if name == "05_the_ladder" and not hasattr(lrux.data, "delayed_recall"):
-        pytest.skip("05_the_ladder needs lrux.data.delayed_recall (the data branch)")
     monkeypatch.setenv("LRUX_NOTEBOOK_SMALL", "1")
     # Live figures are drawn as plain images (no widget comms: the browser test covers the
     # widgets); the probe cell redraws each at its other slider values.
