@@ -167,6 +167,8 @@ def one_mode_kernel(r, theta):
     return r**k * jnp.cos(theta * k)  # Re(lambda^k), lambda = r e^{i theta}
 
 
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_one_mode(r, theta):
     kern = np.asarray(one_mode_kernel(r, theta))
     fig, (a, b) = course.figure(2, widths=[3, 1])

@@ -165,6 +165,8 @@ def _preacts(A, u):
 lam_glorot = np.linalg.eigvals(np.asarray(rnn.A))
 
 
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_reach(rho, sigma):
     g_tanh, g_lin, slope = (np.asarray(v) for v in reach_curves(rho, sigma))
     g_lin = np.minimum(np.nan_to_num(g_lin, nan=np.inf), 1e30)  # rho > 1 overflows float32
@@ -241,6 +243,8 @@ EIGS = {n: glorot_eigenvalues(jax.random.key(n), n) for n in SIZES}  # precomput
 RADII = np.linspace(0, 1.25, 251)
 
 
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_circular_law(n):
     lam = EIGS[n]
     frac = (np.abs(lam)[None, :] <= RADII[:, None]).mean(axis=1)
@@ -339,6 +343,8 @@ def modes_and_output(scale):
     return x_mod, jnp.sqrt(jnp.sum(y**2, axis=1))
 
 
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_modes(scale):
     x_mod, y_norm = (np.asarray(v) for v in modes_and_output(scale))
     outside = np.abs(scale * lam) > 1

@@ -150,6 +150,8 @@ def _first(mask):
     return int(np.argmax(mask)) if mask.any() else None
 
 
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_adam(r_target, lr):
     target = r_target * np.exp(0.05j)
     paths = {k: tuple(np.asarray(a) for a in v) for k, v in adam_paths(target, lr).items()}
@@ -247,6 +249,8 @@ def ring_draw(r_min, r_max, max_phase):
     return ring_from_uniforms(U1, U2, r_min, r_max, max_phase)
 
 
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_ring(ring, max_phase):
     r_min, r_max = ring
     lam = np.asarray(ring_draw(r_min, r_max, max_phase))
@@ -389,6 +393,8 @@ def variances(r_min, r_max):
     return tuple(o / norm for o in out), jnp.abs(lam).max()
 
 
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_variance(ring):
     r_min, r_max = ring
     (m_plain, c_plain, m_lru, c_lru), slowest = variances(r_min, r_max)
@@ -503,6 +509,8 @@ def ring_kernel(r_min, r_max, max_phase):
     return kern, power
 
 
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_phase(ring, max_phase):
     r_min, r_max = ring
     kern, power = (np.asarray(v) for v in ring_kernel(r_min, r_max, max_phase))

@@ -130,6 +130,8 @@ def s4d_vs_ring(dt):
     return lbar, lam, spectrum(k_s4d), spectrum(k_lru), phase
 
 
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_s4d(dt):
     lbar, lam, s_s4d, s_lru, phase = (np.asarray(v) for v in s4d_vs_ring(dt))
     wraps = math.pi * (M - 1) * dt > 2 * math.pi
@@ -276,6 +278,8 @@ for name, (layer, losses, snaps) in runs.items():
 SNAP_STEPS = [0] + [min(25 * (i + 1), STEPS) for i in range(len(runs["lru"][2]) - 1)]
 
 
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_toy(snapshot):
     i = SNAP_STEPS.index(snapshot)
     fig, (a, b) = course.figure(2, widths=[1.4, 1], width=12, height=4)

@@ -83,7 +83,8 @@ print(f"{len(train_split)} training and {len(test_split)} test sequences of {SEQ
 # then the filler token (id 9, grey). Only position 0 matters; the label is read at the last
 # position.
 
-# %%
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_examples(n=3, width=64):
     from matplotlib.colors import ListedColormap
 
@@ -148,7 +149,8 @@ for name, options in RUNGS.items():
 # same colour for a rung in both panels, and distinct line styles so that rungs stuck at the
 # same loss stay visible.
 
-# %%
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
 def draw_results():
     fig, (a, b) = course.figure(2, widths=[1, 1.3], width=13, height=4.6)
     fig.subplots_adjust(bottom=0.26)  # room for the rotated rung names
