@@ -143,9 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         reference = rec.pop("reference")
         if reference is not None and not args.small:
             path = HERE / "reference" / f"{name}.json"
-            path.write_text(json.dumps({**reference, "date": rec["date"],
-                                        "wall_s": rec["wall_s"], "load": rec["load_after"]},
-                                       indent=1) + "\n")
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({**reference, "date": rec["date"], "wall_s": rec["wall_s"],
+                                       "load": rec["load_after"]}, indent=1) + "\n")
+            tmp.replace(path)
             print(f"{name}: wrote {path}", file=sys.stderr)
         timings[name] = rec
         TIMINGS.parent.mkdir(exist_ok=True)
