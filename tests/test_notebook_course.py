@@ -117,3 +117,17 @@ def test_live_figure_redraws_for_other_values_and_presets(monkeypatch):
     assert len(report["seconds"]) == len(calls) and all(s > 0 for s in report["seconds"])
     assert np.isclose(calls[-1][0][1], 0.9999)  # the last preset drawn is PathX's ring
     course.LIVE.clear()
+
+
+def test_time_notebooks_rejects_an_unknown_notebook_and_renders_its_table(capsys):
+    import time_notebooks
+
+    assert time_notebooks.main(["99"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no notebook '99'") and "01_the_lru" in err
+    live = {"f": {"first_s": 1.0, "redraws": 2, "median_s": 0.3, "max_s": 0.5,
+                  "median_cpu_s": 0.1, "max_cpu_s": 0.2}}
+    rec = {"small": False, "wall_s": 42.0, "kernel_cpu_s": 20.0, "load_before": [1.0],
+           "load_after": [2.0], "live": live}
+    table = time_notebooks.markdown({"01_the_lru": rec})
+    assert "| `01_the_lru` | 42 s | 20 s | 1.0 / 2.0 | 0.30 s (0.10 s) | 0.50 s (0.20 s) |" in table
