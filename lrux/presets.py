@@ -238,12 +238,7 @@ def takes_ring(model: str) -> bool:
     from lrux.registry import MIXERS
 
     entry = MIXERS.get(model)
-    if entry is None:
-        return False
-    ring = getattr(entry, "ring", None)
-    if ring is not None:
-        return bool(ring)
-    return model in ("lru", "diag-ring")  # registries without the `ring` fact
+    return bool(entry is not None and entry.ring)
 
 
 def _ring_options(task: str, model: str) -> dict[str, float]:
