@@ -54,6 +54,7 @@ import numpy as np
 from course import SMALL
 from IPython.display import Markdown, display
 
+import lrux
 import lrux.data
 import lrux.train
 from lrux.presets import Preset
@@ -64,10 +65,8 @@ STEPS = 4 if SMALL else 300
 BATCH = 8 if SMALL else 32
 TEST = 64 if SMALL else 512
 RING = {"r_min": 0.9, "r_max": 0.999}  # sCIFAR's ring, for the ring rungs
-RUNGS = {
-    "rnn-relu": {}, "rnn-tanh": {}, "linear-dense": {}, "diag-reim": {}, "diag-exp": {},
-    "diag-stable-exp": {}, "diag-ring": RING, "lru": RING,
-}
+RUNGS = {name: RING if name in ("diag-ring", "lru") else {}  # the others: the uniform disk
+         for name in lrux.mixer_names(family="ladder")}
 if SMALL:  # the test suite: one rung per layer family
     RUNGS = {name: RUNGS[name] for name in ("rnn-tanh", "linear-dense", "lru")}
 
