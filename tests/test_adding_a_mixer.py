@@ -155,3 +155,29 @@ def test_the_signal_toolkit_works_on_it(diag_real):
         np.testing.assert_allclose(pred, rec, rtol=1e-10)
         meas = _np(S.state_variance(m, length, key=jax.random.key(2), num_samples=512))
         np.testing.assert_allclose(meas[[0, 10, 29]], pred[[0, 10, 29]], rtol=0.1)
+
+
+def test_a_preset_gives_it_the_ring_and_trains_it(diag_real):
+    """Presets read the registry's `ring` fact: the new rung gets Table 9's ListOps ring as
+    mixer options, and the model builds and takes a train step through the one setup."""
+    from lrux.presets import apply_overrides, get_preset
+    from lrux.train import init_train_state, make_mesh, make_train_step
+    from lrux.train.benchmark import preset_spec, synthetic_batch
+    from lrux.train.sharding import global_batch
+
+    preset = get_preset("listops", diag_real, "paper")
+    assert preset.mixer_options == {"r_min": 0.0, "r_max": 0.99, "max_phase": 2 * math.pi}
+    with pytest.raises(ConfigError, match="r_max"):
+        apply_overrides(preset, ["r_mx=0.9"],
+                        mixer_options=set(MIXERS[diag_real].option_names()))
+    small = apply_overrides(get_preset("listops", diag_real, "smoke"),
+                            {"depth": 1, "d_model": 8, "d_state": 8, "batch_size": 4})
+    mesh = make_mesh()
+    spec = preset_spec(small)
+    setup = init_train_state(small, spec, mesh, seed=0)
+    lam = setup.state.model.encoder.blocks[0].mixer.lam()
+    assert float(lam.min()) >= 0.0 and float(lam.max()) <= 0.99 + 1e-6  # the ListOps ring
+    step = make_train_step(setup.tx, mesh)
+    batch = synthetic_batch(spec, small.batch_size, np.random.default_rng(0))
+    _, metrics = step(setup.state, global_batch(batch, mesh))
+    assert bool(metrics.finite)
