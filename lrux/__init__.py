@@ -12,6 +12,7 @@ from lrux._version import __version__
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on first use
     from lrux.init import disk_init, glorot_matrix, ring_init
+    from lrux.layers.base import AbstractMixer, LinearSystem
     from lrux.layers.bidirectional import Bidirectional
     from lrux.layers.diagonal import DiagonalRNN
     from lrux.layers.lru import LRU
@@ -34,6 +35,8 @@ _EXPORTS = {
     "S5": "lrux.layers.s5",
     "S4": "lrux.layers.s4",
     "RGLRU": "lrux.layers.rglru",
+    "AbstractMixer": "lrux.layers.base",
+    "LinearSystem": "lrux.layers.base",
     "Bidirectional": "lrux.layers.bidirectional",
     "MIXERS": "lrux.registry",
     "make_mixer": "lrux.registry",
@@ -48,6 +51,8 @@ _EXPORTS = {
 
 # a literal list, so that linters and type checkers read it (tests check it against _EXPORTS)
 __all__ = [
+    "AbstractMixer",
+    "LinearSystem",
     "__version__",
     "Bidirectional",
     "DenseLinearRNN",
