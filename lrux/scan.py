@@ -297,6 +297,98 @@ def complex_scan_stacked(
     return _stacked_scan(lam_re, lam_im, b, reverse, mode, chunk)
 
 
+# --- The whole diagonal layer, fused over sequence chunks when not differentiated ---------
+#
+# y = scan(x @ w_in^T) @ w_out^T + d * x is memory-bound around its two matmuls: unfused, the
+# (seq, 2N) input of the scan and its output each make a round trip through main memory.
+# Evaluated without differentiation on the native kernel, the layer runs chunk by chunk: the
+# matmul, the scan (in place, the state carried from chunk to chunk) and the output matmul of
+# one chunk of steps work in cache. Under differentiation the custom VJP's forward runs the
+# unfused layer and its backward is that layer's own VJP, so gradients are unchanged.
+
+# steps x state width per chunk: 64k values (256 KiB in float32) per sequence
+_FUSED_CHUNK_VALUES = 1 << 16
+
+
+def projected_complex_scan(
+    x: Float[Array, "seq d_in"],
+    w_in: Float[Array, "two_n d_in"],
+    lam_re: Float[Array, " n"],
+    lam_im: Float[Array, " n"],
+    w_out: Float[Array, "d_out two_n"],
+    d: Float[Array, " d_in"],
+    *,
+    reverse: bool = False,
+    mode: ScanMode = "auto",
+    chunk_size: int | None = None,
+) -> Float[Array, "seq d_out"]:
+    """y = h @ w_out^T + d * x with h = complex_scan_stacked(lambda, x @ w_in^T): the LRU's
+    forward (d_out == d_in). Same values, modes and gradients as those three steps written
+    out; with the native kernel, an undifferentiated call of at least two chunks (of
+    `chunk_size` steps; default about 64k values of state per chunk) is fused chunk by chunk."""
+    n = lam_re.shape[0]
+    if w_in.shape[0] != 2 * n or w_out.shape[1] != 2 * n:
+        raise ValueError(
+            f"w_in must be (2 * {n}, d_in) and w_out (d_out, 2 * {n}), got {w_in.shape}, "
+            f"{w_out.shape}"
+        )
+    length = x.shape[0]
+    mode = resolve_mode(mode, length)
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk = chunk_size or max(16, 2 ** int(math.log2(max(1, _FUSED_CHUNK_VALUES // (2 * n)))))
+    if mode != "native" or length < 2 * chunk:
+        return _unfused_layer(x, w_in, lam_re, lam_im, w_out, d, reverse, mode)
+    return _fused_layer(x, w_in, lam_re, lam_im, w_out, d, reverse, chunk)
+
+
+def _unfused_layer(x, w_in, lam_re, lam_im, w_out, d, reverse, mode):
+    h = complex_scan_stacked(lam_re, lam_im, x @ w_in.T, reverse=reverse, mode=mode)
+    return h @ w_out.T + d * x
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7))
+def _fused_layer(x, w_in, lam_re, lam_im, w_out, d, reverse, chunk):
+    """The native layer one chunk of steps at a time: full chunks in a loop (from the end
+    when reversed), then the remainder (at the far end of the loop's direction)."""
+    from lrux.kernels import native_complex_scan
+
+    length, n_chunks = x.shape[0], x.shape[0] // chunk
+    rest = length - n_chunks * chunk
+    first = rest if reverse else 0  # start of the full chunks
+
+    def piece(start, size, h0):
+        x_c = jax.lax.dynamic_slice_in_dim(x, start, size, 0)
+        h = native_complex_scan(lam_re, lam_im, x_c @ w_in.T, h0, reverse=reverse, in_place=True)
+        return h[0] if reverse else h[-1], h @ w_out.T + d * x_c
+
+    def body(i, carry):
+        h0, y = carry
+        c = n_chunks - 1 - i if reverse else i
+        h_end, y_c = piece(first + c * chunk, chunk, h0)
+        return h_end, jax.lax.dynamic_update_slice_in_dim(y, y_c, first + c * chunk, 0)
+
+    y = jnp.zeros((length, w_out.shape[0]), jnp.result_type(x, w_in, w_out, d))
+    h0 = jnp.zeros(2 * lam_re.shape[0], jnp.result_type(x, w_in))
+    h0, y = jax.lax.fori_loop(0, n_chunks, body, (h0, y))
+    if rest:
+        start = 0 if reverse else n_chunks * chunk
+        y = jax.lax.dynamic_update_slice_in_dim(y, piece(start, rest, h0)[1], start, 0)
+    return y
+
+
+def _fused_layer_fwd(x, w_in, lam_re, lam_im, w_out, d, reverse, chunk):
+    layer = functools.partial(_unfused_layer, reverse=reverse, mode="native")
+    return jax.vjp(layer, x, w_in, lam_re, lam_im, w_out, d)
+
+
+def _fused_layer_bwd(reverse, chunk, vjp, g):
+    return vjp(g)
+
+
+_fused_layer.defvjp(_fused_layer_fwd, _fused_layer_bwd)
+
+
 def _rotate(lam_re, lam_im, h):
     """lambda * h on stacked [Re | Im] pairs along the last axis (lam broadcasts)."""
     n = lam_re.shape[-1]

@@ -164,13 +164,15 @@ def _target(kind: str, dtype) -> str:
     return name
 
 
-def _call(kind: str, results: tuple[Array, ...], *args: Array, reverse: bool):
-    """Call kernel `kind` on `args`; its outputs have the shapes and dtypes of `results`.
+def _call(kind: str, results: tuple[Array, ...], *args: Array, reverse: bool, aliases=None):
+    """Call kernel `kind` on `args`; its outputs have the shapes and dtypes of `results`
+    (`aliases` {arg index: result index}: results written over those arguments' buffers).
     vmap hands the kernel every batch axis as leading axes (it loops over them in C++)."""
     call = jax.ffi.ffi_call(
         _target(kind, args[-1].dtype),
         tuple(jax.ShapeDtypeStruct(r.shape, r.dtype) for r in results),
         vmap_method="broadcast_all",
+        input_output_aliases=aliases,
     )
     return call(*args, reverse=np.int64(reverse), threads=np.int64(_cores()))
 
@@ -179,31 +181,51 @@ def native_complex_scan(
     lam_re: Float[Array, " n"],
     lam_im: Float[Array, " n"],
     b: Float[Array, "seq two_n"],
+    h0: Float[Array, " two_n"] | None = None,
     *,
     reverse: bool = False,
+    in_place: bool = False,
 ) -> Float[Array, "seq two_n"]:
-    """h_t = lambda * h_{t-1} + b_t on [Re | Im] pairs (zero initial state), in one C++ pass;
-    `reverse=True` runs from the end. Same contract as `lrux.scan.complex_scan_stacked`,
-    with a custom VJP that is one more C++ pass."""
-    return _native_scan(lam_re.astype(b.dtype), lam_im.astype(b.dtype), b, bool(reverse))
+    """h_t = lambda * h_{t-1} + b_t on [Re | Im] pairs from h0 (zeros when None), in one C++
+    pass; `reverse=True` runs from the end (h0 is the state after the end). Same contract as
+    `lrux.scan.complex_scan_stacked`, with a custom VJP that is one more C++ pass.
+
+    `in_place=True` writes h over b's buffer (XLA copies b first if it is still needed), for
+    a forward that is not differentiated; it is not differentiable."""
+    lam_re, lam_im = lam_re.astype(b.dtype), lam_im.astype(b.dtype)
+    h0 = jnp.zeros(b.shape[1:], b.dtype) if h0 is None else h0.astype(b.dtype)
+    if in_place:
+        return _call("forward", (b,), lam_re, lam_im, h0, b, reverse=reverse, aliases={3: 0})[0]
+    return _native_scan(lam_re, lam_im, h0, b, bool(reverse))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-def _native_scan(lam_re, lam_im, b, reverse):
-    return _native_fwd(lam_re, lam_im, b, reverse)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _native_scan(lam_re, lam_im, h0, b, reverse):
+    return _native_fwd(lam_re, lam_im, h0, b, reverse)[0]
 
 
-def _native_fwd(lam_re, lam_im, b, reverse):
-    (h,) = _call("forward", (b,), lam_re, lam_im, b, reverse=reverse)
-    return h, (lam_re, lam_im, h)
+def _native_fwd(lam_re, lam_im, h0, b, reverse):
+    (h,) = _call("forward", (b,), lam_re, lam_im, h0, b, reverse=reverse)
+    return h, (lam_re, lam_im, h0, h)
 
 
 def _native_bwd(reverse, residuals, g):
-    lam_re, lam_im, h = residuals
+    lam_re, lam_im, h0, h = residuals
+    n = lam_re.shape[-1]
     adj, grad_re, grad_im = _call(
         "backward", (h, lam_re, lam_im), lam_re, lam_im, h, g, reverse=reverse
     )
-    return grad_re, grad_im, adj
+    # The kernel pairs the adjoint with h_{t-1} inside the sequence; the first step's
+    # h_{-1} = h0 adds its term here, and dh0 = conj(lambda) * adj there.
+    first = adj[..., -1, :] if reverse else adj[..., 0, :]
+    a_re, a_im = first[..., :n], first[..., n:]
+    p_re, p_im = h0[..., :n], h0[..., n:]
+    grad_re = grad_re + a_re * p_re + a_im * p_im
+    grad_im = grad_im + a_im * p_re - a_re * p_im
+    grad_h0 = jnp.concatenate(
+        [lam_re * a_re + lam_im * a_im, lam_re * a_im - lam_im * a_re], axis=-1
+    )
+    return grad_re, grad_im, grad_h0, adj
 
 
 _native_scan.defvjp(_native_fwd, _native_bwd)
