@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
 from lrux.init import ring_init
-from lrux.scan import SCAN_MODES, complex_scan_stacked
+from lrux.scan import SCAN_MODES, projected_complex_scan
 
 
 def check_sizes(d_model: int, d_state: int) -> None:
@@ -74,9 +74,12 @@ def diagonal_recurrence(
 
     `reverse=True` runs the recurrence from the end of the sequence.
     """
-    bu = x @ _input_matrix(B_re, B_im, gain).T  # (seq, 2N) = [Re | Im] of gain * B u
-    h = complex_scan_stacked(lam_re, lam_im, bu, reverse=reverse, mode=scan_mode)
-    return h @ _output_matrix(C_re, C_im).T + D * x
+    # h = complex_scan_stacked(lambda, x @ w_in^T), y = h @ w_out^T + D x, in one call that
+    # fuses the three over sequence chunks when it is not differentiated
+    w_in = _input_matrix(B_re, B_im, gain)  # (2N, H): u -> [Re | Im] of gain * B u
+    return projected_complex_scan(
+        x, w_in, lam_re, lam_im, _output_matrix(C_re, C_im), D, reverse=reverse, mode=scan_mode
+    )
 
 
 def diagonal_step(
