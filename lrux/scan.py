@@ -11,7 +11,10 @@ Modes (all give the same values):
   state across chunks, and one elementwise fix-up adds it back: T + C sequential steps
   instead of L, with no extra work. The fastest XLA-only mode on CPU.
 - ``"native"``: (CPU only) a fused C++ kernel called through XLA's FFI (`lrux.kernels`),
-  compiled on first use: one pass over memory forward, one backward. The fastest on CPU.
+  compiled on first use: one pass over memory forward, one backward, run per device on its
+  shard of a sharded batch. The fastest on CPU.
+- ``"pallas"``: Pallas kernels (`lrux.kernels.pallas_scan`), compiled for GPUs, in Pallas'
+  interpret mode elsewhere (slow: for tests). Not measured on a GPU yet, so only on request.
 - ``"auto"``: chooses per backend and length (see `resolve_mode`).
 
 The gradient is a custom VJP: the adjoint of a linear recurrence is the same recurrence run
@@ -27,8 +30,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Inexact
 
-ScanMode = Literal["auto", "parallel", "sequential", "chunked", "native"]
-SCAN_MODES: tuple[str, ...] = ("auto", "parallel", "sequential", "chunked", "native")
+ScanMode = Literal["auto", "parallel", "sequential", "chunked", "native", "pallas"]
+SCAN_MODES: tuple[str, ...] = ("auto", "parallel", "sequential", "chunked", "native", "pallas")
 
 # On GPU/TPU the log-depth scan wins; on CPU the native kernel (where it exists and builds),
 # else the chunked scan (few sequential steps, no redundant work). Short sequences are
@@ -39,9 +42,8 @@ _SHORT = 64
 def resolve_mode(mode: str, length: int, backend: str | None = None) -> str:
     """The concrete mode that ``mode`` stands for at this sequence length and backend.
 
-    "auto" picks the native kernel on a single-device CPU process when it builds. With
-    several devices it keeps the XLA scans, because XLA's partitioner cannot split an opaque
-    custom call over a sharded batch (it would gather the whole batch on every device).
+    "auto" picks the native kernel on CPU when it builds, with any number of devices: under
+    a mesh each device runs it on its shard of the batch (`lrux.kernels.sharded`).
     """
     if mode not in SCAN_MODES:
         raise ValueError(f"scan mode must be one of {SCAN_MODES}, got {mode!r}")
@@ -50,9 +52,13 @@ def resolve_mode(mode: str, length: int, backend: str | None = None) -> str:
         if backend != "cpu":
             raise ValueError(f"scan mode 'native' runs on the CPU only, backend is {backend!r}")
         return mode
+    if mode == "pallas" and backend not in ("cpu", "gpu"):
+        raise ValueError(
+            f"scan mode 'pallas' runs on GPUs (on CPU interpreted), backend is {backend!r}"
+        )
     if mode != "auto":
         return mode
-    if backend == "cpu" and jax.device_count() == 1:
+    if backend == "cpu":
         from lrux.kernels import native_available
 
         if native_available():
@@ -83,7 +89,7 @@ def linear_scan(
         b: the inputs ``(seq, *state)``; real or complex.
         h0: the state before the first step ``(*state)``; zeros when None.
         reverse: run from the end, h_t = a_t * h_{t+1} + b_t (h0 is the state after the end).
-        mode: "auto", "parallel", "sequential", "chunked" or "native" (CPU only).
+        mode: "auto", "parallel", "sequential", "chunked", "native" (CPU only) or "pallas".
         chunk_size: steps per chunk for "chunked" (default: a power of two near sqrt(seq)).
 
     Returns:
@@ -162,6 +168,10 @@ _linear_scan.defvjp(_linear_scan_fwd, _linear_scan_bwd)
 
 def _scan_impl(a, b, h0, reverse, mode, chunk):
     """Forward computation of any mode; reverse flips, scans forwards and flips back."""
+    if mode == "pallas":
+        from lrux.kernels.pallas_scan import pallas_linear_forward
+
+        return pallas_linear_forward(a.astype(b.dtype), b, h0, reverse=reverse)
     if reverse:
         a_f = jnp.flip(a, 0) if a.ndim == b.ndim else a
         return jnp.flip(_scan_forward(a_f, jnp.flip(b, 0), h0, mode, chunk), 0)
@@ -293,6 +303,10 @@ def complex_scan_stacked(
         from lrux.kernels import native_complex_scan
 
         return native_complex_scan(lam_re, lam_im, b, reverse=reverse)
+    if mode == "pallas":
+        from lrux.kernels.pallas_scan import pallas_complex_scan
+
+        return pallas_complex_scan(lam_re, lam_im, b, reverse=reverse)
     chunk = chunk_size or default_chunk_size(b.shape[0])
     return _stacked_scan(lam_re, lam_im, b, reverse, mode, chunk)
 

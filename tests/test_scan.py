@@ -226,11 +226,11 @@ def test_auto_mode_choice(monkeypatch):
     assert default_chunk_size(4096) == 64
 
 
-def test_auto_keeps_xla_scans_with_several_devices(monkeypatch):
-    """XLA cannot split an opaque custom call over a sharded batch, so with several devices
-    "auto" keeps the chunked scan (the 8-device training test runs that path)."""
+def test_auto_uses_native_with_several_devices(monkeypatch):
+    """The native kernels run per shard (test_kernels.py checks it on 8 devices), so "auto"
+    picks them with any number of CPU devices."""
     monkeypatch.setattr(jax, "device_count", lambda *a: 8)
-    assert resolve_mode("auto", 4096, "cpu") == "chunked"
+    assert resolve_mode("auto", 4096, "cpu") == ("native" if native_available() else "chunked")
     assert resolve_mode("auto", 4096, "gpu") == "parallel"
 
 

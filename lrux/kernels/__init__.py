@@ -30,7 +30,6 @@ import warnings
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float
 
 SOURCE = os.path.join(os.path.dirname(__file__), "scan_cpu.cc")
@@ -164,17 +163,30 @@ def _target(kind: str, dtype) -> str:
     return name
 
 
-def _call(kind: str, results: tuple[Array, ...], *args: Array, reverse: bool, aliases=None):
-    """Call kernel `kind` on `args`; its outputs have the shapes and dtypes of `results`
-    (`aliases` {arg index: result index}: results written over those arguments' buffers).
-    vmap hands the kernel every batch axis as leading axes (it loops over them in C++)."""
-    call = jax.ffi.ffi_call(
-        _target(kind, args[-1].dtype),
-        tuple(jax.ShapeDtypeStruct(r.shape, r.dtype) for r in results),
-        vmap_method="broadcast_all",
-        input_output_aliases=aliases,
+# Each kernel's per-sequence axes (factor names shared between arguments) and, for each
+# result, the argument whose shape it has. The linear kernels' a is "s" or "l s" (constant
+# or time-varying), filled in per call.
+_CORE_DIMS = {
+    "forward": (("n", "n", "m", "l m"), (3,)),  # lam_re, lam_im, h0, b -> h
+    "backward": (("n", "n", "l m", "l m"), (2, 0, 1)),  # lam_re, lam_im, h, g -> adj, dre, dim
+    "linear_forward": ((None, "l s", "s"), (1,)),  # a, b, h0 -> h
+    "linear_backward": ((None, "l s", "s", "l s"), (1, 0, 2)),  # a, h, h0, g -> adj, da, dh0
+}
+
+
+def _call(kind: str, *args: Array, reverse: bool, aliases: tuple[tuple[int, int], ...] = ()):
+    """Call kernel `kind` on `args` (`aliases`: (argument, result) pairs written in place).
+    vmap hands the kernel every batch axis as leading axes (it loops over them in C++), and
+    under a device mesh each device runs it on its own rows (`lrux.kernels.sharded`)."""
+    from lrux.kernels.sharded import batched_kernel
+
+    dims, like = _CORE_DIMS[kind]
+    if dims[0] is None:  # the linear kernels: a is time-varying when it has b's rank
+        dims = ("l s" if args[0].ndim == args[1].ndim else "s", *dims[1:])
+    kernel = batched_kernel(
+        _target(kind, args[-1].dtype), dims, like, aliases, reverse=int(reverse), threads=_cores()
     )
-    return call(*args, reverse=np.int64(reverse), threads=np.int64(_cores()))
+    return kernel(*args)
 
 
 def native_complex_scan(
@@ -195,7 +207,7 @@ def native_complex_scan(
     lam_re, lam_im = lam_re.astype(b.dtype), lam_im.astype(b.dtype)
     h0 = jnp.zeros(b.shape[1:], b.dtype) if h0 is None else h0.astype(b.dtype)
     if in_place:
-        return _call("forward", (b,), lam_re, lam_im, h0, b, reverse=reverse, aliases={3: 0})[0]
+        return _call("forward", lam_re, lam_im, h0, b, reverse=reverse, aliases=((3, 0),))[0]
     return _native_scan(lam_re, lam_im, h0, b, bool(reverse))
 
 
@@ -205,16 +217,14 @@ def _native_scan(lam_re, lam_im, h0, b, reverse):
 
 
 def _native_fwd(lam_re, lam_im, h0, b, reverse):
-    (h,) = _call("forward", (b,), lam_re, lam_im, h0, b, reverse=reverse)
+    (h,) = _call("forward", lam_re, lam_im, h0, b, reverse=reverse)
     return h, (lam_re, lam_im, h0, h)
 
 
 def _native_bwd(reverse, residuals, g):
     lam_re, lam_im, h0, h = residuals
     n = lam_re.shape[-1]
-    adj, grad_re, grad_im = _call(
-        "backward", (h, lam_re, lam_im), lam_re, lam_im, h, g, reverse=reverse
-    )
+    adj, grad_re, grad_im = _call("backward", lam_re, lam_im, h, g, reverse=reverse)
     # The kernel pairs the adjoint with h_{t-1} inside the sequence; the first step's
     # h_{-1} = h0 adds its term here, and dh0 = conj(lambda) * adj there.
     first = adj[..., -1, :] if reverse else adj[..., 0, :]
@@ -251,13 +261,13 @@ def _native_linear(a, b, h0, reverse):
 
 
 def _native_linear_fwd(a, b, h0, reverse):
-    (h,) = _call("linear_forward", (b,), a, b, h0, reverse=reverse)
+    (h,) = _call("linear_forward", a, b, h0, reverse=reverse)
     return h, (a, h, h0)
 
 
 def _native_linear_bwd(reverse, residuals, g):
     a, h, h0 = residuals
-    adj, grad_a, grad_h0 = _call("linear_backward", (h, a, h0), a, h, h0, g, reverse=reverse)
+    adj, grad_a, grad_h0 = _call("linear_backward", a, h, h0, g, reverse=reverse)
     return grad_a, adj, grad_h0
 
 
