@@ -118,6 +118,7 @@ def run(lengths, repeats, modes):
             if name != "matmul[fused]":  # a forward floor: its gradient is not the point
                 fb_calls[name] = (fwd_bwd, (params, x))
                 peaks[name] = peak_bytes(fwd_bwd.lower(params, x).compile())
+        diffs = agreement(fwd_calls, fb_calls)
         t_fwd = time_interleaved(fwd_calls, repeats)
         t_fb = time_interleaved(fb_calls, repeats)
         for name in candidates:
@@ -131,6 +132,7 @@ def run(lengths, repeats, modes):
                 "fwd_bwd_ratio": None if fb is None else fb / t_fb["matmul"],
                 "fwd_bwd_peak_mib": None if mem is None else mem / 2**20,
                 "fwd_bwd_us_per_step": None if fb is None else 1e3 * fb / length,
+                "max_abs_diff_to_auto": diffs.get(name),
             }
             rows.append(row)
             fb_text = "" if fb is None else f"fwd+bwd {fb:9.2f} ms ({row['fwd_bwd_ratio']:5.2f}x)  "
@@ -142,6 +144,21 @@ def run(lengths, repeats, modes):
                 flush=True,
             )
     return rows
+
+
+def agreement(fwd_calls, fb_calls) -> dict:
+    """Per lru[MODE]: the largest difference of its output and gradients from lru[auto]'s
+    (same parameters and input), so a kernel that runs fast but wrong shows here."""
+    def outputs(name):
+        fwd, args = fwd_calls[name]
+        return jax.tree.leaves((fwd(*args), fb_calls[name][0](*args)))
+
+    ref = outputs("lru[auto]")
+    return {
+        name: max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(outputs(name), ref, strict=True))
+        for name in fwd_calls
+        if name.startswith("lru[")
+    }
 
 
 def bench_modes() -> list[str]:

@@ -20,6 +20,7 @@ import functools
 import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
+from jax.experimental.pallas import triton as plgpu
 from jaxtyping import Array, Float
 
 CHUNK = 16  # steps per chunk on GPU: loads in flight per state element
@@ -34,6 +35,11 @@ def _interpret() -> bool:
 def chunk_steps() -> int:
     """Steps per chunk of the sequence walk: CHUNK compiled, INTERPRET_CHUNK interpreted."""
     return INTERPRET_CHUNK if _interpret() else CHUNK
+
+
+def _compiler_params():
+    """One warp per program: a block of MAX_BLOCK states is one element per thread."""
+    return plgpu.CompilerParams(num_warps=1, num_stages=1)
 
 
 def _block(n: int) -> int:
@@ -124,6 +130,7 @@ def pallas_forward(
         in_specs=[a_spec, h0_spec, seq_spec],
         out_specs=seq_spec,
         interpret=_interpret(),
+        compiler_params=_compiler_params(),
         name="lrux_scan_forward",
     )(a, h0, b)
 
@@ -174,6 +181,7 @@ def pallas_complex_backward(lam, h0, h, g, *, reverse=False):
         in_specs=[vec, vec, seq, seq],
         out_specs=(seq, vec, vec),
         interpret=_interpret(),
+        compiler_params=_compiler_params(),
         name="lrux_scan_backward",
     )(lam, h0, h, g)
 
