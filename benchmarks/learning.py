@@ -227,13 +227,23 @@ def _preset(task: str, mixer: str, cfg: Config, *, steps: int, batch: int,
     from lrux.presets import Preset
 
     r_min, r_max = ring if ring is not None else cfg.ring
+    opts = dict(extra.pop("mixer_options", {}))
+    if mixer in RING_MIXERS:
+        opts.update(r_min=r_min, r_max=r_max, max_phase=max_phase)
     return Preset(
-        task=task, model=mixer, preset="smoke", depth=cfg.depth, d_model=cfg.d_model,
-        d_state=cfg.d_state, r_min=r_min, r_max=r_max, max_phase=max_phase,
+        task=task, model=mixer, name="smoke", depth=cfg.depth, d_model=cfg.d_model,
+        d_state=cfg.d_state, mixer_options=opts,
         bidirectional=bidirectional, pooling=pooling, dropout=0.0,
         batch_size=batch, steps=steps, lr=cfg.lr if lr is None else lr,
         lr_factor=cfg.lr_factor, weight_decay=cfg.weight_decay, **extra,
     )
+
+
+def _ring_of(preset) -> dict[str, float]:
+    """The ring options of a preset's mixer (the uniform disk for mixers without one)."""
+    opts = preset.mixer_options
+    return {"r_min": opts.get("r_min", 0.0), "r_max": opts.get("r_max", 1.0),
+            "max_phase": opts.get("max_phase", 2 * math.pi)}
 
 
 _STEPS: dict[tuple[str, str], tuple] = {}
@@ -245,14 +255,20 @@ class Trainer:
     def __init__(self, preset, spec, seed: int):
         import jax
 
-        from lrux.train import make_eval_step, make_mesh, make_optimizer, make_train_step
-        from lrux.train.loop import build_model
+        from lrux.train import (
+            TrainState,
+            build_model,
+            make_eval_step,
+            make_mesh,
+            make_optimizer,
+            make_train_step,
+        )
 
         self.mesh = make_mesh(jax.devices()[:1])
         self.preset = preset
         key = jax.random.PRNGKey(seed)
         k_model, self.key = jax.random.split(key)
-        self.model, self.state = build_model(preset, spec, key=k_model)
+        model, bn_state = build_model(preset, spec, key=k_model)
         import equinox as eqx
 
         # Runs that differ only in the seed share the optimiser and the jitted steps, so
@@ -260,22 +276,23 @@ class Trainer:
         cache_key = (json.dumps(preset.to_dict(), sort_keys=True, default=str),
                      json.dumps(vars(spec), sort_keys=True, default=str))
         if cache_key not in _STEPS:
-            tx, _ = make_optimizer(self.model, lr=preset.lr, lr_factor=preset.lr_factor,
+            tx, _ = make_optimizer(model, lr=preset.lr, lr_factor=preset.lr_factor,
                                    weight_decay=preset.weight_decay, steps=preset.steps,
                                    warmup_frac=preset.warmup_frac, min_lr=preset.min_lr)
             while len(_STEPS) >= 4:  # keep a few compiled pairs alive
                 _STEPS.pop(next(iter(_STEPS)))
             _STEPS[cache_key] = (tx, make_train_step(tx, self.mesh), make_eval_step(self.mesh))
         tx, self.train_step, self.eval_step = _STEPS[cache_key]
-        self.opt_state = tx.init(eqx.filter(self.model, eqx.is_inexact_array))
+        opt_state = tx.init(eqx.filter(model, eqx.is_inexact_array))
+        self.train_state = TrainState(model, bn_state, opt_state, self.key)
 
     def step(self, batch: dict[str, np.ndarray]) -> tuple[float, float, bool]:
         from lrux.train import global_batch
+        from lrux.train.feed import _batch
 
-        b = global_batch(batch, self.mesh)
-        (self.model, self.state, self.opt_state, self.key, loss, acc, finite) = (
-            self.train_step(self.model, self.state, self.opt_state, self.key, b))
-        return float(loss), float(acc), bool(finite)
+        b = global_batch(_batch(batch), self.mesh)
+        self.train_state, m = self.train_step(self.train_state, b)
+        return float(m.loss), float(m.accuracy), bool(m.finite)
 
     def evaluate(self, data: Dataset, batch_size: int) -> dict[str, float]:
         from lrux.train import global_batch
@@ -283,8 +300,10 @@ class Trainer:
         loss = correct = count = 0.0
         for lo in range(0, len(data), batch_size):
             idx = np.arange(lo, min(lo + batch_size, len(data)))
-            b = global_batch(data.batch(idx, batch_size), self.mesh)
-            ls, c, n = self.eval_step(self.model, self.state, b)
+            from lrux.train.feed import _batch
+
+            b = global_batch(_batch(data.batch(idx, batch_size)), self.mesh)
+            ls, c, n = self.eval_step(self.train_state.model, self.train_state.bn_state, b)
             loss, correct, count = loss + float(ls), correct + float(c), count + float(n)
         return {"loss": loss / max(count, 1.0), "acc": correct / max(count, 1.0),
                 "n": int(count)}
@@ -338,9 +357,9 @@ def train_run(preset, spec, train: Dataset, test: Dataset, *, seed: int, log_eve
     rec = {
         "seed": seed, "steps": preset.steps, "steps_done": step, "finite": finite,
         "batch_size": bs, "seq_len": int(train.inputs.shape[1]),
-        "model": {k: getattr(preset, k) for k in (
-            "depth", "d_model", "d_state", "r_min", "r_max", "max_phase", "bidirectional",
-            "pooling", "lr", "lr_factor", "weight_decay")},
+        "model": {**{k: getattr(preset, k) for k in (
+            "depth", "d_model", "d_state", "bidirectional", "pooling", "lr", "lr_factor",
+            "weight_decay")}, **_ring_of(preset)},
         "final_train_loss": float(np.mean(losses[-log_every:])) if losses else None,
         "test_loss": ev["loss"], "test_acc": ev["acc"], "test_n": ev["n"],
         "loss_curve": curve, "train_s": train_s, "wall_s": time.perf_counter() - t0,
@@ -490,9 +509,9 @@ def run_pathfinder(cfg: Config, base: str) -> dict[str, Any]:
     labels = np.concatenate([train.labels, val.labels, test.labels])
     return {
         "runs": [rec],
-        "model": {k: getattr(preset, k) for k in (
-            "depth", "d_model", "d_state", "bidirectional", "r_min", "r_max", "max_phase",
-            "lr", "lr_factor", "batch_size", "glu", "pooling")},
+        "model": {**{k: getattr(preset, k) for k in (
+            "depth", "d_model", "d_state", "bidirectional", "lr", "lr_factor", "batch_size",
+            "glu", "pooling")}, **_ring_of(preset)},
         "data": {"images": int(len(labels)), "train": len(train), "val": len(val),
                  "val_curve_n": n_val, "test": len(test), "difficulty": 14, "size": 32,
                  "label_1_fraction": float(labels.mean()), "generate_or_load_s": gen_s},

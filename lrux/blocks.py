@@ -2,6 +2,11 @@
 
     x -> norm -> mixer -> GELU -> dropout -> GLU (or half GLU) -> dropout -> + x
 
+Dropout is tied over time by default, as in every peer (minimal-LRU and S5: flax
+`broadcast_dims=[0]`; s4: `tie_dropout`): one (1, d_model) mask per example and dropout site
+drops whole channels for the whole sequence. `dropout_tied=False` draws a new mask at every
+position (an ablation).
+
 Every module here works on ONE unbatched sequence `(seq, d_model)` and threads an
 `equinox.nn.State` that holds the batch-norm running statistics. Callers vmap over the batch
 with `axis_name="batch"` (and `out_axes=None` for the state): the batch-norm statistics are
@@ -11,6 +16,7 @@ the statistics.
 """
 
 from collections.abc import Hashable
+from typing import Literal
 
 import equinox as eqx
 import jax
@@ -18,7 +24,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 NORMS = ("batch", "layer", "none")
-GLUS = ("full", "half")
+GLUS = ("full", "half", "half2")
+Glu = Literal["full", "half", "half2"]
 
 
 class BatchNorm(eqx.Module):
@@ -133,21 +140,37 @@ class Dense(eqx.Module):
         return x @ self.weight.T + self.bias
 
 
-def dropout(x: Float[Array, "..."], p: float, key: PRNGKeyArray | None, inference: bool):
-    """Inverted dropout: zero each entry with probability p and scale the rest by 1/(1-p)."""
+def dropout(
+    x: Float[Array, "*seq d"],
+    p: float,
+    key: PRNGKeyArray | None,
+    inference: bool,
+    *,
+    tied: bool = False,
+) -> Float[Array, "*seq d"]:
+    """Inverted dropout: zero entries with probability p and scale the rest by 1/(1-p).
+
+    `tied=True` draws one mask over the features, shared by every position (a (1, d) mask
+    broadcast over the sequence axis 0); `tied=False` draws a mask per entry.
+    """
     if inference or p == 0.0:
         return x
     if key is None:
         raise ValueError("dropout > 0 in training needs a key (pass key=...)")
-    keep = jax.random.bernoulli(key, 1.0 - p, x.shape)
+    shape = (1,) * (x.ndim - 1) + x.shape[-1:] if tied else x.shape
+    keep = jax.random.bernoulli(key, 1.0 - p, shape)
     return jnp.where(keep, x / (1.0 - p), 0.0)
 
 
 class ResidualBlock(eqx.Module):
     """norm -> mixer -> GELU -> dropout -> GLU -> dropout -> + skip (paper section 2.2).
 
-    `glu="full"`: out1(z) * sigmoid(out2(z)); `glu="half"` (PathX): z * sigmoid(W z).
-    `prenorm=False` normalises after the residual sum instead (post-norm).
+    With y the mixer output and z = dropout(GELU(y)):
+    `glu="full"`: out1(z) * sigmoid(out2(z)); `glu="half"` (PathX; S5's `half_glu1`):
+    z * sigmoid(W z); `glu="half2"` (S5's `half_glu2`, its ListOps and IMDB scripts):
+    y * sigmoid(W z), the gate from GELU(y) multiplying the raw mixer output.
+    `prenorm=False` normalises after the residual sum instead (post-norm). Dropout masks are
+    tied over time unless `dropout_tied=False` (see the module docstring).
     """
 
     norm: eqx.Module
@@ -155,7 +178,8 @@ class ResidualBlock(eqx.Module):
     out1: Dense
     out2: Dense | None
     dropout_rate: float = eqx.field(static=True)
-    glu: str = eqx.field(static=True)
+    dropout_tied: bool = eqx.field(static=True)
+    glu: Glu = eqx.field(static=True)
     prenorm: bool = eqx.field(static=True)
 
     def __init__(
@@ -167,6 +191,7 @@ class ResidualBlock(eqx.Module):
         prenorm: bool = True,
         glu: str = "full",
         dropout: float = 0.0,
+        dropout_tied: bool = True,
         bn_momentum: float = 0.9,
         axis_name: Hashable = "batch",
         key: PRNGKeyArray,
@@ -181,6 +206,7 @@ class ResidualBlock(eqx.Module):
         self.out1 = Dense(d_model, d_model, key=k1)
         self.out2 = Dense(d_model, d_model, key=k2) if glu == "full" else None
         self.dropout_rate = dropout
+        self.dropout_tied = dropout_tied
         self.glu = glu
         self.prenorm = prenorm
 
@@ -196,13 +222,15 @@ class ResidualBlock(eqx.Module):
         skip = x
         if self.prenorm:
             x, state = self.norm(x, state, inference=inference)
-        z = jax.nn.gelu(self.mixer(x))
-        z = dropout(z, self.dropout_rate, k1, inference)
+        y = self.mixer(x)
+        z = dropout(jax.nn.gelu(y), self.dropout_rate, k1, inference, tied=self.dropout_tied)
         if self.glu == "full":
             z = self.out1(z) * jax.nn.sigmoid(self.out2(z))
-        else:
+        elif self.glu == "half":
             z = z * jax.nn.sigmoid(self.out1(z))
-        z = dropout(z, self.dropout_rate, k2, inference)
+        else:
+            z = y * jax.nn.sigmoid(self.out1(z))
+        z = dropout(z, self.dropout_rate, k2, inference, tied=self.dropout_tied)
         x = skip + z
         if not self.prenorm:
             x, state = self.norm(x, state, inference=inference)

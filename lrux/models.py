@@ -54,6 +54,7 @@ class SequenceEncoder(eqx.Module):
         prenorm: bool = True,
         glu: str = "full",
         dropout: float = 0.0,
+        dropout_tied: bool = True,
         bn_momentum: float = 0.9,
         axis_name: Hashable = "batch",
         remat: bool = False,
@@ -83,6 +84,7 @@ class SequenceEncoder(eqx.Module):
                 prenorm=prenorm,
                 glu=glu,
                 dropout=dropout,
+                dropout_tied=dropout_tied,
                 bn_momentum=bn_momentum,
                 axis_name=axis_name,
                 key=keys[2 + 2 * i],
@@ -209,9 +211,10 @@ def make_model(
     prenorm: bool = True,
     glu: str = "full",
     dropout: float = 0.0,
+    dropout_tied: bool = True,
     bn_momentum: float = 0.9,
     bidirectional: bool = False,
-    combine: str = "concat",
+    combine: str | None = None,
     mixer_options: dict[str, Any] | None = None,
     remat: bool = False,
     key: PRNGKeyArray,
@@ -219,7 +222,8 @@ def make_model(
     """Build a `Classifier` (or `RetrievalDualEncoder` when `dual`) and its initial state.
 
     `mixer` is a name of `lrux.registry` (`"lru"`, `"s5"`, ...), built with
-    `make_mixer(mixer, d_model, d_state, bidirectional=..., combine=..., **mixer_options)`.
+    `make_mixer(mixer, d_model, d_state, bidirectional=..., combine=..., **mixer_options)`
+    (`combine=None`: the mixer's default bidirectional form).
     `remat=True` rematerialises each block in the backward pass (less memory, more compute).
     """
     from lrux.registry import make_mixer
@@ -228,7 +232,8 @@ def make_model(
 
     def mixer_factory(k):
         return make_mixer(
-            mixer, d_model, d_state, key=k, bidirectional=bidirectional, combine=combine, **opts
+            mixer, d_model, d_state, key=k, bidirectional=bidirectional,
+            **({} if combine is None else {"combine": combine}), **opts
         )
 
     def build(k_enc, k_head):
@@ -243,6 +248,7 @@ def make_model(
             prenorm=prenorm,
             glu=glu,
             dropout=dropout,
+            dropout_tied=dropout_tied,
             bn_momentum=bn_momentum,
             axis_name=("batch", "pair") if dual else "batch",
             remat=remat,

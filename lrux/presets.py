@@ -2,87 +2,127 @@
 
 `get_preset(task, model, name)` returns a flat `Preset`; `apply_overrides(preset, ["lr=1e-3",
 "depth=4", "r_min=0.5"])` replaces fields (parsed to each field's type) or, for names that
-are not fields, sets mixer options (passed to `lrux.registry.make_mixer`).
+are not fields, sets mixer options (passed to `lrux.registry.make_mixer`). A name that is
+neither a field nor `data.*` / `mixer.*` and looks like a field (a typo) is refused with the
+closest field name; whether a mixer accepts its options is checked when the model is built.
 
 Sources:
-- LRU: paper.md section 3 (Table 9, rings from Table 8, base lr from the S5 run scripts).
-- S5: the S5 authors' LRA run scripts (bin/run_experiments/run_lra_*.sh): d_model, layers,
-  P (`d_state`), batch, epochs, lr = ssm_lr * lr_factor with the SSM parameters at ssm_lr
-  (so our lr_factor = 1 / their lr_factor), weight decay, dropout; bidirectional on every task.
+- LRU: paper.md section 3 (Table 9, rings from Table 8, base lr from the S5 run scripts). The
+  ring (r_min, r_max, max_phase) is a mixer option of the mixers that take one (the registry's
+  `ring` fact): the LRU and the ring rung of the ladder.
+- S5: the S5 authors' LRA run scripts (bin/run_experiments/run_lra_*.sh): layers, d_model,
+  P (`d_state`), J blocks, batch, epochs, lr = ssm_lr * lr_factor with the SSM parameters at
+  ssm_lr (so our lr_factor = 1 / their lr_factor), weight decay, dropout, C init, activation
+  (half_glu1 / half_glu2), `opt_config` and `dt_global` (as `param_groups`), warmup epochs,
+  batch-norm momentum; S5's own bidirectional form on every task.
 - S4D: the LRA table of the S4 / S4D papers (depth, H, N = 64, dropout, lr, batch, epochs,
-  wd 0.05); A, B and the step at lr 0.001 (min(lr, 0.001)), no weight decay.
-Iterations are epochs * train size / batch when a recipe is given in epochs.
+  wd 0.05) with s4's configs (bidirectional on every task, PathX batch 16 and dt_min 1e-4,
+  full GLU, no weight decay on norms, biases and the embedding); A, B and the step at
+  lr 0.001 (min(lr, 0.001)), no weight decay.
+Iterations are epochs * train size / batch when a recipe is given in epochs. Every paper
+preset evaluates once per epoch of the training split (`eval_every=0`).
 """
 
 import copy
 import dataclasses
+import difflib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lrux.errors import ConfigError
+
 TASKS = ("listops", "text", "retrieval", "image", "pathfinder", "pathx")
 PRESET_NAMES = ("paper", "smoke")
+GLUS = ("full", "half", "half2")
+NORMS = ("batch", "layer", "none")
+POOLINGS = ("mean", "last")
+COMBINES = ("default", "concat", "sum", "shared")
+GROUPS = ("recurrent", "recurrent_decay", "decay", "no_decay")
 
-# Table 9 of the LRU paper (paper.md section 3).
+# Table 9 of the LRU paper (paper.md section 3); `ring` = (r_min, r_max, max_phase).
 _LRU_TABLE9: dict[str, dict[str, Any]] = {
-    "image": dict(
-        depth=6, d_model=512, d_state=384, steps=180_000, batch_size=50, lr_factor=0.25,
-        weight_decay=0.05, dropout=0.1, r_min=0.9, r_max=0.999, max_phase=2 * math.pi,
-        lr=0.0045,
-    ),
-    "listops": dict(
-        depth=6, d_model=128, d_state=256, steps=80_000, batch_size=32, lr_factor=0.5,
-        weight_decay=0.05, dropout=0.0, r_min=0.0, r_max=0.99, max_phase=2 * math.pi, lr=0.003,
-    ),
-    "text": dict(
-        depth=6, d_model=256, d_state=192, steps=50_000, batch_size=32, lr_factor=0.1,
-        weight_decay=0.05, dropout=0.1, r_min=0.5, r_max=0.9, max_phase=2 * math.pi, lr=0.004,
-    ),
-    "retrieval": dict(
-        depth=6, d_model=128, d_state=256, steps=100_000, batch_size=64, lr_factor=0.5,
-        weight_decay=0.05, dropout=0.1, r_min=0.5, r_max=0.9, max_phase=2 * math.pi, lr=0.002,
-    ),
-    "pathfinder": dict(
-        depth=6, d_model=192, d_state=256, steps=500_000, batch_size=64, lr_factor=0.25,
-        weight_decay=0.05, dropout=0.0, r_min=0.9, r_max=0.999, max_phase=2 * math.pi,
-        lr=0.0045,
-    ),
-    "pathx": dict(
-        depth=6, d_model=128, d_state=256, steps=250_000, batch_size=32, lr_factor=0.25,
-        weight_decay=0.05, dropout=0.0, r_min=0.999, r_max=0.9999, max_phase=math.pi / 10,
-        lr=0.0018,
-    ),
+    "image": dict(depth=6, d_model=512, d_state=384, steps=180_000, batch_size=50,
+                  lr_factor=0.25, weight_decay=0.05, dropout=0.1, lr=0.0045,
+                  ring=(0.9, 0.999, 2 * math.pi)),
+    "listops": dict(depth=6, d_model=128, d_state=256, steps=80_000, batch_size=32,
+                    lr_factor=0.5, weight_decay=0.05, dropout=0.0, lr=0.003,
+                    ring=(0.0, 0.99, 2 * math.pi)),
+    "text": dict(depth=6, d_model=256, d_state=192, steps=50_000, batch_size=32,
+                 lr_factor=0.1, weight_decay=0.05, dropout=0.1, lr=0.004,
+                 ring=(0.5, 0.9, 2 * math.pi)),
+    "retrieval": dict(depth=6, d_model=128, d_state=256, steps=100_000, batch_size=64,
+                      lr_factor=0.5, weight_decay=0.05, dropout=0.1, lr=0.002,
+                      ring=(0.5, 0.9, 2 * math.pi)),
+    "pathfinder": dict(depth=6, d_model=192, d_state=256, steps=500_000, batch_size=64,
+                       lr_factor=0.25, weight_decay=0.05, dropout=0.0, lr=0.0045,
+                       ring=(0.9, 0.999, 2 * math.pi)),
+    "pathx": dict(depth=6, d_model=128, d_state=256, steps=250_000, batch_size=32,
+                  lr_factor=0.25, weight_decay=0.05, dropout=0.0, lr=0.0018,
+                  ring=(0.999, 0.9999, math.pi / 10)),
 }
 
-# Train-set sizes (lra-data.md) to turn epochs into iterations.
-_TRAIN_SIZE = {
+# Train-set sizes (lra-data.md) to turn epochs into iterations and to check the data.
+TRAIN_SIZE = {
     "listops": 96_000, "text": 25_000, "retrieval": 147_086, "image": 45_000,
     "pathfinder": 160_000, "pathx": 160_000,
 }
 
-# S5 run scripts: (layers, d_model, P, blocks, batch, epochs, ssm_lr, lr_factor, wd, dropout,
-# extra S5 options). Their C_init "lecun_normal" maps to our "trunc_standard_normal" (C of
-# variance 1/P); all six scripts use bidirectional=True (S5's own: directions summed through
-# separate C's) and batch norm.
-_S5: dict[str, tuple] = {
-    "listops": (8, 128, 16, 8, 50, 40, 0.001, 3.0, 0.04, 0.0, {}),
-    "text": (6, 256, 192, 12, 50, 35, 0.001, 4.0, 0.07, 0.1, {}),
-    "retrieval": (6, 128, 256, 16, 32, 20, 0.001, 2.0, 0.05, 0.0, {}),
-    "image": (6, 512, 384, 3, 50, 250, 0.001, 4.5, 0.07, 0.1, {"clip_eigs": True}),
-    "pathfinder": (6, 192, 256, 8, 64, 200, 0.0009, 5.0, 0.03, 0.05, {}),
-    "pathx": (6, 128, 256, 16, 32, 75, 0.0006, 3.0, 0.06, 0.0,
-              {"c_init": "complex_normal", "dt_min": 0.0001}),
+# S5's opt_config / dt_global (s5/train_helpers.py) as overrides of lrux's groups:
+# "standard" keeps B, Lambda and log_dt at the ssm lr without weight decay (our "recurrent").
+_S5_GROUPS = {
+    "standard": {},
+    "BfastandCdecay": {"B_re": "decay", "B_im": "decay"},  # B at the global lr, with wd
+    "BandCdecay": {"B_re": "recurrent_decay", "B_im": "recurrent_decay"},  # ssm lr, with wd
+    "dt_global": {"log_dt": "decay"},  # the step at the global lr, with wd
 }
 
-# S4D LRA table: (depth, H, N, dropout, lr, batch, epochs, wd, prenorm).
+
+@dataclass(frozen=True)
+class _S5Script:
+    layers: int
+    d_model: int
+    P: int
+    blocks: int
+    batch: int
+    epochs: int
+    ssm_lr: float
+    lr_factor: float
+    wd: float
+    dropout: float
+    c_init: str
+    activation: str  # half_glu1 -> "half", half_glu2 -> "half2"
+    groups: str
+    warmup_epochs: int
+    bn_momentum: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_S5: dict[str, _S5Script] = {
+    "listops": _S5Script(8, 128, 16, 8, 50, 40, 0.001, 3.0, 0.04, 0.0, "lecun_normal",
+                         "half2", "BfastandCdecay", 1, 0.95),
+    "text": _S5Script(6, 256, 192, 12, 50, 35, 0.001, 4.0, 0.07, 0.1, "lecun_normal",
+                      "half2", "dt_global", 0, 0.95),
+    "retrieval": _S5Script(6, 128, 256, 16, 32, 20, 0.001, 2.0, 0.05, 0.0,
+                           "trunc_standard_normal", "half", "dt_global", 1, 0.95),
+    "image": _S5Script(6, 512, 384, 3, 50, 250, 0.001, 4.5, 0.07, 0.1, "lecun_normal",
+                       "half", "BfastandCdecay", 1, 0.95, {"clip_eigs": True}),
+    "pathfinder": _S5Script(6, 192, 256, 8, 64, 200, 0.0009, 5.0, 0.03, 0.05,
+                            "trunc_standard_normal", "half", "standard", 1, 0.9),
+    "pathx": _S5Script(6, 128, 256, 16, 32, 75, 0.0006, 3.0, 0.06, 0.0, "complex_normal",
+                       "half", "BandCdecay", 1, 0.9, {"dt_min": 0.0001}),
+}
+
+# S4D LRA table: (depth, H, N, dropout, lr, batch, epochs, wd, prenorm, extra S4D options).
 _S4D: dict[str, tuple] = {
-    "listops": (8, 128, 64, 0.0, 0.01, 50, 40, 0.05, False),
-    "text": (6, 256, 64, 0.0, 0.01, 16, 32, 0.05, True),
-    "retrieval": (6, 256, 64, 0.0, 0.01, 64, 20, 0.05, True),
-    "image": (6, 512, 64, 0.1, 0.01, 50, 200, 0.05, False),
-    "pathfinder": (6, 256, 64, 0.0, 0.004, 64, 200, 0.05, True),
-    "pathx": (6, 256, 64, 0.0, 0.0005, 32, 50, 0.05, True),
+    "listops": (8, 128, 64, 0.0, 0.01, 50, 40, 0.05, False, {}),
+    "text": (6, 256, 64, 0.0, 0.01, 16, 32, 0.05, True, {}),
+    "retrieval": (6, 256, 64, 0.0, 0.01, 64, 20, 0.05, True, {}),
+    "image": (6, 512, 64, 0.1, 0.01, 50, 200, 0.05, False, {}),
+    "pathfinder": (6, 256, 64, 0.0, 0.004, 64, 200, 0.05, True, {}),
+    "pathx": (6, 256, 64, 0.0, 0.0005, 16, 50, 0.05, True, {"dt_min": 0.0001}),
 }
 
 # Smoke runs: short generated data (ListOps, Pathfinder, PathX) or capped real-format data,
@@ -119,21 +159,19 @@ class Preset:
 
     task: str
     model: str = "lru"
-    preset: str = "paper"
+    name: str = "paper"
     # model
     depth: int = 6
     d_model: int = 128
     d_state: int = 256
-    r_min: float = 0.0
-    r_max: float = 1.0
-    max_phase: float = 2 * math.pi
     bidirectional: bool = False
-    combine: str = "concat"
+    combine: str = "default"  # bidirectional form: the mixer's default, concat, sum, shared
     norm: str = "batch"
     prenorm: bool = True
     glu: str = "full"
     pooling: str = "mean"
     dropout: float = 0.0
+    dropout_tied: bool = True
     bn_momentum: float = 0.9
     mixer_options: dict[str, Any] = field(default_factory=dict)
     remat: bool = False
@@ -147,79 +185,149 @@ class Preset:
     min_lr: float = 1e-7
     grad_clip: float = 0.0
     decay_norm_bias: bool = True
+    param_groups: dict[str, str] = field(default_factory=dict)  # field name -> group
     # loop
-    eval_every: int = 1000
+    eval_every: int = 0  # 0: once per epoch of the training split
     log_every: int = 100
-    eval_batch_size: int = 0
+    eval_batch_size: int = 0  # 0: batch_size
+    checkpoint_every: str = "30min"  # also "N" steps, "" (only at evaluations)
     data_shards: int = 0
     # data: {"generate": kwargs of generate_listops / generate_pathfinder when the data is
     # missing, "load": kwargs of lrux.data.load_split}
     data: dict[str, Any] = field(default_factory=dict)
+    require_full_data: bool = False  # refuse a training split much smaller than the paper's
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @property
-    def ring_options(self) -> dict[str, float]:
-        return {"r_min": self.r_min, "r_max": self.r_max, "max_phase": self.max_phase}
+    def preset(self) -> str:
+        """The preset's name (older spelling of `name`)."""
+        return self.name
+
+    def eval_interval(self, train_size: int) -> int:
+        """Steps between evaluations: `eval_every`, or one epoch of `train_size` when 0."""
+        return self.eval_every or max(1, train_size // self.batch_size)
+
+    def checkpoint_interval(self) -> tuple[int | None, float | None]:
+        """(steps, minutes) of `checkpoint_every`; None where that cadence is off."""
+        return parse_checkpoint_every(self.checkpoint_every)
+
+
+def parse_checkpoint_every(text: str) -> tuple[int | None, float | None]:
+    """"500" -> (500, None); "30min" / "2h" -> (None, minutes); "" or "0" -> (None, None)."""
+    t = str(text).strip().lower().replace(" ", "")
+    if t in ("", "0", "none", "off"):
+        return None, None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(min|m|h|s)?", t)
+    if not m or float(m.group(1)) <= 0:
+        raise ConfigError(
+            f"checkpoint_every={text!r}: expected a number of steps (e.g. 2000), a time "
+            "(e.g. 30min, 2h) or '' for checkpoints only at evaluations"
+        )
+    value, unit = float(m.group(1)), m.group(2)
+    if unit is None:
+        if not value.is_integer():
+            raise ConfigError(f"checkpoint_every={text!r}: a step count must be an integer")
+        return int(value), None
+    return None, value * {"s": 1 / 60, "m": 1, "min": 1, "h": 60}[unit]
+
+
+def takes_ring(model: str) -> bool:
+    """Whether mixer `model` takes the ring options r_min, r_max, max_phase (registry fact)."""
+    from lrux.registry import MIXERS
+
+    entry = MIXERS.get(model)
+    if entry is None:
+        return False
+    ring = getattr(entry, "ring", None)
+    if ring is not None:
+        return bool(ring)
+    return model in ("lru", "diag-ring")  # registries without the `ring` fact
+
+
+def _ring_options(task: str, model: str) -> dict[str, float]:
+    if not takes_ring(model):
+        return {}
+    r_min, r_max, phase = _LRU_TABLE9[task]["ring"]
+    return {"r_min": r_min, "r_max": r_max, "max_phase": phase}
+
+
+def _common(task: str, model: str) -> dict[str, Any]:
+    return dict(
+        task=task, model=model, name="paper", bidirectional=task in ("pathfinder", "pathx"),
+        glu="half" if task == "pathx" else "full", pooling="mean", eval_every=0,
+        log_every=100, require_full_data=True,
+    )
+
+
+def _s5_preset(task: str) -> Preset:
+    s = _S5[task]
+    steps = s.epochs * TRAIN_SIZE[task] // s.batch
+    epoch = TRAIN_SIZE[task] // s.batch
+    groups = dict(_S5_GROUPS[s.groups])
+    return Preset(
+        **(_common(task, "s5") | dict(bidirectional=True, combine="shared", glu=s.activation)),
+        mixer_options={"blocks": s.blocks, "c_init": s.c_init, **s.extra},
+        depth=s.layers, d_model=s.d_model, d_state=s.P, batch_size=s.batch, steps=steps,
+        lr=s.ssm_lr * s.lr_factor, lr_factor=1.0 / s.lr_factor, weight_decay=s.wd,
+        dropout=s.dropout, bn_momentum=s.bn_momentum, param_groups=groups,
+        warmup_frac=s.warmup_epochs * epoch / steps,
+    )
+
+
+def _s4d_preset(task: str) -> Preset:
+    depth, h, n, drop, lr, bs, epochs, wd, prenorm, extra = _S4D[task]
+    return Preset(
+        **(_common(task, "s4d") | dict(bidirectional=True, glu="full")),
+        mixer_options=dict(extra),
+        depth=depth, d_model=h, d_state=n, batch_size=bs,
+        steps=epochs * TRAIN_SIZE[task] // bs, lr=lr, lr_factor=min(lr, 0.001) / lr,
+        weight_decay=wd, dropout=drop, prenorm=prenorm, decay_norm_bias=False,
+    )
 
 
 def _paper(task: str, model: str) -> Preset:
-    t = _LRU_TABLE9[task]
-    common = dict(
-        task=task,
-        model=model,
-        preset="paper",
-        bidirectional=task in ("pathfinder", "pathx"),
-        glu="half" if task == "pathx" else "full",
-        pooling="mean",
-        eval_every=min(5000, t["steps"] // 10),
-        log_every=100,
-    )
     if model == "s5":
-        layers, h, p, blocks, bs, epochs, ssm_lr, factor, wd, drop, extra = _S5[task]
-        return Preset(
-            **(common | dict(bidirectional=False, glu="half")),
-            mixer_options={"blocks": blocks, "bidirectional": True, **extra},
-            depth=layers, d_model=h, d_state=p, batch_size=bs,
-            steps=epochs * _TRAIN_SIZE[task] // bs, lr=ssm_lr * factor, lr_factor=1.0 / factor,
-            weight_decay=wd, dropout=drop,
-        )
+        return _s5_preset(task)
     if model == "s4d":
-        depth, h, n, drop, lr, bs, epochs, wd, prenorm = _S4D[task]
-        return Preset(
-            **common,
-            depth=depth, d_model=h, d_state=n, batch_size=bs,
-            steps=epochs * _TRAIN_SIZE[task] // bs, lr=lr, lr_factor=min(lr, 0.001) / lr,
-            weight_decay=wd, dropout=drop, prenorm=prenorm,
-        )
-    return Preset(**common, **t)
+        return _s4d_preset(task)
+    t = {k: v for k, v in _LRU_TABLE9[task].items() if k != "ring"}
+    return Preset(**_common(task, model), mixer_options=_ring_options(task, model), **t)
 
 
 def _smoke(task: str, model: str) -> Preset:
-    t = _LRU_TABLE9[task]
     kw = dict(
-        depth=2, d_model=32, d_state=32, r_min=t["r_min"], r_max=t["r_max"],
-        max_phase=t["max_phase"], bidirectional=task in ("pathfinder", "pathx"),
+        depth=2, d_model=32, d_state=32, bidirectional=task in ("pathfinder", "pathx"),
         glu="half" if task == "pathx" else "full", dropout=0.0, lr=3e-3, lr_factor=0.5,
-        weight_decay=0.05,
+        weight_decay=0.05, checkpoint_every="", mixer_options=_ring_options(task, model),
     )
     kw.update(copy.deepcopy(_SMOKE[task]))
-    return Preset(task=task, model=model, preset="smoke", **kw)
+    return Preset(task=task, model=model, name="smoke", **kw)
 
 
 def get_preset(task: str, model: str = "lru", name: str = "paper") -> Preset:
     """The `name` preset ("paper" or "smoke") of `task` for mixer `model`.
 
     `paper`: Table 9 for the LRU and every other mixer of the zoo (with that mixer), the S5 /
-    S4D recipes for `s5` / `s4d`. `smoke`: depth 2, d_model 32, d_state 32, 120 steps on
-    short generated data; finishes in well under two minutes on one CPU core.
+    S4D recipes for `s5` / `s4d`. `smoke`: depth 2, d_model 32, d_state 32, a few dozen to
+    240 steps on short generated (or capped) data; well under two minutes on one CPU core.
     """
     if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+        raise ConfigError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
     if name not in PRESET_NAMES:
-        raise ValueError(f"unknown preset {name!r}; expected one of {PRESET_NAMES}")
+        raise ConfigError(f"unknown preset {name!r}; expected one of {', '.join(PRESET_NAMES)}")
+    from lrux.registry import MIXERS
+
+    if model not in MIXERS:
+        raise ConfigError(f"unknown model {model!r}{_suggest(model, MIXERS)}; expected one of: "
+                          f"{', '.join(MIXERS)}")
     return _paper(task, model) if name == "paper" else _smoke(task, model)
+
+
+def _suggest(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _parse_value(text: str, like: Any, name: str) -> Any:
@@ -229,102 +337,189 @@ def _parse_value(text: str, like: Any, name: str) -> Any:
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"--set {name}: expected a boolean, got {text!r}")
+        raise ConfigError(f"--set {name}: expected a boolean (true/false), got {text!r}")
     if isinstance(like, int):
         try:
-            return int(float(text)) if float(text).is_integer() else int(text)
+            value = float(text)
         except ValueError:
-            raise ValueError(f"--set {name}: expected an integer, got {text!r}") from None
+            raise ConfigError(f"--set {name}: expected an integer, got {text!r}") from None
+        if not value.is_integer():
+            raise ConfigError(f"--set {name}: expected an integer, got {text!r}")
+        return int(value)
     if isinstance(like, float):
         try:
             return float(eval(text, {"__builtins__": {}}, {"pi": math.pi}))  # "pi/10"
         except Exception:
-            raise ValueError(f"--set {name}: expected a number, got {text!r}") from None
+            raise ConfigError(f"--set {name}: expected a number (or e.g. pi/10), got "
+                              f"{text!r}") from None
     if isinstance(like, dict):
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            raise ValueError(f"--set {name}: expected a JSON object, got {text!r}") from None
+            raise ConfigError(f"--set {name}: expected a JSON object, got {text!r}") from None
         if not isinstance(value, dict):
-            raise ValueError(f"--set {name}: expected a JSON object, got {text!r}")
+            raise ConfigError(f"--set {name}: expected a JSON object, got {text!r}")
         return value
     return text
 
 
 def _parse_any(text: str) -> Any:
+    """A JSON value, a number written with pi ("pi/10"), or the text itself."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
+        pass
+    if re.fullmatch(r"[0-9.eE+\-*/() ]*pi[0-9.eE+\-*/() pi]*", text.strip()):
+        try:
+            return float(eval(text, {"__builtins__": {}}, {"pi": math.pi}))
+        except Exception:  # noqa: BLE001 - not an expression after all: keep the text
+            return text
+    return text
+
+
+def _parse_option(text: Any, current: Any, name: str) -> Any:
+    """A mixer option's value: parsed like its current value where it has one."""
+    if not isinstance(text, str):
         return text
+    if current is not None and isinstance(current, bool | int | float):
+        return _parse_value(text, current, name)
+    return _parse_any(text)
 
 
-def apply_overrides(preset: Preset, overrides: list[str] | dict[str, Any]) -> Preset:
+_FIELDS = {f.name: f for f in dataclasses.fields(Preset)}
+_LOCKED = ("task", "model", "name", "preset")
+
+
+def field_names() -> list[str]:
+    """Every preset field that `--set NAME=VALUE` can change."""
+    return [n for n in _FIELDS if n not in _LOCKED]
+
+
+def _set_data(data: dict, name: str, value: Any) -> None:
+    *parents, leaf = name.split(".")[1:]
+    if not leaf or not all(parents):
+        raise ConfigError(f"--set {name}: expected data.generate.KEY=VALUE or "
+                          "data.load.KEY=VALUE")
+    node = data
+    for part in parents:
+        node[part] = dict(node.get(part, {}))
+        node = node[part]
+    node[leaf] = _parse_any(value) if isinstance(value, str) else value
+
+
+def _looks_like_field(name: str) -> str | None:
+    close = difflib.get_close_matches(name, field_names(), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def apply_overrides(
+    preset: Preset, overrides: list[str] | dict[str, Any], *, mixer_options: set | None = None
+) -> Preset:
     """Replace preset fields from `NAME=VALUE` strings (or a dict of values).
 
-    NAME may be a Preset field, `data.KEY` (a data option), or any other name, which is set
-    as a mixer option (given to the mixer's constructor; JSON-parsed when possible).
+    NAME may be a Preset field, `data.KEY` (a data option), `mixer.NAME` (a mixer option), or
+    any other name, which is set as a mixer option. When `mixer_options` (the names the mixer
+    accepts) is given, a name that is none of these is refused, with the closest name; without
+    it, a name that looks like a mistyped field (e.g. `deph`) is refused.
     """
     items = (
         list(overrides.items())
         if isinstance(overrides, dict)
         else [_split_override(o) for o in overrides]
     )
-    fields = {f.name: f for f in dataclasses.fields(Preset)}
     updates: dict[str, Any] = {}
-    mixer_options = dict(preset.mixer_options)
+    mixer = dict(preset.mixer_options)
     data = copy.deepcopy(preset.data)
     for name, value in items:
-        if name in ("task", "model", "preset"):
-            raise ValueError(f"--set {name}: use the --{name} flag instead")
+        if name in _LOCKED:
+            flag = "preset" if name == "name" else name
+            raise ConfigError(f"--set {name}: use the --{flag} flag instead")
         if name.startswith("data."):
-            *parents, leaf = name.split(".")[1:]
-            node = data
-            for part in parents:
-                node[part] = dict(node.get(part, {}))
-                node = node[part]
-            node[leaf] = _parse_any(value) if isinstance(value, str) else value
+            _set_data(data, name, value)
         elif name.startswith("mixer."):
-            mixer_options[name[6:]] = _parse_any(value) if isinstance(value, str) else value
-        elif name in fields:
+            mixer[name[6:]] = _parse_option(value, mixer.get(name[6:]), name)
+        elif name in _FIELDS:
             current = getattr(preset, name)
             updates[name] = _parse_value(value, current, name) if isinstance(value, str) else value
         else:
-            mixer_options[name] = _parse_any(value) if isinstance(value, str) else value
-    updates.setdefault("mixer_options", mixer_options)
+            if name not in mixer:
+                _check_mixer_option(name, preset.model, mixer_options)
+            mixer[name] = _parse_option(value, mixer.get(name), name)
+    updates.setdefault("mixer_options", mixer)
     updates.setdefault("data", data)
     out = dataclasses.replace(preset, **updates)
     validate(out)
     return out
 
 
+def _check_mixer_option(name: str, model: str, accepted: set | None) -> None:
+    if accepted is not None and name in accepted:
+        return
+    if accepted is not None:
+        close = difflib.get_close_matches(name, sorted(accepted) + field_names(), n=1,
+                                          cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"--set {name}: not a preset field, data.* option or option of mixer {model!r}"
+            f"{hint}. Preset fields: {', '.join(field_names())}; {model} options: "
+            f"{', '.join(sorted(accepted)) or 'none'}"
+        )
+    field_like = _looks_like_field(name)
+    if field_like:
+        raise ConfigError(f"--set {name}: not a preset field (did you mean {field_like!r}?); "
+                          "a mixer option can be set as mixer.NAME=VALUE")
+
+
 def _split_override(text: str) -> tuple[str, str]:
     if "=" not in text:
-        raise ValueError(f"--set expects NAME=VALUE, got {text!r}")
+        raise ConfigError(f"--set expects NAME=VALUE, got {text!r}")
     name, value = text.split("=", 1)
-    return name.strip(), value.strip()
+    name = name.strip()
+    if not name:
+        raise ConfigError(f"--set expects NAME=VALUE, got {text!r}")
+    return name, value.strip()
+
+
+def _check_choice(p: Preset, name: str, choices: tuple[str, ...]) -> None:
+    value = getattr(p, name)
+    if value not in choices:
+        raise ConfigError(f"preset field {name} must be one of {', '.join(choices)}, got "
+                          f"{value!r}{_suggest(str(value), choices)}")
 
 
 def validate(p: Preset) -> None:
-    """Raise ValueError naming the field when a preset value is out of range."""
-    positive = ("depth", "d_model", "d_state", "batch_size", "steps", "log_every", "eval_every")
+    """Raise ConfigError naming the field when a preset value is out of range."""
+    positive = ("depth", "d_model", "d_state", "batch_size", "steps", "log_every")
     for name in positive:
         if getattr(p, name) < 1:
-            raise ValueError(f"preset field {name} must be >= 1, got {getattr(p, name)}")
-    if not p.lr > 0:
-        raise ValueError(f"preset field lr must be > 0, got {p.lr}")
-    if not p.lr_factor > 0:
-        raise ValueError(f"preset field lr_factor must be > 0, got {p.lr_factor}")
+            raise ConfigError(f"preset field {name} must be >= 1, got {getattr(p, name)}")
+    for name in ("eval_every", "eval_batch_size", "data_shards"):
+        if getattr(p, name) < 0:
+            raise ConfigError(f"preset field {name} must be >= 0 (0: the default), got "
+                              f"{getattr(p, name)}")
+    for name in ("lr", "lr_factor"):
+        value = getattr(p, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"preset field {name} must be a positive number, got {value}")
     if not 0.0 <= p.warmup_frac < 1.0:
-        raise ValueError(f"preset field warmup_frac must be in [0, 1), got {p.warmup_frac}")
+        raise ConfigError(f"preset field warmup_frac must be in [0, 1), got {p.warmup_frac}")
     if not 0.0 <= p.dropout < 1.0:
-        raise ValueError(f"preset field dropout must be in [0, 1), got {p.dropout}")
-    if p.weight_decay < 0 or p.grad_clip < 0:
-        raise ValueError("preset fields weight_decay and grad_clip must be >= 0")
-    if p.norm not in ("batch", "layer", "none"):
-        raise ValueError(f"preset field norm must be batch, layer or none, got {p.norm!r}")
-    if p.glu not in ("full", "half"):
-        raise ValueError(f"preset field glu must be full or half, got {p.glu!r}")
-    if p.data_shards < 0:
-        raise ValueError(f"preset field data_shards must be >= 0, got {p.data_shards}")
-    if p.pooling not in ("mean", "last"):
-        raise ValueError(f"preset field pooling must be mean or last, got {p.pooling!r}")
+        raise ConfigError(f"preset field dropout must be in [0, 1), got {p.dropout}")
+    if not 0.0 <= p.bn_momentum < 1.0:
+        raise ConfigError(f"preset field bn_momentum must be in [0, 1), got {p.bn_momentum}")
+    for name in ("weight_decay", "grad_clip", "min_lr"):
+        if not getattr(p, name) >= 0:
+            raise ConfigError(f"preset field {name} must be >= 0, got {getattr(p, name)}")
+    _check_choice(p, "norm", NORMS)
+    _check_choice(p, "glu", GLUS)
+    _check_choice(p, "pooling", POOLINGS)
+    _check_choice(p, "combine", COMBINES)
+    for fname, group in p.param_groups.items():
+        if group not in GROUPS:
+            raise ConfigError(f"preset field param_groups: group {group!r} for {fname!r} must "
+                              f"be one of {', '.join(GROUPS)}")
+    parse_checkpoint_every(p.checkpoint_every)
+    if not isinstance(p.data, dict) or set(p.data) - {"generate", "load"}:
+        extra = sorted(set(p.data) - {"generate", "load"}) if isinstance(p.data, dict) else []
+        raise ConfigError(f"preset field data: expected keys 'generate' and 'load', got "
+                          f"{extra or p.data!r}")

@@ -131,3 +131,50 @@ def test_block_dropout_changes_training_output_only():
     c, _ = block(x, state, key=jax.random.PRNGKey(2), inference=False)
     assert not np.allclose(np.asarray(a), np.asarray(b))
     np.testing.assert_array_equal(np.asarray(b), np.asarray(c))
+
+
+def test_tied_dropout_mask_is_constant_over_time_with_the_right_rate():
+    x = jnp.ones((64, 400))
+    y = np.asarray(dropout(x, 0.25, jax.random.PRNGKey(3), False, tied=True))
+    kept = y != 0
+    assert (kept == kept[:1]).all()  # one mask per feature, shared by every position
+    assert abs(1 - kept[0].mean() - 0.25) < 0.06  # 400 Bernoulli draws: std 0.022
+    np.testing.assert_allclose(y[kept], 1 / 0.75, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(dropout(x, 0.25, None, True, tied=True)), x)
+
+
+def test_block_dropout_is_tied_by_default_and_per_example_under_vmap():
+    """Each example gets its own (1, d) mask; inside one example every position shares it."""
+    d, L = 16, 12
+    mixer = MatMixer(jnp.eye(d))
+    block, state = eqx.nn.make_with_state(ResidualBlock)(
+        mixer, d, dropout=0.5, norm="none", glu="half", key=jax.random.PRNGKey(0))
+    assert block.dropout_tied
+    # an identity-like probe: the first dropout site acts on gelu(x); read its mask through z
+    x = jnp.ones((3, L, d))
+    keys = jax.random.split(jax.random.PRNGKey(5), 3)
+    out = jax.vmap(lambda xi, k: block(xi, state, key=k)[0])(x, keys)
+    delta = np.asarray(out) - 1.0  # the skip adds x = 1
+    dropped = np.isclose(delta, 0.0)
+    assert (dropped == dropped[:, :1]).all()  # constant over time within each example
+    assert not (dropped[0] == dropped[1]).all()  # but differs between examples
+    untied, _ = eqx.nn.make_with_state(ResidualBlock)(
+        mixer, d, dropout=0.5, dropout_tied=False, norm="none", glu="half",
+        key=jax.random.PRNGKey(0))
+    out_u = np.asarray(untied(x[0], state, key=keys[0])[0]) - 1.0
+    assert not (np.isclose(out_u, 0) == np.isclose(out_u, 0)[:1]).all()
+
+
+def test_half2_glu_gates_the_raw_mixer_output():
+    """S5's half_glu2: y * sigmoid(W gelu(y) + b), y the mixer output (dropout off)."""
+    d = 6
+    A = jax.random.normal(jax.random.PRNGKey(1), (d, d))
+    block, state = eqx.nn.make_with_state(ResidualBlock)(
+        MatMixer(A), d, glu="half2", norm="none", key=jax.random.PRNGKey(2))
+    x = np.random.default_rng(0).normal(size=(5, d))
+    y = x @ np.asarray(A, np.float64).T
+    g = 0.5 * y * (1 + np.tanh(np.sqrt(2 / np.pi) * (y + 0.044715 * y**3)))
+    W, b = np.asarray(block.out1.weight, np.float64), np.asarray(block.out1.bias, np.float64)
+    expect = x + y / (1 + np.exp(-(g @ W.T + b)))
+    got, _ = block(jnp.asarray(x, jnp.float32), state, inference=True)
+    np.testing.assert_allclose(np.asarray(got), expect, atol=1e-5)

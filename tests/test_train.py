@@ -16,6 +16,7 @@ from lrux.presets import apply_overrides, get_preset
 from lrux.train import (
     Checkpointer,
     MetricsLog,
+    TrainState,
     make_eval_step,
     make_mesh,
     make_optimizer,
@@ -25,6 +26,7 @@ from lrux.train import (
     replicate,
     warmup_cosine,
 )
+from lrux.train.feed import _batch as as_batch
 
 
 def labels_by_name(model, **kw):
@@ -140,8 +142,8 @@ def test_eval_step_masks_padding_rows_and_matches_numpy_cross_entropy():
     ce = -logp[np.arange(6), b["labels"]]
     correct = logits.argmax(1) == b["labels"]
     model_r, state_r = replicate((model, state), mesh)
-    loss_sum, n_correct, count = make_eval_step(mesh)(model_r, state_r,
-                                                      {k: jnp.asarray(v) for k, v in b.items()})
+    loss_sum, n_correct, count = make_eval_step(mesh)(
+        model_r, state_r, as_batch({k: jnp.asarray(v) for k, v in b.items()}))
     assert float(count) == 3
     assert float(loss_sum) == pytest.approx(ce[valid].sum(), rel=1e-5)
     assert float(n_correct) == correct[valid].sum()
@@ -153,38 +155,52 @@ def test_train_step_reduces_loss_on_a_fixed_batch():
     tx, _ = make_optimizer(model, lr=1e-2, lr_factor=1.0, weight_decay=0.0, steps=30,
                            warmup_frac=0.0)
     opt = tx.init(eqx.filter(model, eqx.is_inexact_array))
-    model, state, opt = replicate((model, state, opt), mesh)
-    key = replicate(jax.random.PRNGKey(0), mesh)
+    train = replicate(TrainState(model, state, opt, jax.random.PRNGKey(0)), mesh)
     step = make_train_step(tx, mesh)
     b = {k: jnp.asarray(v) for k, v in _batch(np.random.default_rng(1), 8, 6).items()}
     losses = []
     for _ in range(30):
-        model, state, opt, key, loss, acc, finite = step(model, state, opt, key, dict(b))
-        losses.append(float(loss))
-        assert bool(finite)
+        train, metrics = step(train, as_batch(dict(b)))
+        losses.append(float(metrics.loss))
+        assert bool(metrics.finite)
     assert losses[-1] < 0.7 * losses[0]
 
 
-def test_checkpointer_roundtrip_last_and_best(tmp_path):
+def test_checkpointer_keeps_the_newest_and_the_best_with_key_paths(tmp_path):
     mesh = make_mesh()
     tree = replicate({"a": np.arange(6, dtype=np.float32).reshape(2, 3),
                       "b": [np.array(3, np.int32), np.ones(4, np.uint32)]}, mesh)
+    bump = lambda t, k: jax.tree_util.tree_map(lambda x: x + k, t)  # noqa: E731
     ck = Checkpointer(str(tmp_path / "ck"))
-    ck.save(10, tree, {"data_state": [[{"x": 1}]], "note": "ten"}, best=True)
-    tree2 = jax.tree_util.tree_map(lambda x: x + 1, tree)
-    ck.save(20, tree2, {"data_state": [[{"x": 2}]]})
-    assert ck.latest_step() == 20 and ck.latest_step("best") == 10
-    assert sorted(os.listdir(tmp_path / "ck" / "last")) == ["20"]  # only the last kept
-    got, meta = ck.restore(tree)
-    assert meta["step"] == 20 and meta["data_state"] == [[{"x": 2}]]
-    for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(tree2),
-                    strict=True):
+    ck.save(10, {"model": tree}, {"data_state": [[{"x": 1}]]}, val_accuracy=0.5)
+    ck.save(20, {"model": bump(tree, 1)}, {"data_state": [[{"x": 2}]]}, val_accuracy=0.4)
+    ck.save(25, {"model": bump(tree, 2)}, {"data_state": [[{"x": 3}]]})  # not evaluated
+    # the newest (25) and the best (10) are kept; 20 is neither
+    assert ck.steps() == [25, 10] and ck.latest_step() == 25 and ck.best_step() == 10
+    assert sorted(os.listdir(tmp_path / "ck" / "25" / "model")) != []
+    got, meta = ck.restore({"model": tree}, 25)
+    assert meta["step"] == 25 and meta["data_state"] == [[{"x": 3}]]
+    assert meta["val_accuracy"] is None
+    for a, b in zip(jax.tree_util.tree_leaves(got["model"]),
+                    jax.tree_util.tree_leaves(bump(tree, 2)), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         assert a.dtype == b.dtype
-    best, meta = ck.restore(tree, which="best")
-    assert meta["note"] == "ten"
-    np.testing.assert_array_equal(np.asarray(best["a"]), np.asarray(tree["a"]))
+    best, meta = ck.restore({"model": tree}, 10)
+    assert meta["val_accuracy"] == 0.5
+    np.testing.assert_array_equal(np.asarray(best["model"]["a"]), np.asarray(tree["a"]))
     ck.close()
+    # a new manager on the same folder sees the same two checkpoints and the same best
+    again = Checkpointer(str(tmp_path / "ck"))
+    assert again.steps() == [25, 10] and again.best_step() == 10
+    again.close()
+
+
+def test_checkpoint_items_keep_the_model_key_paths(tmp_path):
+    from lrux.train.checkpoint import tree_to_nested
+
+    model, _ = small_model()
+    nested = tree_to_nested(eqx.filter(model, eqx.is_array))
+    assert set(nested["encoder"]["blocks"]["0"]["mixer"]) >= {"nu_log", "theta_log", "B_re"}
 
 
 def test_metrics_log_truncates_after_a_step(tmp_path):
@@ -202,20 +218,21 @@ def test_metrics_log_truncates_after_a_step(tmp_path):
 def test_presets_table9_and_overrides():
     p = get_preset("pathx", "lru", "paper")
     assert (p.depth, p.d_model, p.d_state, p.batch_size, p.steps) == (6, 128, 256, 32, 250_000)
-    assert (p.r_min, p.r_max) == (0.999, 0.9999)
-    assert p.max_phase == pytest.approx(math.pi / 10)
+    ring = p.mixer_options
+    assert (ring["r_min"], ring["r_max"]) == (0.999, 0.9999)
+    assert ring["max_phase"] == pytest.approx(math.pi / 10)
     assert p.bidirectional and p.glu == "half" and p.lr == 0.0018
     p = get_preset("image", "lru", "paper")
     assert (p.d_model, p.d_state, p.dropout, p.lr_factor, p.lr) == (512, 384, 0.1, 0.25, 0.0045)
-    assert not p.bidirectional
+    assert not p.bidirectional and p.dropout_tied
     s5 = get_preset("listops", "s5", "paper")
     assert s5.lr == pytest.approx(0.003) and s5.lr_factor == pytest.approx(1 / 3)
     assert s5.d_state == 16 and s5.depth == 8 and s5.steps == 40 * 96_000 // 50
     q = apply_overrides(p, ["depth=4", "lr=1e-3", "max_phase=pi/10", "bidirectional=true",
                             "scan_mode=sequential", "data.load.max_length=64"])
     assert (q.depth, q.lr, q.bidirectional) == (4, 1e-3, True)
-    assert q.max_phase == pytest.approx(math.pi / 10)
-    assert q.mixer_options == {"scan_mode": "sequential"}
+    assert q.mixer_options["max_phase"] == pytest.approx(math.pi / 10)
+    assert q.mixer_options["scan_mode"] == "sequential"
     assert q.data["load"]["max_length"] == 64
     assert p.depth == 6  # the original is untouched
     with pytest.raises(ValueError, match="depth"):
@@ -224,16 +241,19 @@ def test_presets_table9_and_overrides():
         apply_overrides(p, ["depth=four"])
     with pytest.raises(ValueError, match="NAME=VALUE"):
         apply_overrides(p, ["depth"])
+    with pytest.raises(ValueError, match="did you mean 'depth'"):
+        apply_overrides(p, ["deptj=3"])
     with pytest.raises(ValueError, match="unknown task"):
         get_preset("mnist")
+    with pytest.raises(ValueError, match="did you mean 'lru'"):
+        get_preset("listops", "lruu")
 
 
-def test_mixer_options_give_ring_only_to_ring_mixers():
+def test_presets_give_the_ring_only_to_ring_mixers():
     """The task's ring (Table 8) reaches the LRU and diag-ring, never the disk rungs or SSMs."""
-    from lrux.train.loop import mixer_options
-
     ring = {"r_min": 0.0, "r_max": 0.99, "max_phase": 2 * math.pi}
     for model in ("lru", "diag-ring"):
-        assert mixer_options(get_preset("listops", model, "paper")) == ring
+        assert get_preset("listops", model, "paper").mixer_options == ring
     for model in ("diag-reim", "diag-exp", "diag-stable-exp", "s4d", "rnn-tanh", "gru"):
-        assert not set(ring) & set(mixer_options(get_preset("listops", model, "paper"))), model
+        opts = get_preset("listops", model, "paper").mixer_options
+        assert not set(ring) & set(opts), model

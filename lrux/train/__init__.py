@@ -1,8 +1,11 @@
-"""Training: optimiser groups and schedule, mesh/sharding, orbax checkpoints, metrics, loop."""
+"""Training: one setup (`init_train_state`), jitted steps, the loop (`run`), checkpoints
+(`load_model`), metrics writers, optimiser groups and schedule, mesh/sharding, the CLI."""
 
-from lrux.train.checkpoint import Checkpointer
-from lrux.train.loop import MissingData, NonFiniteLoss, build_model, evaluate, run
-from lrux.train.metrics import MetricsLog, read_metrics
+from lrux.train.checkpoint import Checkpointer, CheckpointError
+from lrux.train.feed import MissingData, ShardedIterator, evaluate, load_splits
+from lrux.train.load import load_model, preset_from_config
+from lrux.train.loop import Interrupted, NonFiniteLoss, run
+from lrux.train.metrics import MetricsLog, MetricsWriter, TensorBoardWriter, read_metrics
 from lrux.train.optim import label_of_path, make_optimizer, param_labels, warmup_cosine
 from lrux.train.sharding import (
     batch_sharding,
@@ -12,25 +15,43 @@ from lrux.train.sharding import (
     replicate,
     replicated,
 )
-from lrux.train.steps import make_eval_step, make_train_step, masked_loss_and_correct
+from lrux.train.state import TrainSetup, TrainState, build_model, init_train_state
+from lrux.train.steps import (
+    StepMetrics,
+    make_eval_step,
+    make_train_step,
+    masked_loss_and_correct,
+)
 
 __all__ = [
+    "CheckpointError",
     "Checkpointer",
+    "Interrupted",
     "MetricsLog",
+    "MetricsWriter",
     "MissingData",
     "NonFiniteLoss",
+    "ShardedIterator",
+    "StepMetrics",
+    "TensorBoardWriter",
+    "TrainSetup",
+    "TrainState",
     "batch_sharding",
     "build_model",
     "evaluate",
     "global_batch",
     "init_distributed",
+    "init_train_state",
     "label_of_path",
+    "load_model",
+    "load_splits",
     "make_eval_step",
     "make_mesh",
     "make_optimizer",
     "make_train_step",
     "masked_loss_and_correct",
     "param_labels",
+    "preset_from_config",
     "read_metrics",
     "replicate",
     "replicated",

@@ -8,7 +8,6 @@ steps/s and tokens/s after compilation (and the device's peak memory where it re
 import time
 from typing import Any
 
-import equinox as eqx
 import jax
 import numpy as np
 
@@ -36,8 +35,10 @@ def preset_spec(preset: Preset):
     return task_spec(preset.task, **opts)
 
 
-def synthetic_batch(spec, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def synthetic_batch(spec, batch_size: int, rng: np.random.Generator):
     """Random full-length inputs, labels and all-valid rows in the task's shapes and dtypes."""
+    from lrux.train.feed import _batch
+
     L = spec.seq_len
     if spec.kind == "tokens":
         shape = (batch_size, 2, L) if spec.dual else (batch_size, L)
@@ -46,12 +47,12 @@ def synthetic_batch(spec, batch_size: int, rng: np.random.Generator) -> dict[str
     else:
         inputs = rng.standard_normal((batch_size, L, spec.channels)).astype(np.float32)
         lengths = np.full((batch_size,), L, np.int32)
-    return {
+    return _batch({
         "inputs": inputs,
         "lengths": lengths,
         "labels": rng.integers(0, spec.num_classes, (batch_size,)).astype(np.int32),
         "valid": np.ones((batch_size,), bool),
-    }
+    })
 
 
 def peak_memory_bytes() -> int | None:
@@ -69,38 +70,30 @@ def time_preset(
     preset: Preset, *, steps: int = 5, warmup: int = 1, seed: int = 0
 ) -> dict[str, Any]:
     """Steps/s and tokens/s of `preset`'s train step on random batches of its shapes."""
-    from lrux.train.loop import build_model
-    from lrux.train.optim import make_optimizer
-    from lrux.train.sharding import global_batch, make_mesh, replicate
+    from lrux.train.sharding import global_batch, make_mesh
+    from lrux.train.state import init_train_state
     from lrux.train.steps import make_train_step
 
     spec = preset_spec(preset)
     mesh = make_mesh()
-    model, state = build_model(preset, spec, key=jax.random.PRNGKey(seed))
-    tx, _ = make_optimizer(model, lr=preset.lr, lr_factor=preset.lr_factor,
-                           weight_decay=preset.weight_decay, steps=preset.steps,
-                           grad_clip=preset.grad_clip)
-    opt = tx.init(eqx.filter(model, eqx.is_inexact_array))
-    params, static = eqx.partition(model, eqx.is_array)
-    params, state, opt, key = replicate((params, state, opt, jax.random.PRNGKey(seed)), mesh)
-    step = make_train_step(tx, mesh)
+    setup = init_train_state(preset, spec, mesh, seed=seed)
+    step = make_train_step(setup.tx, mesh)
     rng = np.random.default_rng(seed)
     host = [synthetic_batch(spec, preset.batch_size, rng) for _ in range(2)]
+    state = setup.state
 
-    def one(i, params, state, opt, key):
-        m = eqx.combine(params, static)
-        m, state, opt, key, loss, _, _ = step(m, state, opt, key,
-                                              global_batch(host[i % 2], mesh))
-        return eqx.filter(m, eqx.is_array), state, opt, key, loss
+    def one(i, state):
+        state, metrics = step(state, global_batch(host[i % 2], mesh))
+        return state, metrics.loss
 
     t0 = time.perf_counter()
     for i in range(warmup):
-        params, state, opt, key, loss = one(i, params, state, opt, key)
+        state, loss = one(i, state)
     loss.block_until_ready()
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     for i in range(steps):
-        params, state, opt, key, loss = one(i, params, state, opt, key)
+        state, loss = one(i, state)
     loss.block_until_ready()
     elapsed = time.perf_counter() - t0
     sps = steps / elapsed
@@ -108,7 +101,7 @@ def time_preset(
     return {
         "task": preset.task,
         "model": preset.model,
-        "preset": preset.preset,
+        "preset": preset.name,
         "batch_size": preset.batch_size,
         "seq_len": spec.seq_len,
         "depth": preset.depth,
@@ -125,5 +118,5 @@ def time_preset(
         "platform": jax.devices()[0].platform,
         "paper_a100_steps_per_sec": PAPER_A100_STEPS_PER_SEC.get(preset.model, {}).get(
             preset.task
-        ) if preset.preset == "paper" else None,
+        ) if preset.name == "paper" else None,
     }

@@ -1,27 +1,39 @@
-"""Checkpoints with orbax: the last one and the best one (by validation accuracy).
+"""Checkpoints with one orbax `CheckpointManager`: the newest and the best (by validation).
 
-A checkpoint holds the training arrays (model parameters, batch-norm state, optimiser state,
-RNG key) as a flat list of leaves, plus JSON metadata: the step, the data iterators' states
-of every process, and the metrics. Orbax writes each step into a temporary folder and renames
-it when complete, so a kill never leaves a half-written checkpoint behind.
+`RUN_DIR/checkpoints/<step>/` holds one checkpoint: the model's arrays, the batch-norm state,
+the optimiser state and the RNG key, each saved as a nested dict keyed by the tree's own key
+paths (`encoder/blocks/0/mixer/nu_log`), so the model can be restored without rebuilding the
+optimiser (`restore(..., items=("model", "bn_state"))`), plus JSON metadata (the step, every
+process's data-iterator state, the validation accuracy of that step if it was evaluated).
+The manager ranks checkpoints by their own validation accuracy (`best_fn`); after each save
+every checkpoint that is neither the newest nor the best is deleted. A best checkpoint and its
+validation record are therefore one thing on disk: no kill can separate them.
+
+Orbax writes each step into a temporary folder and renames it when complete, so a kill never
+leaves a half-written checkpoint that looks complete; a failed save (a full disk) leaves the
+earlier checkpoints as they were and raises `CheckpointError` naming the folder.
 """
 
 import base64
 import json
 import os
+import shutil
+from collections.abc import Sequence
 from typing import Any
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
+from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
+
+from lrux.errors import LruxError
+
+ITEMS = ("model", "bn_state", "opt_state", "key")
 
 
-def _manager(path: str) -> ocp.CheckpointManager:
-    options = ocp.CheckpointManagerOptions(
-        max_to_keep=1, create=True, enable_async_checkpointing=False
-    )
-    return ocp.CheckpointManager(os.path.abspath(path), options=options)
+class CheckpointError(LruxError):
+    """A checkpoint could not be written or read."""
 
 
 def encode_state(state: Any) -> Any:
@@ -52,52 +64,171 @@ def gather_json(obj: Any) -> list[Any]:
     return [json.loads(everyone[i, : lengths[i]].tobytes()) for i in range(len(lengths))]
 
 
+def _key_name(key: Any) -> str:
+    if isinstance(key, GetAttrKey):
+        return key.name
+    if isinstance(key, DictKey):
+        return str(key.key)
+    if isinstance(key, SequenceKey):
+        return str(key.idx)
+    if isinstance(key, FlattenedIndexKey):
+        return str(key.key)
+    return str(key)
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, jax.Array | np.ndarray)
+
+
+def tree_to_nested(tree: Any) -> dict[str, Any]:
+    """The array leaves of `tree` as a nested dict keyed by the names of their key paths."""
+    out: dict[str, Any] = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if not _is_array(leaf):
+            continue
+        names = [_key_name(k) for k in path] or ["value"]
+        node = out
+        for name in names[:-1]:
+            node = node.setdefault(name, {})
+        node[names[-1]] = leaf
+    return out
+
+
+def nested_to_tree(like: Any, nested: dict[str, Any]) -> Any:
+    """`like` with each array leaf replaced by the entry of `nested` at its key path."""
+
+    def get(path, leaf):
+        if not _is_array(leaf):
+            return leaf
+        node = nested
+        for name in [_key_name(k) for k in path] or ["value"]:
+            node = node[name]
+        return node
+
+    return jax.tree_util.tree_map_with_path(get, like)
+
+
+def _abstract(tree: Any) -> Any:
+    def spec(x):
+        sharding = getattr(x, "sharding", None)
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
+
+    return jax.tree_util.tree_map(spec, tree_to_nested(tree))
+
+
+def _nbytes(items: dict[str, Any]) -> int:
+    return sum(int(getattr(x, "nbytes", 0)) for x in jax.tree_util.tree_leaves(items))
+
+
+def _val_accuracy(metrics: Any) -> float:
+    return float(metrics["val_accuracy"])
+
+
 class Checkpointer:
-    """`directory/last` (saved every `save`) and `directory/best` (on a new best)."""
+    """`directory/<step>/`: keeps the newest checkpoint and the best by validation accuracy."""
 
     def __init__(self, directory: str):
-        self.directory = directory
-        self.last = _manager(os.path.join(directory, "last"))
-        self.best = _manager(os.path.join(directory, "best"))
-
-    def save(self, step: int, arrays: Any, meta: dict[str, Any], *, best: bool = False) -> None:
-        """Save `arrays` (any pytree of jax arrays) and `meta` at `step`; also as best."""
-        leaves = jax.tree_util.tree_leaves(arrays)
-        items = {f"{i:05d}": leaf for i, leaf in enumerate(leaves)}
-        meta = dict(meta, step=int(step))
-        for mgr in (self.last, self.best) if best else (self.last,):
-            mgr.save(
-                int(step),
-                args=ocp.args.Composite(
-                    arrays=ocp.args.StandardSave(items), meta=ocp.args.JsonSave(meta)
-                ),
-                force=True,
-            )
-            mgr.wait_until_finished()
-
-    def latest_step(self, which: str = "last") -> int | None:
-        return getattr(self, which).latest_step()
-
-    def restore(self, like: Any, which: str = "last") -> tuple[Any, dict[str, Any]]:
-        """Restore into the structure, shapes, dtypes and shardings of `like`."""
-        mgr = getattr(self, which)
-        step = mgr.latest_step()
-        if step is None:
-            raise FileNotFoundError(f"no {which} checkpoint in {self.directory}")
-        leaves, treedef = jax.tree_util.tree_flatten(like)
-        abstract = {
-            f"{i:05d}": jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
-            for i, x in enumerate(leaves)
-        }
-        out = mgr.restore(
-            step,
-            args=ocp.args.Composite(
-                arrays=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
-            ),
+        self.directory = os.path.abspath(directory)
+        options = ocp.CheckpointManagerOptions(
+            best_fn=_val_accuracy, best_mode="max", keep_checkpoints_without_metrics=True,
+            create=True, enable_async_checkpointing=False,
         )
-        restored = [out["arrays"][f"{i:05d}"] for i in range(len(leaves))]
-        return jax.tree_util.tree_unflatten(treedef, restored), dict(out["meta"])
+        self.manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def save(
+        self, step: int, items: dict[str, Any], meta: dict[str, Any], *,
+        val_accuracy: float | None = None,
+    ) -> None:
+        """Save `items` (name -> pytree of arrays, see ITEMS) and JSON `meta` at `step`."""
+        meta = dict(meta, step=int(step), val_accuracy=val_accuracy)
+        args = {name: ocp.args.StandardSave(tree_to_nested(tree)) for name, tree in items.items()}
+        metrics = None if val_accuracy is None else {"val_accuracy": float(val_accuracy)}
+        self._check_free_space(step, items)
+        try:
+            self.manager.save(int(step), args=ocp.args.Composite(
+                **args, meta=ocp.args.JsonSave(meta)), metrics=metrics, force=True)
+            self.manager.wait_until_finished()
+        except Exception as e:  # a full disk, a read-only folder, ...: keep the old ones
+            self._remove_partial(step)
+            kept = ", ".join(map(str, self.steps())) or "none"
+            raise CheckpointError(
+                f"could not save the checkpoint of step {step} in {self.directory} "
+                f"({type(e).__name__}: {e}); the earlier checkpoints (steps {kept}) are intact"
+            ) from e
+        self._prune()
+
+    def _check_free_space(self, step: int, items: dict[str, Any]) -> None:
+        """Refuse a save that cannot fit on the disk before writing anything."""
+        need = int(1.1 * _nbytes(items)) + 256 * 1024
+        free = shutil.disk_usage(self.directory).free
+        if free < need:
+            kept = ", ".join(map(str, self.steps())) or "none"
+            raise CheckpointError(
+                f"not enough disk space to save the checkpoint of step {step} in "
+                f"{self.directory}: {free / 2**20:.1f} MiB free, about {need / 2**20:.1f} MiB "
+                f"needed; the earlier checkpoints (steps {kept}) are intact. Free some space "
+                "and continue with --resume"
+            )
+
+    def _remove_partial(self, step: int) -> None:
+        if jax.process_index() != 0 or not os.path.isdir(self.directory):
+            return
+        for name in os.listdir(self.directory):
+            if name.startswith(f"{step}.orbax-checkpoint-tmp") or name == f"{step}.tmp":
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+        try:
+            self.manager.reload()
+        except Exception:  # noqa: BLE001 - reload is best effort after a failed save
+            pass
+
+    def _prune(self) -> None:
+        keep = {self.latest_step(), self.best_step()}
+        for step in self.steps():
+            if step not in keep:
+                self.manager.delete(step)
+
+    def steps(self) -> list[int]:
+        """Saved steps, newest first."""
+        return sorted(self.manager.all_steps(), reverse=True)
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def best_step(self) -> int | None:
+        """The step with the highest validation accuracy among saved ones (None if none of
+        them was evaluated)."""
+        return self.manager.best_step() if self.steps() else None
+
+    def meta(self, step: int) -> dict[str, Any]:
+        """The JSON metadata of `step` (without reading its arrays)."""
+        out = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return dict(out["meta"])
+
+    def restore(
+        self, like: dict[str, Any], step: int, *, items: Sequence[str] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Restore `items` (default: all of `like`) of `step` into the structure, shapes,
+        dtypes and shardings of `like[name]`; returns (restored items, meta)."""
+        names = list(items if items is not None else like)
+        args = {n: ocp.args.StandardRestore(_abstract(like[n])) for n in names}
+        out = self.manager.restore(
+            step, args=ocp.args.Composite(**args, meta=ocp.args.JsonRestore())
+        )
+        restored = {n: nested_to_tree(like[n], out[n]) for n in names}
+        return restored, dict(out["meta"])
+
+    def set_aside(self, step: int, reason: str) -> str:
+        """Move an unreadable checkpoint to `directory/unreadable-<step>` (never deleted)."""
+        src = os.path.join(self.directory, str(step))
+        dst = os.path.join(self.directory, f"unreadable-{step}")
+        if jax.process_index() == 0 and os.path.isdir(src):
+            os.replace(src, dst)
+            with open(os.path.join(dst, "WHY.txt"), "w") as f:
+                f.write(reason + "\n")
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices(f"lrux-set-aside-{step}")
+        self.manager.reload()
+        return dst
 
     def close(self) -> None:
-        self.last.close()
-        self.best.close()
+        self.manager.close()

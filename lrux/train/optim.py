@@ -4,13 +4,19 @@ Groups come from parameter paths, not per-model lists: a leaf belongs to group
 `"recurrent"` when the module that owns it lists the field in its `recurrent_params`
 ClassVar (LRU: nu_log, theta_log, gamma_log, B_re, B_im; SSMs: A, B, step). Recurrent
 leaves get lr * lr_factor and no weight decay. Every other leaf gets lr with weight decay
-(the paper's wording); with `decay_norm_bias=False` norm parameters and biases are moved to a
-`"no_decay"` group at lr without weight decay.
+(`"decay"`, the paper's wording); with `decay_norm_bias=False` norm parameters, biases and the
+token embedding are moved to a `"no_decay"` group at lr without weight decay (s4's groups).
+
+`group_overrides` moves recurrent fields by name to another group, as S5's run scripts do
+(`opt_config`, `dt_global`): e.g. `{"B_re": "decay", "B_im": "decay"}` trains S5's B at the
+global lr with weight decay, `{"log_dt": "decay"}` its step; `"recurrent_decay"` is
+lr * lr_factor with weight decay.
 
 Schedule: linear warmup from `min_lr` (1e-7) over `warmup_frac` (10%) of the steps, then
 cosine decay to `min_lr`.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import equinox as eqx
@@ -19,8 +25,9 @@ import optax
 from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
 
 from lrux.blocks import BatchNorm, LayerNorm
+from lrux.models import SequenceEncoder
 
-GROUPS = ("recurrent", "decay", "no_decay")
+GROUPS = ("recurrent", "recurrent_decay", "decay", "no_decay")
 
 
 def _child(node: Any, key: Any) -> Any:
@@ -35,26 +42,45 @@ def _child(node: Any, key: Any) -> Any:
     raise ValueError(f"param_labels: cannot follow path element {key!r} of type {type(key)}")
 
 
-def label_of_path(model: eqx.Module, path: tuple, *, decay_norm_bias: bool = True) -> str:
+def label_of_path(
+    model: eqx.Module,
+    path: tuple,
+    *,
+    decay_norm_bias: bool = True,
+    group_overrides: Mapping[str, str] | None = None,
+) -> str:
     """The group of the leaf at `path` in `model` (see the module docstring)."""
     node = model
     for key in path:
         if isinstance(node, eqx.Module) and isinstance(key, GetAttrKey):
             if key.name in getattr(type(node), "recurrent_params", ()):
-                return "recurrent"
+                return (group_overrides or {}).get(key.name, "recurrent")
             if not decay_norm_bias and (
-                isinstance(node, BatchNorm | LayerNorm) or key.name == "bias"
+                isinstance(node, BatchNorm | LayerNorm)
+                or key.name == "bias"
+                or (isinstance(node, SequenceEncoder) and key.name == "embedding")
             ):
                 return "no_decay"
         node = _child(node, key)
     return "decay"
 
 
-def param_labels(model: eqx.Module, *, decay_norm_bias: bool = True) -> eqx.Module:
+def param_labels(
+    model: eqx.Module,
+    *,
+    decay_norm_bias: bool = True,
+    group_overrides: Mapping[str, str] | None = None,
+) -> eqx.Module:
     """A tree like `eqx.filter(model, eqx.is_inexact_array)` with a group name per leaf."""
+    bad = {k: v for k, v in (group_overrides or {}).items() if v not in GROUPS}
+    if bad:
+        raise ValueError(f"group_overrides {bad}: groups must be among {GROUPS}")
     params = eqx.filter(model, eqx.is_inexact_array)
     return jax.tree_util.tree_map_with_path(
-        lambda path, _: label_of_path(model, path, decay_norm_bias=decay_norm_bias), params
+        lambda path, _: label_of_path(
+            model, path, decay_norm_bias=decay_norm_bias, group_overrides=group_overrides
+        ),
+        params,
     )
 
 
@@ -81,6 +107,7 @@ def make_optimizer(
     min_lr: float = 1e-7,
     grad_clip: float = 0.0,
     decay_norm_bias: bool = True,
+    group_overrides: Mapping[str, str] | None = None,
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
     """The optimiser for `model` and the base learning-rate schedule (for logging).
 
@@ -88,10 +115,13 @@ def make_optimizer(
     """
     base = warmup_cosine(lr, steps, warmup_frac=warmup_frac, min_lr=min_lr)
     recurrent = warmup_cosine(lr * lr_factor, steps, warmup_frac=warmup_frac, min_lr=min_lr)
-    labels = param_labels(model, decay_norm_bias=decay_norm_bias)
+    labels = param_labels(
+        model, decay_norm_bias=decay_norm_bias, group_overrides=group_overrides
+    )
     tx = optax.multi_transform(
         {
             "recurrent": optax.adam(recurrent),
+            "recurrent_decay": optax.adamw(recurrent, weight_decay=weight_decay),
             "decay": optax.adamw(base, weight_decay=weight_decay),
             "no_decay": optax.adam(base),
         },

@@ -5,11 +5,14 @@ parameters replicated. The same code runs on 1 CPU, all GPUs of a machine, or ma
 """
 
 import os
+from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
+
+from lrux.errors import ConfigError
 
 
 def init_distributed(
@@ -28,10 +31,15 @@ def init_distributed(
         num_processes = int(os.environ["LRUX_NUM_PROCESSES"])
     if process_id is None and os.environ.get("LRUX_PROCESS_ID"):
         process_id = int(os.environ["LRUX_PROCESS_ID"])
+    if num_processes is not None and num_processes < 1:
+        raise ConfigError(f"--num-processes={num_processes}: expected a positive count")
+    if process_id is not None and num_processes is not None and not 0 <= process_id < num_processes:
+        raise ConfigError(f"--process-id={process_id}: expected 0 <= id < --num-processes="
+                          f"{num_processes}")
     if coordinator_address is None and num_processes is None and process_id is None:
         return False
     if coordinator_address is None or num_processes is None or process_id is None:
-        raise ValueError(
+        raise ConfigError(
             "multi-process training needs all of --coordinator-address, --num-processes and "
             f"--process-id, got {coordinator_address!r}, {num_processes!r}, {process_id!r}"
         )
@@ -71,16 +79,20 @@ def replicate(tree, mesh: Mesh):
     return jax.tree_util.tree_map(put, tree)
 
 
-def global_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-    """Assemble the global batch from each process's local rows (concatenated by process)."""
+def global_batch(local: Any, mesh: Mesh) -> Any:
+    """Assemble the global batch from each process's local rows (concatenated by process).
+
+    `local` is any pytree of numpy arrays with the batch on axis 0 (a `lrux.data.Batch`).
+    """
     sharding = batch_sharding(mesh)
     n_proc = jax.process_count()
-    out = {}
-    for name, x in local.items():
+
+    def put(x):
         x = np.asarray(x)
         shape = (x.shape[0] * n_proc, *x.shape[1:])
-        out[name] = jax.make_array_from_process_local_data(sharding, x, shape)
-    return out
+        return jax.make_array_from_process_local_data(sharding, x, shape)
+
+    return jax.tree_util.tree_map(put, local)
 
 
 def fetch(x: jax.Array) -> np.ndarray:

@@ -4,9 +4,13 @@ The model works on one example; the steps vmap it over the global batch with
 `axis_name="batch"`, so batch-norm statistics are global even when the batch is sharded over
 many devices or processes (jit sees the global array). Losses are means over valid rows
 (`valid` is False on padding rows of a final partial evaluation batch).
+
+A batch is anything with the fields `inputs`, `lengths`, `labels`, `valid` (`lrux.data.Batch`
+from the loaders, already converted to int32 tokens / float32 pixels, int32 lengths and
+labels, bool valid).
 """
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -17,6 +21,16 @@ from jaxtyping import Array, Bool, Float, Int
 
 from lrux.models import batched_apply
 from lrux.train.sharding import replicated
+from lrux.train.state import TrainState
+
+
+class StepMetrics(NamedTuple):
+    """What a train step reports: mean loss and accuracy over the valid rows, and whether the
+    loss and every updated parameter are finite."""
+
+    loss: Float[Array, ""]
+    accuracy: Float[Array, ""]
+    finite: Bool[Array, ""]
 
 
 def masked_loss_and_correct(
@@ -32,52 +46,49 @@ def masked_loss_and_correct(
 
 
 def make_train_step(tx: optax.GradientTransformation, mesh: Mesh):
-    """`step(model, state, opt_state, key, batch) -> (model, state, opt_state, key, loss, acc,
-    finite)`; `finite` is False when the loss or any updated parameter is NaN or infinite.
+    """`step(state: TrainState, batch) -> (TrainState, StepMetrics)`.
 
-    Jitted with every argument donated; outputs other than the metrics are replicated.
+    Jitted with every argument donated; the new state is replicated over `mesh`.
     """
     rep = replicated(mesh)
 
     @eqx.filter_jit(donate="all")
-    def train_step(model, state, opt_state, key, batch: dict[str, Any]):
-        key, sub = jax.random.split(key)
+    def train_step(state: TrainState, batch: Any) -> tuple[TrainState, StepMetrics]:
+        key, sub = jax.random.split(state.key)
 
-        def loss_fn(m):
-            logits, new_state = batched_apply(
-                m, state, batch["inputs"], batch["lengths"], key=sub, inference=False
+        def loss_fn(model):
+            logits, bn_state = batched_apply(
+                model, state.bn_state, batch.inputs, batch.lengths, key=sub, inference=False
             )
-            loss_sum, correct, count = masked_loss_and_correct(
-                logits, batch["labels"], batch["valid"]
-            )
+            loss_sum, correct, count = masked_loss_and_correct(logits, batch.labels, batch.valid)
             count = jnp.maximum(count, 1.0)
-            return loss_sum / count, (new_state, correct / count)
+            return loss_sum / count, (bn_state, correct / count)
 
-        (loss, (new_state, acc)), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model)
-        params = eqx.filter(model, eqx.is_inexact_array)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        model = eqx.apply_updates(model, updates)
+        (loss, (bn_state, acc)), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(
+            state.model
+        )
+        params = eqx.filter(state.model, eqx.is_inexact_array)
+        updates, opt_state = tx.update(grads, state.opt_state, params)
+        model = eqx.apply_updates(state.model, updates)
         finite = jnp.isfinite(loss)
         for leaf in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)):
             finite = finite & jnp.all(jnp.isfinite(leaf))
-        model, new_state, opt_state, key = eqx.filter_shard(
-            (model, new_state, opt_state, key), rep
-        )
-        return model, new_state, opt_state, key, loss, acc, finite
+        new = TrainState(model=model, bn_state=bn_state, opt_state=opt_state, key=key)
+        return eqx.filter_shard(new, rep), StepMetrics(loss, acc, finite)
 
     return train_step
 
 
 def make_eval_step(mesh: Mesh):
-    """`step(model, state, batch) -> (loss_sum, correct, count)` in inference mode."""
+    """`step(model, bn_state, batch) -> (loss_sum, correct, count)` in inference mode."""
     rep = replicated(mesh)
 
     @eqx.filter_jit
-    def eval_step(model, state, batch: dict[str, Any]):
+    def eval_step(model: eqx.Module, bn_state: eqx.nn.State, batch: Any):
         logits, _ = batched_apply(
-            model, state, batch["inputs"], batch["lengths"], key=None, inference=True
+            model, bn_state, batch.inputs, batch.lengths, key=None, inference=True
         )
-        out = masked_loss_and_correct(logits, batch["labels"], batch["valid"])
+        out = masked_loss_and_correct(logits, batch.labels, batch.valid)
         return eqx.filter_shard(out, rep)
 
     return eval_step
