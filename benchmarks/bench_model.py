@@ -288,18 +288,17 @@ def main(argv=None) -> int:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     load_start = load_average()
     print(f"backend {jax.default_backend()}, load average {load_start}", flush=True)
+    out = args.out or f"benchmarks/results/model{'_quick' if args.quick else ''}.json"
+    meta = {"batch": args.batch, "steps": args.steps, "quick": args.quick,
+            "load_average_at_start": load_start}
     rows = []
     with baseline_mixers():
-        for task in tasks:
+        for task in tasks:  # the JSON is rewritten after each task: a long run keeps its rows
             preset = get_preset(task, "lru", "smoke" if args.quick else "paper")
             preset = apply_overrides(preset, {"batch_size": args.batch})
             rows.extend(measure_task(preset, args.variants, args.steps))
-    ratios = add_ratios(rows)
-    print_table(rows, ratios)
-    out = args.out or f"benchmarks/results/model{'_quick' if args.quick else ''}.json"
-    meta = {"batch": args.batch, "steps": args.steps, "quick": args.quick,
-            "load_average_at_start": load_start, "ratios": ratios}
-    write_results(out, meta, rows)
+            write_results(out, {**meta, "ratios": add_ratios(rows)}, rows)
+    print_table(rows, add_ratios(rows))
     return 0
 
 
