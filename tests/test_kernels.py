@@ -87,7 +87,7 @@ import json, re
 import jax, jax.numpy as jnp, numpy as np, equinox as eqx
 from jax.sharding import NamedSharding, PartitionSpec as P
 import lrux
-from lrux.scan import linear_scan
+from lrux.scan import linear_scan, projected_complex_scan
 
 assert jax.device_count() == 8
 auto = getattr(jax.sharding, "AxisType", None)
@@ -125,6 +125,13 @@ apply = lambda p, x: jax.vmap(eqx.combine(p, static))(x)
 compare("lru_forward", jax.jit(lambda x: apply(params, x)), x)
 lru_loss = lambda p, x: jnp.mean(apply(p, x) ** 2)
 compare("lru_grad", jax.jit(lambda x: jax.value_and_grad(lru_loss, (0, 1))(params, x)), x)
+
+# the fused forward (six chunks of 100 steps, in place) on each device's rows
+lr, li, *_ = lru._params()
+w_in, w_out = jnp.ones((16, 6)) / 6, jnp.ones((6, 16)) / 16
+fused = jax.vmap(lambda x: projected_complex_scan(x, w_in, lr, li, w_out, lru.D, mode="native",
+                                                  chunk_size=100))
+compare("fused_forward", jax.jit(fused), x)
 print("REPORT " + json.dumps(report))
 """
 
@@ -132,7 +139,8 @@ print("REPORT " + json.dumps(report))
 def test_eight_devices_run_the_kernel_per_shard_and_match_one_device():
     """Inside jit with the batch sharded over 8 CPU devices, the native kernels run on each
     device's 2 of 16 rows (no all-gather) and give one device's values and gradients:
-    linear_scan (time-varying a, h0, reverse) and the LRU's fused forward and its gradients."""
+    linear_scan (time-varying a, h0, reverse), the LRU's forward and gradients, and the fused
+    forward of projected_complex_scan (chunks in place)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, JAX_NUM_CPU_DEVICES="8", JAX_PLATFORMS="cpu", PYTHONPATH=root)
     proc = subprocess.run([sys.executable, "-c", EIGHT_DEVICES], env=env, capture_output=True,
@@ -145,6 +153,8 @@ def test_eight_devices_run_the_kernel_per_shard_and_match_one_device():
         assert r["calls"], (name, r)
         for shape, _ in r["calls"]:  # every kernel call sees 2 rows, not 16
             assert re.match(r"\(?f32\[2,", shape), (name, shape)
+    # the fused forward's kernel runs on chunks of 100 steps of the local rows
+    assert any(shape.startswith("f32[2,100,16]") for shape, _ in report["fused_forward"]["calls"])
     kernels = {target for r in report.values() for _, target in r["calls"]}
     assert {"LruxLinearForwardF32", "LruxLinearBackwardF32", "LruxScanForwardF32",
             "LruxScanBackwardF32"} <= kernels

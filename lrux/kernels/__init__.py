@@ -9,7 +9,8 @@ ctypes and registered with `jax.ffi`. One pass over memory per sequence does wha
 XLA scan does in several: forward h_t = lambda h_{t-1} + b_t (one read of b, one write of
 h), and backward the adjoint scan with the gradient of lambda accumulated in the same pass.
 The sequences of a batch (vmap hands the kernel all of them at once) are split over the
-CPU's cores.
+CPU's cores; under a device mesh each device runs the kernel on its own rows of a sharded
+batch (`lrux.kernels.sharded`), so the kernels serve 8 CPU devices or many hosts unchanged.
 
 When no compiler is found or the build fails, `native_available()` is False (with one
 warning saying why) and ``mode="auto"`` keeps the chunked XLA scan. ``LRUX_NATIVE=0`` turns
