@@ -325,25 +325,25 @@ _FUSED_CHUNK_VALUES = 1 << 16
 
 
 def projected_complex_scan(
-    x: Float[Array, "seq d_in"],
-    w_in: Float[Array, "two_n d_in"],
+    x: Float[Array, "seq d_model"],
+    w_in: Float[Array, "two_n d_model"],
     lam_re: Float[Array, " n"],
     lam_im: Float[Array, " n"],
-    w_out: Float[Array, "d_out two_n"],
-    d: Float[Array, " d_in"],
+    w_out: Float[Array, "d_model two_n"],
+    d: Float[Array, " d_model"],
     *,
     reverse: bool = False,
     mode: ScanMode = "auto",
     chunk_size: int | None = None,
-) -> Float[Array, "seq d_out"]:
+) -> Float[Array, "seq d_model"]:
     """y = h @ w_out^T + d * x with h = complex_scan_stacked(lambda, x @ w_in^T): the LRU's
-    forward (d_out == d_in). Same values, modes and gradients as those three steps written
+    forward. Same values, modes and gradients as those three steps written
     out; with the native kernel, an undifferentiated call of at least two chunks (of
     `chunk_size` steps; default about 64k values of state per chunk) is fused chunk by chunk."""
     n = lam_re.shape[0]
     if w_in.shape[0] != 2 * n or w_out.shape[1] != 2 * n:
         raise ValueError(
-            f"w_in must be (2 * {n}, d_in) and w_out (d_out, 2 * {n}), got {w_in.shape}, "
+            f"w_in must be (2 * {n}, d_model) and w_out (d_model, 2 * {n}), got {w_in.shape}, "
             f"{w_out.shape}"
         )
     length = x.shape[0]
