@@ -23,13 +23,17 @@ def timeit(fn, *args, repeats: int) -> float:
 
 def time_interleaved(calls: dict, repeats: int) -> dict:
     """Median wall time in milliseconds of each of {name: (fn, args)}, after one warm-up call
-    each, the calls taking turns in every repeat: on a loaded machine a change of load then
-    affects every candidate alike, so their ratios stay fair."""
+    each, the calls taking turns in every repeat (the order rotated, and reversed every other
+    repeat): on a loaded machine a change of load then affects every candidate alike, and no
+    candidate always runs right after the same other one."""
     for fn, args in calls.values():
         jax.block_until_ready(fn(*args))
     times = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, (fn, args) in calls.items():
+    names = list(calls)
+    for r in range(repeats):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order[::-1] if r % 2 else order:
+            fn, args = calls[name]
             start = time.perf_counter()
             jax.block_until_ready(fn(*args))
             times[name].append(time.perf_counter() - start)
