@@ -17,7 +17,8 @@ the task's shapes, in four variants of the same model:
 Reported per variant: compile + first step (seconds, a fresh compilation cache), the median
 step time of steps that take turns across the variants, the compiled step's memory (XLA's
 memory analysis: arguments + outputs + temporaries), and the ratios lru / matmul (goal
-<= 1.3x), paper-code / lru (goal >= 3x) and lru-scanned / lru. Writes
+<= 1.3x), paper-code / lru (goal >= 3x) and lru-scanned / lru. paper-code and lru-scanned
+are the lru model computed differently: their first losses must equal lru's (checked). Writes
 ``benchmarks/results/model.json`` (``model_quick.json`` with ``--quick``).
 
     python benchmarks/bench_model.py                       # every task, batch 2
@@ -245,6 +246,10 @@ def add_ratios(rows: list[dict]) -> list[dict]:
         ratio = {"task": task}
         if "matmul" in by:
             ratio["lru_over_matmul_step"] = lru["step_ms"] / by["matmul"]["step_ms"]
+        for same in ("paper-code", "lru-scanned"):  # the same model: the same first loss
+            if same in by:
+                diff = abs(by[same]["first_loss"] - lru["first_loss"])
+                ratio[f"{same}_same_first_loss"] = diff <= 1e-4 * abs(lru["first_loss"])
         if "paper-code" in by:
             ratio["paper_over_lru_step"] = by["paper-code"]["step_ms"] / lru["step_ms"]
             ratio["paper_over_lru_compile"] = (by["paper-code"]["compile_first_step_s"]
@@ -266,7 +271,7 @@ def print_table(rows, ratios):
               f"{r['compile_first_step_s']:14.1f} {mem if mem is not None else float('nan'):9.1f}")
     print("\nratios (goals: lru / matmul <= 1.3, paper-code / lru >= 3):")
     for r in ratios:
-        print("  " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{v}"
+        print("  " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
                                for k, v in r.items()))
 
 
