@@ -1,8 +1,9 @@
 """Speed of every rung of the ablation ladder (paper section 4), as ratios to the LRU.
 
-Each rung is built from the registry by name (`rnn-relu`, `rnn-tanh`, `linear-dense`,
-`diag-reim`, `diag-exp`, `diag-stable-exp`, `diag-ring`, `lru`, plus the `gru` and `lstm`
-baselines) at batch 8 (vmap), d_model = d_state = 128, L = 1024, float32, and timed forward
+Each rung is built from the registry by name (the "ladder" family: `rnn-relu`, `rnn-tanh`,
+`linear-dense`, `diag-reim`, `diag-exp`, `diag-stable-exp`, `diag-ring`, `lru`, plus the
+"baseline" family: `gru`, `lstm`) at batch 8 (vmap), d_model = d_state = 128, L = 1024,
+float32, and timed forward
 and forward+backward (value_and_grad of a mean-square loss with respect to the parameters)
 in one process. The repeats are interleaved (one call of every rung per round, median over
 rounds) so that load from other processes hits all rungs alike.
@@ -15,7 +16,8 @@ than a tanh RNN on an A100 (paper Table 4).
     python benchmarks/bench_ladder.py            # batch 8, H = N = 128, L = 1024
     python benchmarks/bench_ladder.py --quick    # tiny sizes, forward+backward only
 
-Writes ``benchmarks/results/ladder.json`` (``--out`` to change).
+Writes ``benchmarks/results/ladder.json`` (``ladder_quick.json`` with ``--quick``, so a smoke
+run never overwrites the measured figures; ``--out`` to change).
 """
 
 import argparse
@@ -26,20 +28,9 @@ import jax
 import jax.numpy as jnp
 from common import write_results
 
-from lrux.registry import MIXERS, make_mixer
+from lrux.registry import MIXERS, make_mixer, mixer_names
 
-RUNGS = (
-    "rnn-relu",
-    "rnn-tanh",
-    "linear-dense",
-    "diag-reim",
-    "diag-exp",
-    "diag-stable-exp",
-    "diag-ring",
-    "lru",
-    "gru",
-    "lstm",
-)
+RUNGS = tuple(mixer_names("ladder") + mixer_names("baseline"))
 
 
 def make_fns(model: eqx.Module):
@@ -114,7 +105,9 @@ def main():
     parser.add_argument("--width", type=int, default=None, help="d_model = d_state")
     parser.add_argument("--length", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--out", default="benchmarks/results/ladder.json")
+    parser.add_argument(
+        "--out", default=None, help="JSON path (default benchmarks/results/ladder[_quick].json)"
+    )
     args = parser.parse_args()
     names = list(args.names or RUNGS)
     unknown = [n for n in names if n not in MIXERS]
@@ -140,7 +133,8 @@ def main():
         )
     meta = {"batch": batch, "d_model": width, "d_state": width, "length": length}
     meta.update(dtype="float32", repeats=repeats, ratio_base=base, quick=args.quick)
-    write_results(args.out, meta, rows)
+    out = args.out or f"benchmarks/results/ladder{'_quick' if args.quick else ''}.json"
+    write_results(out, meta, rows)
 
 
 if __name__ == "__main__":

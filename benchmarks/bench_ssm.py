@@ -1,7 +1,8 @@
 """Speed of the SSM comparison layers against the LRU, measured in one process.
 
 Forward and forward+backward (value_and_grad of a mean-square loss with respect to the
-parameters and the input) of one mixer layer, vmapped over batch 8, d_model H = 128, float32:
+parameters and the input) of one mixer layer, built through the registry (`lru` and the
+"ssm" family), vmapped over batch 8, d_model H = 128, float32:
 
 - ``lru``: `lrux.layers.lru.LRU`, N = 128 complex states (one scan);
 - ``s4d``: `S4D`, N = 128 (64 complex modes per channel), ZOH, Vandermonde kernel + FFT;
@@ -25,27 +26,22 @@ import jax
 import jax.numpy as jnp
 from common import peak_bytes, timeit, write_results
 
-from lrux.layers.lru import LRU
-from lrux.layers.rglru import RGLRU
-from lrux.layers.s4 import S4
-from lrux.layers.s4d import S4D
-from lrux.layers.s5 import S5
+from lrux.registry import make_mixer, mixer_entry, mixer_names
 
-NAMES = ("lru", "s4d", "s5", "s4", "rglru")
+NAMES = ("lru", *mixer_names("ssm"))
+LRU_RING = {"r_min": 0.9, "r_max": 0.999}  # the LRU's long-range ring (Table 9, sCIFAR/PF)
 
 
 def build(name: str, width: int, state: int, length: int, key, scan_mode: str):
-    if name == "lru":
-        return LRU(width, state, r_min=0.9, r_max=0.999, scan_mode=scan_mode, key=key)
-    if name == "s4d":
-        return S4D(width, state, key=key)
-    if name == "s5":
-        return S5(width, state, scan_mode=scan_mode, key=key)
-    if name == "s4":
-        return S4(width, state, l_max=length, key=key)
-    if name == "rglru":
-        return RGLRU(width, state, scan_mode=scan_mode, key=key)
-    raise ValueError(f"unknown layer {name!r}; expected one of {NAMES}")
+    """The registered mixer at this size: the LRU on LRU_RING, `scan_mode` where the mixer
+    takes one, the sequence length as its length option (S4's l_max)."""
+    entry = mixer_entry(name)
+    options = dict(LRU_RING) if name == "lru" else {}
+    if "scan_mode" in entry.option_names():
+        options["scan_mode"] = scan_mode
+    if entry.length_option is not None:
+        options[entry.length_option] = length
+    return make_mixer(name, width, state, key=key, **options)
 
 
 def run(lengths, names, batch, width, state, repeats, scan_mode):

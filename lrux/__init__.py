@@ -6,6 +6,22 @@ importing jax.
 """
 
 import importlib
+from typing import TYPE_CHECKING
+
+from lrux._version import __version__
+
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on first use
+    from lrux.init import disk_init, glorot_matrix, ring_init
+    from lrux.layers.bidirectional import Bidirectional
+    from lrux.layers.diagonal import DiagonalRNN
+    from lrux.layers.lru import LRU
+    from lrux.layers.rglru import RGLRU
+    from lrux.layers.rnn import GRU, LSTM, DenseLinearRNN, ElmanRNN
+    from lrux.layers.s4 import S4
+    from lrux.layers.s4d import S4D
+    from lrux.layers.s5 import S5
+    from lrux.registry import MIXERS, make_mixer, mixer_names
+    from lrux.scan import SCAN_MODES, complex_scan_stacked, linear_scan
 
 _EXPORTS = {
     "LRU": "lrux.layers.lru",
@@ -30,7 +46,30 @@ _EXPORTS = {
     "glorot_matrix": "lrux.init",
 }
 
-__all__ = sorted(_EXPORTS)
+# a literal list, so that linters and type checkers read it (tests check it against _EXPORTS)
+__all__ = [
+    "__version__",
+    "Bidirectional",
+    "DenseLinearRNN",
+    "DiagonalRNN",
+    "ElmanRNN",
+    "GRU",
+    "LRU",
+    "LSTM",
+    "MIXERS",
+    "RGLRU",
+    "S4",
+    "S4D",
+    "S5",
+    "SCAN_MODES",
+    "complex_scan_stacked",
+    "disk_init",
+    "glorot_matrix",
+    "linear_scan",
+    "make_mixer",
+    "mixer_names",
+    "ring_init",
+]
 
 
 def __getattr__(name: str):

@@ -10,13 +10,17 @@ Complex diagonal models keep one mode per conjugate pair and output 2 Re(C x).
 """
 
 import math
+from typing import Literal, get_args
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float, Inexact, PRNGKeyArray
 
-S4D_INITS = ("lin", "inv", "legs", "real")
+S4DInit = Literal["lin", "inv", "legs", "real"]
+Discretization = Literal["zoh", "bilinear"]
+S4D_INITS: tuple[str, ...] = get_args(S4DInit)
+B_CLIP = 2.0  # s4's `B_clip`: Im(Bt) of the LegS DPLR basis is clipped to [-2, 2]
 
 
 def _check_size(name: str, n: int, *, even: bool = False) -> None:
@@ -77,7 +81,7 @@ def legs_nplr(
 
 
 def legs_dplr(
-    n: int, *, clip_b: float | None = 2.0
+    n: int, *, clip_b: float | None = B_CLIP
 ) -> tuple[
     Complex[np.ndarray, " m"],
     Complex[np.ndarray, " m"],
@@ -104,11 +108,15 @@ def legs_dplr(
     return lam, pt, bt, v
 
 
-def s4d_init(init: str, n: int) -> tuple[Complex[np.ndarray, " m"], Complex[np.ndarray, " m"]]:
+def s4d_init(
+    init: S4DInit, n: int
+) -> tuple[Complex[np.ndarray, " m"], Complex[np.ndarray, " m"]]:
     """S4D diagonal initialisations (Gu et al. 2022b): (A, B) for m = n/2 kept modes.
 
     "lin": A_k = -1/2 + i pi k; "inv": A_k = -1/2 + i (n/pi)(n/(2k+1) - 1);
-    "legs": the diagonal part Lambda of the DPLR HiPPO-LegS with B = V^* B_legs;
+    "legs": the diagonal part Lambda of the DPLR HiPPO-LegS with B = V^* B_legs, Im(B)
+    clipped to [-B_CLIP, B_CLIP] as s4 does for S4D-LegS (its `dplr(init="legs")` takes B from
+    `nplr("legs", N, B_clip=2.0)`; unclipped, max |Im B| grows like 0.64 n: 41 at n = 64);
     "real": A_k = -(k+1). B = 1 except for "legs". k = 0, ..., n/2 - 1.
     """
     _check_size("n", n, even=True)
@@ -120,7 +128,7 @@ def s4d_init(init: str, n: int) -> tuple[Complex[np.ndarray, " m"], Complex[np.n
     if init == "inv":
         return -0.5 + 1j * (n / math.pi) * (n / (2 * k + 1) - 1), ones
     if init == "legs":
-        lam, _, bt, _ = legs_dplr(n, clip_b=None)
+        lam, _, bt, _ = legs_dplr(n, clip_b=B_CLIP)
         return lam, bt
     if init == "real":
         return -(k + 1.0) + 0j, ones
@@ -165,11 +173,14 @@ def bilinear_dense(
     return abar, bbar
 
 
-DISCRETIZATIONS = {"zoh": zoh, "bilinear": bilinear}
+DISCRETIZATIONS = {"zoh": zoh, "bilinear": bilinear}  # keys: get_args(Discretization)
 
 
 def discretize(
-    method: str, lam: Inexact[Array, "..."], b: Inexact[Array, "..."], dt: Float[Array, "..."]
+    method: Discretization,
+    lam: Inexact[Array, "..."],
+    b: Inexact[Array, "..."],
+    dt: Float[Array, "..."],
 ) -> tuple[Complex[Array, "..."], Complex[Array, "..."]]:
     """Dispatch to `zoh` or `bilinear` by name."""
     if method not in DISCRETIZATIONS:

@@ -238,21 +238,10 @@ def make_model(
 
     def build(k_enc, k_head):
         encoder = SequenceEncoder(
-            mixer_factory,
-            depth=depth,
-            d_model=d_model,
-            vocab_size=vocab_size,
-            channels=channels,
-            pooling=pooling,
-            norm=norm,
-            prenorm=prenorm,
-            glu=glu,
-            dropout=dropout,
-            dropout_tied=dropout_tied,
-            bn_momentum=bn_momentum,
-            axis_name=("batch", "pair") if dual else "batch",
-            remat=remat,
-            key=k_enc,
+            mixer_factory, depth=depth, d_model=d_model, vocab_size=vocab_size,
+            channels=channels, pooling=pooling, norm=norm, prenorm=prenorm, glu=glu,
+            dropout=dropout, dropout_tied=dropout_tied, bn_momentum=bn_momentum,
+            axis_name=("batch", "pair") if dual else "batch", remat=remat, key=k_enc,
         )
         cls = RetrievalDualEncoder if dual else Classifier
         return cls(encoder, d_model, num_classes, key=k_head)

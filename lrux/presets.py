@@ -32,9 +32,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lrux.data.spec import TASKS
 from lrux.errors import ConfigError
 
-TASKS = ("listops", "text", "retrieval", "image", "pathfinder", "pathx")
 PRESET_NAMES = ("paper", "smoke")
 GLUS = ("full", "half", "half2")
 NORMS = ("batch", "layer", "none")
@@ -238,12 +238,7 @@ def takes_ring(model: str) -> bool:
     from lrux.registry import MIXERS
 
     entry = MIXERS.get(model)
-    if entry is None:
-        return False
-    ring = getattr(entry, "ring", None)
-    if ring is not None:
-        return bool(ring)
-    return model in ("lru", "diag-ring")  # registries without the `ring` fact
+    return bool(entry is not None and entry.ring)
 
 
 def _ring_options(task: str, model: str) -> dict[str, float]:

@@ -1,13 +1,17 @@
 """Signal-propagation toolkit: why deep linear RNNs work (paper.md section 6).
 
-Functions that take any mixer of the zoo (`lrux.registry.make_mixer`) through its public
-interface (`__call__`, `init_state`/`step`, and the layer's own fields):
+Functions that take any mixer of the zoo (`lrux.registry.make_mixer`, or any
+`lrux.layers.base.AbstractMixer`) through its public interface: `__call__`,
+`init_state`/`step`, and the contract's hooks `linear_system()`, `eigenvalues()`,
+`convolution_kernel(length)` and `state_vector(state)`. No function here knows a layer by
+name: a new linear time-invariant mixer that implements `linear_system()` gets all of them.
 
 - `eigenvalues(mixer)`: the discrete-time eigenvalues of the recurrence (complex plane);
   `glorot_eigenvalues(key, n)`: the spectrum of a Glorot matrix (circular law).
 - `linear_system(mixer)`: the layer as x_k = A x_{k-1} + B u_k, y_k = Re(C x_k) + D u_k
-  (A diagonal or dense) for every linear layer (LRU, diagonal rungs, dense linear, S4D, S5,
-  S4); `diagonalize(dense)`: the dense linear RNN as an exactly equal complex diagonal one.
+  (A diagonal or dense) for every linear time-invariant layer (LRU, diagonal rungs, dense
+  linear, S4D, causal S5, S4); `diagonalize(dense)`: the dense linear RNN as an exactly
+  equal complex diagonal one.
 - `kernel(mixer, length)`: the convolution kernel K_k = Re(C A^k B) in closed form;
   `impulse_response(mixer, length)`: measured by feeding a unit impulse through the layer
   (any layer), equal to the kernel plus D at k = 0 for linear layers.
@@ -18,11 +22,12 @@ interface (`__call__`, `init_state`/`step`, and the layer's own fields):
 - `gradient_reach(mixer, length, key=...)`: ||d y_{L-1} / d u_{L-1-k}|| for k = 0..L-1, how
   far back the output at the end can see (any layer).
 
-Eigendecompositions run in numpy (float64) so they work on every backend.
+A layer without a fixed linear recurrence (nonlinear, gated, a bidirectional wrapper) makes
+the closed-form functions raise ValueError with the layer's own reason. Eigendecompositions
+run in numpy (float64) so they work on every backend.
 """
 
 import math
-from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -31,7 +36,10 @@ import numpy as np
 from jaxtyping import Array, Complex, Float, Inexact, PRNGKeyArray
 
 from lrux.init import glorot_matrix
-from lrux.scan import linear_scan
+from lrux.layers.base import LinearSystem
+from lrux.layers.diagonal import DiagonalRNN
+from lrux.layers.lru import AbstractDiagonalRNN
+from lrux.layers.rnn import DenseLinearRNN
 
 __all__ = [
     "LinearSystem",
@@ -72,80 +80,34 @@ def _complex_dtype(*arrays) -> jnp.dtype:
     return jnp.result_type(*[a.dtype for a in arrays], jnp.complex64)
 
 
+def _hook(mixer, function: str, hook: str, *args):
+    """mixer.hook(*args), with a missing or unimplemented hook as a ValueError."""
+    method = getattr(mixer, hook, None)
+    if method is None:
+        raise ValueError(
+            f"{function}: {_name(mixer)} has no {hook}() (lrux mixers subclass "
+            "lrux.layers.base.AbstractMixer, which defines it)"
+        )
+    try:
+        return method(*args)
+    except NotImplementedError as e:
+        raise ValueError(f"{function}: {e}") from None
+
+
 # --------------------------------------------------------------------------------------------
 # Linear systems and eigenvalues
 
 
-class LinearSystem(NamedTuple):
-    """x_k = A x_{k-1} + B u_k, y_k = Re(C x_k) + D u_k, x_{-1} = 0.
-
-    `A` is (n,) for a diagonal recurrence or (n, n) dense; `B` (n, d_model), `C`
-    (d_model, n), complex; `D` (d_model,) real. Conjugate-symmetric layers (S4D, S5) keep one
-    mode per pair, with the factor 2 of their 2 Re(...) readout folded into C.
-    """
-
-    A: Inexact[Array, "..."]
-    B: Inexact[Array, "n d_model"]
-    C: Inexact[Array, "d_model n"]
-    D: Float[Array, " d_model"]
-
-    @property
-    def diagonal(self) -> bool:
-        return self.A.ndim == 1
-
-
-def _block_diagonal_inputs(bbar: Array, cvec: Array) -> tuple[Array, Array]:
-    """Per-channel SISO (H, m) Bbar and C -> block (H*m, H) B and (H, H*m) C."""
-    h, m = bbar.shape
-    eye = jnp.eye(h, dtype=bbar.dtype)
-    b = (bbar[:, :, None] * eye[:, None, :]).reshape(h * m, h)  # B[h*m + j, h] = bbar[h, j]
-    c = (cvec[None, :, :] * eye[:, :, None].astype(cvec.dtype)).reshape(h, h * m)
-    return b, c
-
-
 def linear_system(mixer: eqx.Module) -> LinearSystem:
-    """The (A, B, C, D) of a linear layer (its state is the state that `step` carries).
+    """The (A, B, C, D) of a linear time-invariant layer (its state is the one `step`
+    carries): `mixer.linear_system()`.
 
-    Supported: `LRU` and `DiagonalRNN` (A = lambda, B = gamma * B), `DenseLinearRNN`
-    (A dense), `S4D` (block-diagonal per channel, A = Lbar), causal `S5` (A = Lbar,
-    B = Bbar), `S4` (block-dense per channel, A = Abar, C = the recurrence's Cbar).
-    Nonlinear or gated layers (Elman RNNs, GRU, LSTM, RG-LRU) and `Bidirectional` raise
-    ValueError.
+    LRU and DiagonalRNN: A = lambda, B = gamma * B; DenseLinearRNN: A dense; S4D:
+    block-diagonal per channel, A = Lbar; causal S5: A = Lbar, B = Bbar; S4: block-dense per
+    channel, A = Abar, C = the recurrence's Cbar. Nonlinear or gated layers (Elman RNNs, GRU,
+    LSTM, RG-LRU) and bidirectional ones raise ValueError.
     """
-    name = _name(mixer)
-    if name in ("LRU", "DiagonalRNN"):
-        lam = mixer.eigenvalues()
-        b = jax.lax.complex(mixer.B_re, mixer.B_im)
-        gain = jnp.exp(mixer.gamma_log) if mixer.gamma_log is not None else None
-        if gain is not None:
-            b = gain[:, None] * b
-        return LinearSystem(lam, b, jax.lax.complex(mixer.C_re, mixer.C_im), mixer.D)
-    if name == "DenseLinearRNN":
-        cdt = _complex_dtype(mixer.A)
-        return LinearSystem(mixer.A.astype(cdt), mixer.B.astype(cdt), mixer.C.astype(cdt), mixer.D)
-    if name == "S5":
-        if mixer.bidirectional:
-            raise ValueError("linear_system: a bidirectional S5 is not causal; build it causal")
-        lbar, bbar = mixer.discrete()
-        scale = 2.0 if mixer.conj_sym else 1.0
-        return LinearSystem(lbar, bbar, scale * jax.lax.complex(mixer.C_re, mixer.C_im), mixer.D)
-    if name == "S4D":
-        lbar, bbar = mixer.discrete()
-        b, c = _block_diagonal_inputs(bbar, 2.0 * jax.lax.complex(mixer.C_re, mixer.C_im))
-        return LinearSystem(lbar.reshape(-1), b, c, mixer.D)
-    if name == "S4":
-        abar, bbar = mixer.dense()  # (H, N, N), (H, N)
-        cbar = mixer.output_vector()  # (H, N): y = Re(sum_n Cbar_n x_n)
-        h, n, _ = abar.shape
-        a = jnp.zeros((h * n, h * n), abar.dtype)
-        for i in range(h):
-            a = a.at[i * n : (i + 1) * n, i * n : (i + 1) * n].set(abar[i])
-        b, c = _block_diagonal_inputs(bbar, cbar)
-        return LinearSystem(a, b, c, mixer.D)
-    raise ValueError(
-        f"linear_system: {name} is not a linear time-invariant layer; supported: LRU, "
-        "DiagonalRNN, DenseLinearRNN, S4D, S5 (causal), S4"
-    )
+    return _hook(mixer, "linear_system", "linear_system")
 
 
 def eigenvalues(mixer: eqx.Module) -> Complex[Array, " modes"]:
@@ -154,27 +116,11 @@ def eigenvalues(mixer: eqx.Module) -> Complex[Array, " modes"]:
     LRU / DiagonalRNN: lambda. Dense linear and Elman RNNs: eig(A) (for Elman RNNs the
     linearisation at the zero state, tanh'(0) = 1). S4D (flattened over channels) and S5:
     Lbar = exp(dt A) (ZOH) or the bilinear map (their `continuous_eigenvalues()` give the
-    continuous-time A). S4: eig(Abar) per channel, flattened. Conjugate pairs
-    that S4D and S5 keep once appear once. Gated layers (GRU, LSTM, RG-LRU) have
-    input-dependent decays and raise ValueError.
+    continuous-time A). S4: eig(Abar) per channel, flattened. Conjugate pairs that S4D and
+    S5 keep once appear once. Gated layers (GRU, LSTM, RG-LRU) have input-dependent decays
+    and raise ValueError.
     """
-    name = _name(mixer)
-    if name in ("LRU", "DiagonalRNN"):
-        return mixer.eigenvalues()
-    if name in ("DenseLinearRNN", "ElmanRNN"):
-        a = np.asarray(mixer.A, np.float64)
-        cdt = _complex_dtype(mixer.A)
-        return jnp.asarray(np.linalg.eigvals(a)).astype(cdt)
-    if name in ("S4D", "S5"):
-        return mixer.discrete()[0].reshape(-1)
-    if name == "S4":
-        abar = np.asarray(mixer.dense()[0], np.complex128)
-        cdt = _complex_dtype(mixer.log_dt)
-        return jnp.asarray(np.linalg.eigvals(abar).reshape(-1)).astype(cdt)
-    raise ValueError(
-        f"eigenvalues: {name} has no fixed recurrence matrix (gated or input-dependent decay, "
-        "or a wrapper); supported: LRU, DiagonalRNN, DenseLinearRNN, ElmanRNN, S4D, S5, S4"
-    )
+    return _hook(mixer, "eigenvalues", "eigenvalues")
 
 
 def glorot_eigenvalues(key: PRNGKeyArray, n: int) -> Complex[Array, " n"]:
@@ -200,10 +146,8 @@ def diagonalize(mixer: eqx.Module) -> eqx.Module:
     x' = P^-1 x follows x'_k = Lambda x'_{k-1} + B' u_k and C x = C' x' is real, so
     Re(C' x') = C x. The result uses the "reim" parameterisation, gamma off.
     """
-    if _name(mixer) != "DenseLinearRNN":
+    if not isinstance(mixer, DenseLinearRNN):
         raise ValueError(f"diagonalize expects a DenseLinearRNN, got {_name(mixer)}")
-    from lrux.layers.diagonal import DiagonalRNN
-
     a = np.asarray(mixer.A, np.float64)
     lam, p = np.linalg.eig(a)
     b = np.linalg.solve(p, np.asarray(mixer.B, np.float64))
@@ -236,36 +180,16 @@ def diagonalize(mixer: eqx.Module) -> eqx.Module:
 # Kernels and impulse responses
 
 
-def _powers_times(system: LinearSystem, length: int) -> Array:
-    """A^k B for k < length: (length, n, d_model)."""
-    if system.diagonal:
-        delta = jnp.zeros((length,) + system.A.shape, system.A.dtype).at[0].set(1.0)
-        powers = linear_scan(system.A, delta, mode="sequential")  # lambda^k, exact products
-        return powers[:, :, None] * system.B[None]
-
-    def body(m, _):
-        return system.A @ m, m
-
-    _, out = jax.lax.scan(body, system.B, None, length=length)
-    return out
-
-
 def kernel(mixer: eqx.Module, length: int) -> Float[Array, "length d_model d_model"]:
     """The convolution kernel K_k = Re(C A^k B), k < length (without the D skip).
 
-    y_t = sum_{k <= t} K_k u_{t-k} + D * u_t. S4D and S4 use their own kernel (Vandermonde,
-    Cauchy/Woodbury; diagonal across channels); the other linear layers the closed form of
-    `linear_system` (LRU: C diag(lambda)^k gamma B). Nonlinear layers raise ValueError: use
-    `impulse_response`.
+    y_t = sum_{k <= t} K_k u_{t-k} + D * u_t: `mixer.convolution_kernel(length)`. S4D and S4
+    use their own kernel (Vandermonde, Cauchy/Woodbury; diagonal across channels), the other
+    linear layers the closed form of `linear_system` (LRU: C diag(lambda)^k gamma B).
+    Nonlinear layers raise ValueError: use `impulse_response`.
     """
     _check_length(length)
-    if _name(mixer) in ("S4D", "S4"):
-        k = mixer.kernel(length)  # (H, length)
-        eye = jnp.eye(k.shape[0], dtype=k.dtype)
-        return k.T[:, :, None] * eye[None]
-    system = linear_system(mixer)
-    ab = _powers_times(system, length)  # (L, n, H)
-    return jnp.einsum("on,knh->koh", system.C, ab).real.astype(system.D.dtype)
+    return _hook(mixer, "kernel", "convolution_kernel", length)
 
 
 def impulse_response(
@@ -296,24 +220,21 @@ def impulse_response(
 
 
 def _state_vector(mixer: eqx.Module, state) -> Array:
-    """The recurrent state that Prop. 3 is about, flattened to (n,)."""
-    name = _name(mixer)
-    if name == "S4":
-        state = state[0]
-    elif name == "RGLRU":
-        state = state[1]
-    elif name == "LSTM":
-        state = state[1]  # the cell c
-    elif isinstance(state, tuple):
-        raise ValueError(f"state_variance: do not know which part of {name}'s state to read")
-    return state.reshape(-1)
+    """The recurrent state that Prop. 3 is about (`mixer.state_vector`), flattened to (n,)."""
+    vector = _hook(mixer, "state_variance", "state_vector", state)
+    if not isinstance(vector, jax.Array):
+        raise ValueError(
+            f"state_variance: {_name(mixer)}'s step state is a {type(vector).__name__}, not "
+            "one array; its state_vector(state) must say which part to read"
+        )
+    return vector.reshape(-1)
 
 
 def hidden_states(mixer: eqx.Module, x: Float[Array, "seq d_model"]) -> Inexact[Array, "seq n"]:
     """The hidden state after each step, running `mixer.step` from `mixer.init_state()`.
 
-    The S4 state is its x (not the fixed Cbar), the LSTM state its cell c, the RG-LRU state
-    its h (not the conv buffer).
+    The part of the state that `mixer.state_vector` reads: the S4 state is its x (not the
+    fixed Cbar), the LSTM state its cell c, the RG-LRU state its h (not the conv buffer).
     """
     if x.ndim != 2 or x.shape[1] != mixer.d_model:
         raise ValueError(
@@ -388,7 +309,7 @@ def ring_variance(r_min: float, r_max: float) -> float:
 
 def without_gamma(mixer: eqx.Module) -> eqx.Module:
     """The same LRU (or DiagonalRNN with gamma) with its normalisation gamma set to 1."""
-    if _name(mixer) not in ("LRU", "DiagonalRNN") or mixer.gamma_log is None:
+    if not isinstance(mixer, AbstractDiagonalRNN) or getattr(mixer, "gamma_log", None) is None:
         raise ValueError(
             f"without_gamma expects an LRU or a DiagonalRNN with gamma=True, got {_name(mixer)}"
         )

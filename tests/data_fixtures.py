@@ -8,7 +8,7 @@ from PIL import Image
 
 LISTOPS_ROWS = {
     "train": [("( ( ( [MAX 2 ) 9 ) ] )", 9),
-              ("( ( ( ( [SM 3 ) ( ( [MIN 4 ) 7 ) ] ) ) 5 ) ] )", 2),
+              ("( ( ( ( [SM 3 ) ( ( ( [MIN 4 ) 7 ) ] ) ) 5 ) ] )", 2),
               ("( ( ( ( [MED 1 ) 8 ) 3 ) ] )", 3)],
     "val": [("( ( ( [MIN 6 ) 0 ) ] )", 0)],
     "test": [("( ( ( [SM 9 ) 9 ) ] )", 8), ("( ( ( [MAX 1 ) 1 ) ] )", 1)],
@@ -110,3 +110,28 @@ def write_pathfinder(root: str, size: int = 32, n_folders: int = 2, per_folder: 
         with open(os.path.join(base, "metadata", f"{k}.npy"), "w") as f:
             f.writelines(lines)
     return base, good
+
+
+def snapshot(root) -> dict:
+    """{relative path: bytes} of every file under root (to prove nothing was touched)."""
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = fh.read()
+    return out
+
+
+def write_tsv_lines(path: str, lines, header: bool = True) -> None:
+    """A ListOps TSV from raw (already tab-joined) lines; bytes are written as given."""
+    with open(path, "wb") as f:
+        if header:
+            f.write(b"Source\tTarget\r\n")
+        for ln in lines:
+            f.write((ln.encode() if isinstance(ln, str) else ln) + b"\r\n")
+
+
+def write_png(path: str, array: np.ndarray) -> None:
+    """Save an array as PNG (uint8 -> 8-bit L, uint16 -> 16-bit I;16, (h, w, 3) -> RGB)."""
+    Image.fromarray(array).save(path)

@@ -5,9 +5,11 @@ import os
 
 import numpy as np
 import pytest
+from data_fixtures import snapshot, write_listops, write_pathfinder, write_png
 from PIL import Image
 
 import lrux.data as D
+from lrux.errors import DataError
 
 # ----------------------------------------------------------------------------- ListOps
 
@@ -117,10 +119,13 @@ def test_listops_default_lengths_and_loader(tmp_path):
 
 
 def test_listops_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="min_length"):
+    with pytest.raises(DataError, match="min_length"):
         D.generate_listops(tmp_path, min_length=100, max_length=50)
-    with pytest.raises(ValueError, match="train="):
+    with pytest.raises(DataError, match="train="):
         D.generate_listops(tmp_path, train=-1)
+    with pytest.raises(DataError, match="workers=0"):
+        D.generate_listops(tmp_path, workers=0)  # not silently one worker
+    assert os.listdir(tmp_path) == []
 
 
 # ----------------------------------------------------------------------------- Pathfinder
@@ -249,3 +254,272 @@ def test_cli_generate_and_inspect(tmp_path, capsys):
     assert "listops train: n=8" in text and "listops test: n=2" in text
     assert main(["inspect", "text", "--data-dir", str(tmp_path)]) == 2
     assert "aclImdb" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- integrity
+
+SHORT = dict(train=30, val=4, test=4, seed=1, min_length=10, max_length=40, workers=1,
+             progress=False)
+PF = dict(size=32, difficulty=14, num=12, seed=2, workers=1, per_folder=4, progress=False)
+
+
+def _files(root) -> dict:
+    """`snapshot`, with the marker's completion time taken out."""
+    import json
+
+    out = snapshot(root)
+    for k, v in out.items():
+        if k.endswith("lrux_generated.json"):
+            marker = json.loads(v)
+            assert marker.pop("completed")
+            out[k] = marker
+    return out
+
+
+def _user_sets(root):
+    """Partial and foreign data a user might have where a generator writes."""
+    lo = root / "lo" / "listops-1000"
+    lo.mkdir(parents=True)
+    (lo / "basic_train.tsv").write_bytes(b"Source\tTarget\r\nmy own\t1\r\n")
+    (lo / "notes.txt").write_text("mine")
+    pf = root / "pf" / "pathfinder32" / "curv_contour_length_14" / "imgs" / "0"
+    pf.mkdir(parents=True)
+    (pf / "sample_0.png").write_bytes(b"\x89PNG not really")
+    px = root / "px" / "pathfinder128" / "curv_contour_length_14" / "metadata"
+    px.mkdir(parents=True)
+    (px / "0.npy").write_text("imgs/0 sample_0.png 0 1\n")
+    return root / "lo", root / "pf", root / "px"
+
+
+def test_generators_never_write_into_non_empty_folders(tmp_path):
+    lo, pf, px = _user_sets(tmp_path)
+    before = snapshot(tmp_path)
+    with pytest.raises(DataError, match=r"listops-1000 is not empty \(files lrux did not "
+                                        r"write: it holds basic_train\.tsv, notes\.txt; "
+                                        r"missing basic_val\.tsv, basic_test\.tsv\)"):
+        D.generate_listops(lo, **SHORT)
+    with pytest.raises(DataError, match=r"curv_contour_length_14 is not empty .*holds imgs; "
+                                        r"missing metadata"):
+        D.generate_pathfinder(pf, **PF)
+    with pytest.raises(DataError, match=r"holds metadata; missing imgs"):
+        D.generate_pathfinder(px, **{**PF, "size": 128, "num": 1})
+    for d in (lo, pf, px):  # nor does ensure_data: it names what is missing
+        task = {lo: "listops", pf: "pathfinder", px: "pathx"}[d]
+        with pytest.raises(DataError, match="incomplete: .*missing"):
+            D.ensure_data(task, d, generate={"workers": 1, "progress": False})
+    assert snapshot(tmp_path) == before  # byte-identical, nothing added
+    # a complete generated set is not regenerated over either
+    D.generate_listops(tmp_path / "ok", **SHORT)
+    done = snapshot(tmp_path / "ok")
+    with pytest.raises(DataError, match="not empty .an lrux-generated set"):
+        D.generate_listops(tmp_path / "ok", **SHORT)
+    assert snapshot(tmp_path / "ok") == done
+    (tmp_path / "empty" / "listops-1000").mkdir(parents=True)  # an empty folder is fine
+    D.generate_listops(tmp_path / "empty", **SHORT)
+    assert _files(tmp_path / "empty") == _files(tmp_path / "ok")
+
+
+def test_marker_records_the_generation(tmp_path):
+    import json
+
+    paths = D.generate_listops(tmp_path, **SHORT)
+    folder = os.path.dirname(paths["train"])
+    marker = json.loads(open(os.path.join(folder, "lrux_generated.json")).read())
+    assert marker["generator"] == "listops" and marker["seed"] == 1
+    assert marker["counts"] == {"train": 30, "val": 4, "test": 4}
+    assert marker["options"]["max_length"] == 40 and marker["lrux_version"]
+    assert len(marker["code"]) == 16  # which generator code made the set
+    assert marker["files"]["basic_train.tsv"] == os.path.getsize(paths["train"])
+    assert sorted(os.listdir(tmp_path)) == ["listops-1000"]  # no partial folder left
+
+
+def _run_killed(code: str, tmp_path):
+    """Run `code` in a fresh interpreter that dies (os._exit) at the injected point."""
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(D.__file__)))
+    proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=repo),
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 9, proc.stderr
+
+
+def test_listops_killed_mid_write_leaves_nothing_loadable(tmp_path):
+    _run_killed(f"""
+import os, lrux.data as D, lrux.data.listops as L
+real = L._write_split
+def dying(path, items):
+    real(path, items[: len(items) // 2])
+    os._exit(9)  # killed half-way through writing the first split
+L._write_split = dying
+D.generate_listops('out', **{SHORT!r})
+""", tmp_path)
+    out = tmp_path / "out"
+    assert sorted(os.listdir(out)) == [".listops-1000.partial"]
+    status = D.data_status("listops", out)
+    assert status.state == "absent" and "interrupted generation" in status.message
+    with pytest.raises(DataError, match="interrupted generation is in .*rerun"):
+        D.load_split("listops", "train", out, progress=False)
+    D.generate_listops(out, **SHORT)  # the same arguments again: a clean restart
+    D.generate_listops(tmp_path / "ref", **SHORT)
+    assert _files(out) == _files(tmp_path / "ref")
+    assert len(D.load_split("listops", "train", out, progress=False)) == 30
+
+
+def test_pathfinder_killed_midway_resumes_to_identical_files(tmp_path, monkeypatch):
+    _run_killed(f"""
+import os, lrux.data as D, lrux.data.pathfinder as P
+real, done = P._write_metadata, []
+def dying(base, folder, parts):
+    real(base, folder, parts)
+    done.append(folder)
+    if len(done) == 2:
+        os._exit(9)  # killed after two of three folders
+P._write_metadata = dying
+D.generate_pathfinder('out', **{PF!r})
+""", tmp_path)
+    out = tmp_path / "out"
+    assert not D.data_present("pathfinder", out)
+    with pytest.raises(DataError, match="no data found.*interrupted generation"):
+        D.load_split("pathfinder", "train", out, progress=False, workers=1)
+    import lrux.data.pathfinder as P
+
+    drawn = []
+    real = P._work
+    monkeypatch.setattr(P, "_work", lambda t: drawn.append(t[4]) or real(t))
+    D.generate_pathfinder(out, **PF)  # resumes: only the unfinished folder is drawn
+    assert drawn == [2]
+    D.generate_pathfinder(tmp_path / "ref", **PF)
+    got = _files(out)
+    assert got == _files(tmp_path / "ref") and len(got) == 12 + 3 + 1
+    assert len(D.load_split("pathfinder", "train", out, progress=False, workers=1)) == 9
+
+
+def test_failed_generation_with_other_options_restarts(tmp_path, monkeypatch):
+    import lrux.data.pathfinder as P
+
+    real, calls = P._write_metadata, []
+
+    def failing(base, folder, parts):
+        calls.append(folder)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(base, folder, parts)
+
+    monkeypatch.setattr(P, "_write_metadata", failing)
+    with pytest.raises(OSError, match="No space"):
+        D.generate_pathfinder(tmp_path, **PF)
+    monkeypatch.setattr(P, "_write_metadata", real)
+    assert not D.data_present("pathfinder", tmp_path)
+    with pytest.warns(D.DataWarning, match="had other options.*starting again"):
+        D.generate_pathfinder(tmp_path, **{**PF, "seed": 5})
+    sub = tmp_path / "pathfinder32" / "curv_contour_length_14"
+    assert sorted(os.listdir(sub / "metadata")) == ["0.npy", "1.npy", "2.npy"]
+    assert sorted(os.listdir(tmp_path / "pathfinder32")) == ["curv_contour_length_14"]
+
+
+def test_sets_disagreeing_with_their_marker_are_refused(tmp_path):
+    paths = D.generate_listops(tmp_path / "lo", **SHORT)
+    with open(paths["val"], "r+b") as f:  # a truncated copy
+        f.truncate(os.path.getsize(paths["val"]) - 30)
+    for fn in (D.data_present, D.find_task_dir):
+        assert not fn("listops", tmp_path / "lo")
+    with pytest.raises(DataError, match=r"incomplete: basic_val\.tsv has \d+ bytes, its marker "
+                                        r"lrux_generated\.json records \d+.*regenerate it: "
+                                        r"python -m lrux.data generate listops --out .*lo "
+                                        r"--train 30 --val 4 --test 4 --seed 1"):
+        D.load_split("listops", "train", tmp_path / "lo", progress=False)
+    sub = D.generate_pathfinder(tmp_path / "pf", **PF)
+    os.remove(os.path.join(sub, "imgs", "1", "sample_2.png"))  # metadata names it
+    with pytest.raises(DataError, match=r"1 of the 15 files .* missing .e\.g\. imgs/1/sample_2"
+                                        r"\.png.*generate pathfinder --out .*pf --size 32 "
+                                        r"--difficulty 14 --num 12 --seed 2 --per-folder 4"):
+        D.load_split("pathfinder", "train", tmp_path / "pf", progress=False, workers=1)
+    with open(os.path.join(sub, "metadata", "2.npy"), "w") as f:  # fewer lines than marked
+        f.write("imgs/2 sample_0.png 0 1 1 14 4 2 0.5 1 1\n")
+    with pytest.raises(DataError, match="metadata/ names 9 images in 3 files, its marker "
+                                        "lrux_generated.json records 12 in 3"):
+        D.load_split("pathfinder", "train", tmp_path / "pf", progress=False, workers=1)
+    # an older lrux wrote in place: its leftovers mark the set as interrupted
+    d = write_listops(str(tmp_path / "old"))
+    open(os.path.join(d, "basic_test.tsv.tmp"), "w").close()
+    with pytest.raises(DataError, match=r"interrupted generation left basic_test\.tsv\.tmp"):
+        D.load_split("listops", "train", tmp_path / "old", progress=False)
+
+
+# ----------------------------------------------------------------------------- CLI census
+
+def _census(tmp_path):
+    """(argv, what the error line must say) for every bad input we could think of."""
+    file = tmp_path / "a_file"
+    file.write_text("x")
+    lo, pf, _ = _user_sets(tmp_path / "user")
+    bad = tmp_path / "bad"
+    write_listops(str(bad))
+    with open(bad / "listops-1000" / "basic_val.tsv", "a") as f:
+        f.write("( ( [MAX 2 ) ] )\tnine\n")
+    img = tmp_path / "img"
+    base, _ = write_pathfinder(str(img), n_folders=1, per_folder=3, empty=None)
+    write_png(os.path.join(base, "imgs", "0", "sample_1.png"), np.zeros((32, 32), np.uint16))
+    g = ["generate"]
+    lo_args = g + ["listops", "--out", str(tmp_path / "new"), "--workers", "1"]
+    pf_args = g + ["pathfinder", "--out", str(tmp_path / "new"), "--workers", "1"]
+    return [
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (g, "the following arguments are required: what"),
+        (g + ["listops"], "the following arguments are required: --out"),
+        (lo_args + ["--bogus", "1"], "unrecognized arguments: --bogus"),
+        (lo_args + ["--train", "many"], "argument --train: invalid int value: 'many'"),
+        (lo_args + ["--train", "-5"], "train=-5: expected a non-negative count"),
+        (lo_args + ["--min-length", "100", "--max-length", "50"], "min_length=100"),
+        (lo_args[:-1] + ["0"], "workers=0: expected a positive number"),
+        (lo_args + ["--max-args", "1"], "max_args=1"),
+        (pf_args + ["--size", "48"], "argument --size: invalid choice: 48"),
+        (pf_args + ["--difficulty", "10"], "argument --difficulty: invalid choice: 10"),
+        (pf_args + ["--num", "0"], "num=0: expected a positive count"),
+        (pf_args + ["--per-folder", "-1"], "per_folder=-1"),
+        (g + ["listops", "--out", str(file), "--train", "1"], "cannot write into"),
+        (g + ["pathfinder", "--out", str(file / "sub"), "--num", "1"], "cannot write into"),
+        (g + ["listops", "--out", str(lo)], "not empty"),
+        (g + ["pathfinder", "--out", str(pf), "--num", "1"], "not empty"),
+        (["inspect", "mnist", "--data-dir", str(tmp_path)], "task='mnist': expected one of"),
+        (["inspect", "text", "--data-dir", str(tmp_path)], "no data found"),
+        (["inspect", "listops", "--data-dir", str(lo)], "incomplete: it holds"),
+        (["inspect", "pathfinder", "--data-dir", str(pf)], "incomplete: it holds imgs"),
+        (["inspect", "listops", "--data-dir", str(bad)], "basic_val.tsv:3: expected a Target"),
+        (["inspect", "listops", "--data-dir", str(bad), "--max-length", "0"], "max_length=0"),
+        (["inspect", "pathfinder", "--data-dir", str(img)], "16-bit"),
+        (["inspect", "pathx", "--data-dir", str(img), "--difficulty", "7"], "invalid choice"),
+    ]
+
+
+def test_cli_census_one_error_line_exit_2(tmp_path, capsys):
+    from lrux.data.__main__ import main
+
+    cases = _census(tmp_path)
+    before = snapshot(tmp_path)
+    for argv, needle in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.startswith("error")]  # (tqdm bars aside)
+        assert len(lines) == 1 and err.endswith(lines[0] + "\n"), (argv, err)
+        assert lines[0].startswith("error: ") and needle in lines[0], (argv, err)
+        assert "Traceback" not in err
+    after = {k: v for k, v in snapshot(tmp_path).items() if "/.lrux_cache/" not in k}
+    assert after == before  # no bad input wrote or changed anything (but lrux's own cache)
+    assert len(cases) == 25
+
+
+def test_cli_errors_in_a_real_process(tmp_path):
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(D.__file__)))
+    lo, _, _ = _user_sets(tmp_path)
+    for argv in (["generate", "pathfinder", "--size", "48", "--out", "x"],
+                 ["generate", "listops", "--out", str(lo), "--workers", "1"],
+                 ["inspect", "listops", "--data-dir", str(lo)]):
+        p = subprocess.run([sys.executable, "-m", "lrux.data", *argv], capture_output=True,
+                           text=True, env=dict(os.environ, PYTHONPATH=repo), timeout=120)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert p.stderr.count("\n") == 1 and p.stderr.startswith("error: ")

@@ -5,12 +5,14 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import jaxtyping
 import numpy as np
 import pytest
 from conftest import enable_x64, native_param
 from scipy import stats
 
 import lrux
+from lrux.errors import ConfigError
 from lrux.layers.bidirectional import Bidirectional
 
 
@@ -192,7 +194,8 @@ def test_shapes_enforced_and_bad_input():
         lrux.LRU(-1, 8, key=jax.random.key(0))
     with pytest.raises(ValueError, match="max_phase"):
         lrux.LRU(4, 8, max_phase=0.0, key=jax.random.key(0))
-    with pytest.raises(ValueError, match="scan_mode"):
+    # a value outside the Literal: TypeCheckError under the test run's jaxtyping hook
+    with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="scan_mode"):
         lrux.LRU(4, 8, scan_mode="fastest", key=jax.random.key(0))
 
 
@@ -212,23 +215,86 @@ def test_bidirectional_wrapper(combine):
     np.testing.assert_allclose(np.asarray(bi(jnp.asarray(u))), want, rtol=3e-4, atol=3e-4)
     with pytest.raises(TypeError, match="no recurrent step"):
         bi.init_state()
-    with pytest.raises(ValueError, match="combine"):
+    with pytest.raises(TypeError, match="no recurrent step"):
+        bi.step(None, jnp.zeros(3))
+    with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="combine"):
         Bidirectional.from_factory(
             lambda k: lrux.LRU(3, 6, key=k), 3, combine="max", key=jax.random.key(0)
         )
+
+
+def shared_bidirectional_loop(params, u):
+    """One lambda, gamma, B; x forward and x' backward over the same gamma B u; y = Re(C x)
+    + Re(C2 x') + D u, in complex128."""
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    lam = np.exp(-np.exp(p["nu_log"]) + 1j * np.exp(p["theta_log"]))
+    b = np.exp(p["gamma_log"])[:, None] * (p["B_re"] + 1j * p["B_im"])
+    bu = np.asarray(u, np.float64) @ b.T
+    c = p["C_re"] + 1j * p["C_im"]
+    c2 = p["C2_re"] + 1j * p["C2_im"]
+    y = np.asarray(u, np.float64) * p["D"]
+    x = np.zeros(lam.shape, np.complex128)
+    for k in range(len(u)):
+        x = lam * x + bu[k]
+        y[k] += (c @ x).real
+    x = np.zeros(lam.shape, np.complex128)
+    for k in reversed(range(len(u))):
+        x = lam * x + bu[k]
+        y[k] += (c2 @ x).real
+    return y
+
+
+@pytest.mark.parametrize("mode", native_param("sequential", "chunked"))
+def test_shared_bidirectional_lru_matches_float64_loop(mode):
+    bi = lrux.LRU(4, 6, r_min=0.6, r_max=0.95, bidirectional=True, scan_mode=mode,
+                  key=jax.random.key(20))
+    u = np.random.default_rng(20).normal(size=(70, 4)).astype(np.float32)
+    params = {**params_of(bi), "C2_re": bi.C2_re, "C2_im": bi.C2_im}
+    want = shared_bidirectional_loop(params, u)
+    np.testing.assert_allclose(np.asarray(bi(jnp.asarray(u))), want, rtol=2e-4, atol=2e-4)
+    # anti-causal: the last input reaches the first output
+    assert not np.allclose(np.asarray(bi(jnp.asarray(u).at[-1].add(1.0)))[0], want[0])
+
+
+def test_shared_bidirectional_lru_with_zero_c2_is_the_forward_lru():
+    key = jax.random.key(21)
+    bi = lrux.LRU(3, 5, bidirectional=True, key=key)
+    causal = lrux.LRU(3, 5, key=key)
+    for name, value in params_of(causal).items():  # the same arrays for the same key
+        np.testing.assert_array_equal(np.asarray(getattr(bi, name)), np.asarray(value))
+    assert causal.C2_re is None and bi.C2_re.shape == (3, 5)
+    big = lrux.LRU(16, 1000, bidirectional=True, key=key)  # C2 ~ N(0, 1/N) like C
+    for part in (big.C2_re, big.C2_im):
+        np.testing.assert_allclose(np.std(np.asarray(part)), 1 / math.sqrt(1000), rtol=0.03)
+    zero = eqx.tree_at(lambda m: (m.C2_re, m.C2_im), bi, (jnp.zeros((3, 5)), jnp.zeros((3, 5))))
+    u = jax.random.normal(jax.random.key(22), (30, 3))
+    np.testing.assert_allclose(np.asarray(zero(u)), np.asarray(causal(u)), rtol=1e-6, atol=1e-6)
+    with pytest.raises(TypeError, match="bidirectional"):
+        bi.init_state()
+    with pytest.raises(TypeError, match="bidirectional"):
+        bi.step(jnp.zeros(5, jnp.complex64), u[0])
+    with pytest.raises(NotImplementedError, match="not causal"):
+        bi.linear_system()
 
 
 def test_registry_builds_the_lru_and_rejects_unknown_names():
     lru = lrux.make_mixer("lru", 4, 8, key=jax.random.key(14), r_min=0.9, r_max=0.99)
     assert isinstance(lru, lrux.LRU)
     assert float(jnp.min(jnp.abs(lru.eigenvalues()))) >= 0.9 - 1e-6
-    with pytest.raises(ValueError, match="unknown mixer 'lru2'"):
+    with pytest.raises(ConfigError, match="unknown mixer 'lru2'"):
         lrux.make_mixer("lru2", 4, 8, key=jax.random.key(0))
 
 
-def test_registry_uses_native_bidirectional_forms():
-    """S5 has its own bidirectional form (shared Lambda, B, dt); others get the wrapper."""
-    s5 = lrux.make_mixer("s5", 4, 8, key=jax.random.key(15), bidirectional=True)
+def test_registry_bidirectional_forms():
+    """S5 defaults to its own shared form; the LRU to two LRUs concatenated, or shared."""
+    key = jax.random.key(15)
+    s5 = lrux.make_mixer("s5", 4, 8, key=key, bidirectional=True)
     assert type(s5).__name__ == "S5" and s5.bidirectional
-    wrapped = lrux.make_mixer("lru", 4, 8, key=jax.random.key(15), bidirectional=True)
-    assert isinstance(wrapped, Bidirectional)
+    wrapped = lrux.make_mixer("lru", 4, 8, key=key, bidirectional=True)
+    assert isinstance(wrapped, Bidirectional) and wrapped.combine == "concat"
+    shared = lrux.make_mixer("lru", 4, 8, key=key, bidirectional=True, combine="shared")
+    assert isinstance(shared, lrux.LRU) and shared.bidirectional
+    summed = lrux.make_mixer("s5", 4, 8, key=key, bidirectional=True, combine="sum")
+    assert isinstance(summed, Bidirectional) and type(summed.forward).__name__ == "S5"
+    with pytest.raises(ConfigError, match=r"'gru' has no bidirectional form 'shared'.*concat, sum"):
+        lrux.make_mixer("gru", 4, 8, key=key, bidirectional=True, combine="shared")

@@ -1,34 +1,44 @@
-"""One parametrised test of every mixer in `lrux.registry.MIXERS` (the memorax habit).
+"""The contract tests of every mixer in `lrux.registry.MIXERS` (the memorax habit).
 
 For each registered name: output shape and dtype, jit == eager, vmap == a loop over the
-batch, finite gradients that reach the recurrent parameters, step mode == the full call,
-`recurrent_params` naming real fields, and the bidirectional wrapper. A name whose module
-is not in the package yet is skipped with the reason; every other failure is a failure.
+batch, causality, finite gradients that reach the recurrent parameters, step mode == the
+full call, `recurrent_params` naming real fields, every bidirectional form the entry lists,
+the dtype contract (int, float16, bfloat16 and length-0 input), and the entry's facts (its
+class, options, ring, length option). The checks are plain functions of a registered name,
+so a mixer registered only for a test's duration gets the same ones
+(tests/test_adding_a_mixer.py).
 """
 
 import dataclasses
-import importlib.util
+import math
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import jaxtyping
 import numpy as np
 import pytest
 
-from lrux.registry import MIXERS, make_mixer, mixer_class, mixer_names
+from lrux.errors import ConfigError
+from lrux.layers.base import AbstractMixer
+from lrux.layers.bidirectional import Bidirectional
+from lrux.layers.lru import LRU
+from lrux.layers.rnn import GRU
+from lrux.registry import (
+    MIXERS,
+    MixerEntry,
+    make_mixer,
+    mixer_class,
+    mixer_entry,
+    mixer_names,
+    register_mixer,
+)
 
 H, N, L, BATCH = 4, 8, 12, 3
-NAMES = list(MIXERS)
-
-
-def _require_module(name: str) -> None:
-    module = MIXERS[name].module
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"mixer {name!r}: module {module} does not exist yet")
+NAMES = mixer_names()
 
 
 def _mixer(name: str, seed: int = 0, **kw):
-    _require_module(name)
     return make_mixer(name, H, N, key=jax.random.key(seed), **kw)
 
 
@@ -41,8 +51,10 @@ def _close(a, b, rtol=1e-4):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(1.0, float(np.abs(b).max())))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_shapes_jit_vmap(name):
+# ------------------------------------------------------------------------------ the checks
+
+
+def check_shapes_jit_vmap(name):
     m = _mixer(name)
     x = _x(1)
     y = m(x)  # eager
@@ -60,8 +72,7 @@ def test_shapes_jit_vmap(name):
     _close(call(m, x.at[L // 2 :].set(0.0))[: L // 2], y[: L // 2])
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_gradients_finite(name):
+def check_gradients_finite(name):
     m = _mixer(name, seed=3)
     xb = _x(4, (BATCH, L, H))
     grads = eqx.filter_jit(eqx.filter_grad(lambda mod: jnp.mean(jax.vmap(mod)(xb) ** 2)))(m)
@@ -77,8 +88,7 @@ def test_gradients_finite(name):
         assert norm > 0.0, f"{name}: zero gradient for recurrent parameter {field}"
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_step_equals_call(name):
+def check_step_equals_call(name):
     m = _mixer(name, seed=5)
     x = _x(6)
 
@@ -91,9 +101,9 @@ def test_step_equals_call(name):
     _close(ys, m(x))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_recurrent_params_are_fields(name):
+def check_recurrent_params_are_fields(name):
     m = _mixer(name)
+    assert isinstance(m, AbstractMixer), f"{name}: not an AbstractMixer"
     names = type(m).recurrent_params
     assert isinstance(names, tuple) and names, f"{name}: recurrent_params must be a tuple"
     fields = {f.name for f in dataclasses.fields(m)}
@@ -106,46 +116,112 @@ def test_recurrent_params_are_fields(name):
     ), f"{name}: recurrent params must be real arrays"
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_bidirectional(name):
-    _require_module(name)
-    _require_module("lru")
-    if importlib.util.find_spec("lrux.layers.bidirectional") is None:
-        pytest.skip("lrux.layers.bidirectional does not exist yet")
-    m = make_mixer(name, H, N, key=jax.random.key(7), bidirectional=True)
+def check_bidirectional_forms(name):
+    entry = mixer_entry(name)
     call = eqx.filter_jit(lambda mod, u: mod(u))
     x = _x(8)
-    y = call(m, x)
-    assert y.shape == (L, H) and bool(jnp.all(jnp.isfinite(y)))
-    # anti-causal half: changing the last input changes the first output
-    assert not np.allclose(call(m, x.at[-1].add(1.0))[0], y[0])
+    default = make_mixer(name, H, N, key=jax.random.key(7), bidirectional=True)
+    want = entry.layer if entry.combines[0] == "shared" else Bidirectional
+    assert type(default) is want, f"{name}: default form {type(default).__name__}"
+    for combine in entry.combines:
+        m = make_mixer(name, H, N, key=jax.random.key(7), bidirectional=True, combine=combine)
+        if combine == "shared":
+            assert type(m) is entry.layer and m.bidirectional, f"{name}: shared form"
+        else:
+            assert isinstance(m, Bidirectional) and m.combine == combine
+        y = call(m, x)
+        assert y.shape == (L, H) and bool(jnp.all(jnp.isfinite(y))), (name, combine)
+        # anti-causal half: changing the last input changes the first output
+        assert not np.allclose(call(m, x.at[-1].add(1.0))[0], y[0]), (name, combine)
+        with pytest.raises(TypeError, match="step"):
+            m.step(None, x[0])
 
 
-def test_names_and_ladder_options():
-    assert mixer_names() == NAMES
-    expected = {
-        "rnn-relu": ("ElmanRNN", {"nonlinearity": "relu"}),
-        "rnn-tanh": ("ElmanRNN", {"nonlinearity": "tanh"}),
-        "linear-dense": ("DenseLinearRNN", {}),
-        "diag-reim": ("DiagonalRNN", {"parameterization": "reim", "init": "disk", "gamma": False}),
-        "diag-exp": ("DiagonalRNN", {"parameterization": "exp", "init": "disk", "gamma": False}),
-        "diag-stable-exp": (
-            "DiagonalRNN",
-            {"parameterization": "stable-exp", "init": "disk", "gamma": False},
-        ),
-        "diag-ring": (
-            "DiagonalRNN",
-            {"parameterization": "stable-exp", "init": "ring", "gamma": False},
-        ),
-        "lru": ("LRU", {}),
-        "gru": ("GRU", {}),
-        "lstm": ("LSTM", {}),
-    }
-    for name, (cls, options) in expected.items():
-        m = make_mixer(name, H, N, key=jax.random.key(0))
-        assert type(m).__name__ == cls == mixer_class(name).__name__
-        for option, value in options.items():
+def check_dtype_contract(name):
+    """Any real input dtype gives the parameters' float32 output for the same values, and a
+    length-0 sequence gives a length-0 output (issue 12: one contract for every mixer)."""
+    m = _mixer(name, seed=9)
+    ints = jnp.asarray(np.random.default_rng(9).integers(-3, 4, size=(L, H)), jnp.int32)
+    for x in (ints, _x(9).astype(jnp.float16), _x(9).astype(jnp.bfloat16)):
+        y = m(x)
+        assert y.dtype == jnp.float32, f"{name}: {x.dtype} input gave {y.dtype}"
+        _close(y, m(x.astype(jnp.float32)), rtol=1e-6)
+    empty = m(jnp.zeros((0, H)))
+    assert empty.shape == (0, H) and empty.dtype == jnp.float32, f"{name}: {empty.shape}"
+
+
+def check_entry_facts(name):
+    entry = mixer_entry(name)
+    m = _mixer(name)
+    assert type(m) is entry.layer is mixer_class(name)
+    fields = {f.name for f in dataclasses.fields(m)}
+    for option, value in entry.options.items():
+        if option in fields:
             assert getattr(m, option) == value, (name, option)
+    assert set(entry.options) <= set(entry.option_names())
+    if entry.ring:  # honours a ring: eigenvalues inside it where the layer has them
+        ring = {"r_min": 0.5, "r_max": 0.6, "max_phase": 0.5}
+        ringed = make_mixer(name, H, 64, key=jax.random.key(1), **ring)
+        lam = np.asarray(ringed.eigenvalues())
+        assert np.all((np.abs(lam) >= 0.5 - 1e-5) & (np.abs(lam) <= 0.6 + 1e-5)), name
+        assert np.all(np.abs(np.angle(lam)) <= 0.5 + 1e-5), name
+    else:
+        with pytest.raises(ConfigError, match=name):
+            make_mixer(name, H, N, key=jax.random.key(1), r_min=0.5, r_max=0.6, max_phase=0.5)
+    if entry.length_option is not None:
+        sized = make_mixer(name, H, N, key=jax.random.key(1), **{entry.length_option: 2 * L})
+        assert sized(_x(1)).shape == (L, H)
+    with pytest.raises(ConfigError, match=f"mixer '{name}' has no option 'not_an_option'"):
+        make_mixer(name, H, N, key=jax.random.key(1), not_an_option=1)
+
+
+CHECKS = {
+    check.__name__.removeprefix("check_"): check
+    for check in (
+        check_shapes_jit_vmap,
+        check_gradients_finite,
+        check_step_equals_call,
+        check_recurrent_params_are_fields,
+        check_bidirectional_forms,
+        check_dtype_contract,
+        check_entry_facts,
+    )
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_mixer_contract(check, name):
+    CHECKS[check](name)
+
+
+# ------------------------------------------------------------------------------ the registry
+
+
+def test_families_are_the_papers_ladder_baselines_and_ssms():
+    """Paper section 4's ablation ladder in order, the gated baselines, the SSM comparison."""
+    assert mixer_names("ladder") == [
+        "rnn-relu",
+        "rnn-tanh",
+        "linear-dense",
+        "diag-reim",
+        "diag-exp",
+        "diag-stable-exp",
+        "diag-ring",
+        "lru",
+    ]
+    assert mixer_names("baseline") == ["gru", "lstm"]
+    assert mixer_names("ssm") == ["s4d", "s5", "s4", "rglru"]
+    by_family = [n for family in ("ladder", "baseline", "ssm") for n in mixer_names(family)]
+    assert mixer_names() == list(MIXERS) == by_family
+    assert [n for n in NAMES if MIXERS[n].ring] == ["diag-ring", "lru"]
+    assert {n: MIXERS[n].combines[0] for n in NAMES if "shared" in MIXERS[n].combines} == {
+        "lru": "concat",
+        "s5": "shared",
+    }
+    assert {n: MIXERS[n].length_option for n in NAMES if MIXERS[n].length_option} == {"s4": "l_max"}
+    with pytest.raises(ConfigError, match="family"):
+        mixer_names("rnn")
 
 
 def test_options_override_the_rung_defaults():
@@ -154,6 +230,83 @@ def test_options_override_the_rung_defaults():
     assert r.min() >= 0.8 - 1e-6 and r.max() <= 0.9 + 1e-6
 
 
-def test_unknown_name_raises():
-    with pytest.raises(ValueError, match="unknown mixer"):
-        make_mixer("rnn-sigmoid", H, N, key=jax.random.key(0))
+def test_bad_names_options_and_values_raise_config_error():
+    key = jax.random.key(0)
+    with pytest.raises(ConfigError, match=r"unknown mixer 'lruu' \(did you mean 'lru'\?\)"):
+        make_mixer("lruu", H, N, key=key)
+    with pytest.raises(ConfigError, match=r"'lru' has no option 'r_mx' \(did you mean 'r_max'"):
+        make_mixer("lru", H, N, key=key, r_mx=0.9)
+    with pytest.raises(ConfigError, match=r"its options: r_min, r_max, max_phase, scan_mode"):
+        make_mixer("lru", H, N, key=key, r_mx=0.9)
+    with pytest.raises(ConfigError, match=r"parameterization='stable_exp'.*'stable-exp'\?"):
+        make_mixer("diag-ring", H, N, key=key, parameterization="stable_exp")
+    with pytest.raises(ConfigError, match=r"'s5': c_init='lecun'.*'lecun_normal'"):
+        make_mixer("s5", H, N, key=key, c_init="lecun")
+    with pytest.raises(ConfigError, match="'gru' has no option 'r_min'"):
+        make_mixer("gru", H, N, key=key, r_min=0.5)
+    # a value the layer itself rejects: the layer's message, with the mixer's name
+    with pytest.raises(ConfigError, match="mixer 'lru': r_min must be <= r_max"):
+        make_mixer("lru", H, N, key=key, r_min=0.9, r_max=0.5)
+    with pytest.raises(ConfigError, match="'diag-reim'.*init='ring'"):
+        make_mixer("diag-reim", H, N, key=key, r_min=0.5)
+    with pytest.raises(ConfigError, match="'rglru' has no bidirectional form 'shared'"):
+        make_mixer("rglru", H, N, key=key, bidirectional=True, combine="shared")
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_register_mixer_for_a_with_block():
+    entry = MixerEntry(LRU, {"r_min": 0.5}, "an LRU on the ring [0.5, 1)", "ladder", ring=True)
+    with register_mixer("lru-half", entry) as name:
+        assert name == "lru-half" and "lru-half" in mixer_names("ladder")
+        m = make_mixer("lru-half", H, 32, key=jax.random.key(0))
+        assert np.abs(np.asarray(m.eigenvalues())).min() >= 0.5 - 1e-6
+        with pytest.raises(ValueError, match="already registered"):
+            register_mixer("lru-half", entry)
+    assert "lru-half" not in MIXERS
+    registration = register_mixer("lru-half", entry)  # without `with`: until remove()
+    assert "lru-half" in MIXERS
+    registration.remove()
+    assert "lru-half" not in MIXERS
+
+
+def test_an_entry_checks_its_facts_against_the_constructor():
+    with pytest.raises(ValueError, match="ring=True but the constructor does not take"):
+        MixerEntry(GRU, {}, "no ring", "baseline", ring=True)
+    with pytest.raises(ValueError, match="'shared' needs a `bidirectional` constructor option"):
+        MixerEntry(GRU, {}, "no shared form", "baseline", combines=("shared", "concat"))
+    with pytest.raises(ValueError, match="length_option 'l_max'"):
+        MixerEntry(LRU, {}, "no length", "ladder", length_option="l_max")
+    with pytest.raises(ValueError, match=r"options \['dt_min'\]"):
+        MixerEntry(LRU, {"dt_min": 0.1}, "not an LRU option", "ladder")
+    # a value outside the Literal: TypeCheckError under the test run's jaxtyping hook
+    with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="family"):
+        MixerEntry(LRU, {}, "no such family", "transformer")
+
+
+def test_a_mixer_that_forgets_step_cannot_be_built():
+    class Forgetful(AbstractMixer):
+        d_model: int = eqx.field(static=True)
+        d_state: int = eqx.field(static=True)
+        recurrent_params = ()
+
+        def __init__(self, d_model, d_state):
+            self.d_model, self.d_state = d_model, d_state
+
+        def __call__(self, x, *, key=None):
+            return x
+
+        def init_state(self):
+            return jnp.zeros(self.d_state)
+
+    with pytest.raises(TypeError, match="abstract method.*step"):
+        Forgetful(2, 3)
+
+
+def test_default_hooks_say_what_is_missing():
+    gru = _mixer("gru")
+    with pytest.raises(NotImplementedError, match="GRU has no linear_system"):
+        gru.linear_system()
+    with pytest.raises(NotImplementedError, match="GRU has no linear_system"):
+        gru.eigenvalues()
+    assert gru.state_vector(gru.init_state()) is not None
+    assert math.isclose(float(jnp.sum(gru.state_vector(gru.init_state()))), 0.0)

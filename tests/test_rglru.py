@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import jaxtyping
 import numpy as np
 import pytest
+import scipy.stats
 
 from lrux.layers.rglru import RGLRU, sqrt_bound_derivative
 from lrux.registry import make_mixer
@@ -49,14 +50,30 @@ def block_np(layer, u):
         r = sigmoid(gate(layer.gate_a_w, layer.gate_a_b, v))
         i = sigmoid(gate(layer.gate_x_w, layer.gate_x_b, v))
         a = base ** (layer.c * r)
-        h = a * h + np.sqrt(1 - a**2) * (i * v)
+        multiplier = np.sqrt(1 - a**2)
+        if layer.reset_first and t == 0:  # recurrentgemma's reset at segment_pos == 0
+            a, multiplier = np.zeros_like(a), np.ones_like(a)
+        h = a * h + multiplier * (i * v)
         out.append(lin(layer.linear_out, h * y))
     return np.stack(out)
 
 
-@pytest.mark.parametrize("options", [{}, {"num_heads": 2, "conv_width": 2, "c": 4.0}])
+def with_random_biases(layer, seed=0):
+    """The layer with every bias (zero at init) drawn from N(0, 0.25), so the loop sees them."""
+    get = lambda m: (
+        m.linear_x.bias, m.linear_y.bias, m.linear_out.bias, m.conv_b, m.gate_a_b, m.gate_x_b
+    )
+    keys = jax.random.split(jax.random.key(100 + seed), 6)
+    new = tuple(0.5 * jax.random.normal(k, b.shape) for k, b in zip(keys, get(layer), strict=True))
+    return eqx.tree_at(get, layer, new)
+
+
+OPTIONS = [{}, {"num_heads": 2, "conv_width": 2, "c": 4.0}, {"reset_first": True}]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "default")
 def test_call_and_step_match_float64_loop(options):
-    layer = RGLRU(3, 8, key=jax.random.key(0), **options)
+    layer = with_random_biases(RGLRU(3, 8, key=jax.random.key(0), **options))
     u = jax.random.normal(jax.random.key(1), (33, 3))
     ref = block_np(layer, u)
     tol = 1e-5 * np.abs(ref).max()
@@ -68,6 +85,53 @@ def test_call_and_step_match_float64_loop(options):
         state, y = step(state, u[t])
         ys.append(y)
     np.testing.assert_allclose(_np(jnp.stack(ys)), ref, atol=tol)
+
+
+def test_reset_first_takes_the_first_input_at_full_scale():
+    """With the reset, h_0 = i_0 v_0 (no sqrt(1 - a_0^2)); later steps are the same update."""
+    plain = RGLRU(2, 4, key=jax.random.key(3))
+    reset = RGLRU(2, 4, reset_first=True, key=jax.random.key(3))
+    v = jax.random.normal(jax.random.key(4), (6, 4))
+    a, multiplier, i = (_np(t) for t in plain._gate_parts(v))
+    h_plain, h_reset = _np(plain.recurrence(v)), _np(reset.recurrence(v))
+    np.testing.assert_allclose(h_plain[0], multiplier[0] * i[0] * _np(v[0]), rtol=1e-5)
+    np.testing.assert_allclose(h_reset[0], i[0] * _np(v[0]), rtol=1e-5)
+    np.testing.assert_allclose(
+        h_reset[1], a[1] * h_reset[0] + multiplier[1] * i[1] * _np(v[1]), rtol=1e-5
+    )
+    assert np.all(multiplier[0] < 1.0)  # so the two differ
+    assert len(reset.init_state()) == 3 and len(plain.init_state()) == 2
+    np.testing.assert_array_equal(_np(reset(jnp.zeros((0, 2)))), np.zeros((0, 2)))
+
+
+def test_init_follows_recurrentgemma():
+    """Normal weights of variance scale / fan-in, zero biases (recurrentgemma's layers.py and
+    modules.py): Dense scale 1, conv taps scale 0.01 with fan-in = width, gate blocks
+    (heads, bw, bw) with flax's fan-in = bw * heads (the block axis is a receptive field)."""
+    d_model, d_state, heads, width = 64, 1024, 4, 4
+    layer = RGLRU(d_model, d_state, num_heads=heads, conv_width=width, key=jax.random.key(5))
+    bw = d_state // heads
+
+    def fan_in(shape):  # flax variance_scaling: in_axis=-2, out_axis=-1, the rest receptive
+        return shape[-2] * int(np.prod(shape)) // (shape[-2] * shape[-1])
+
+    weights = {
+        "linear_x": (_np(layer.linear_x.weight).T, 1.0),  # flax kernels are (in, out)
+        "linear_y": (_np(layer.linear_y.weight).T, 1.0),
+        "linear_out": (_np(layer.linear_out.weight).T, 1.0),
+        "conv_w": (_np(layer.conv_w), 0.01),
+        "gate_a_w": (_np(layer.gate_a_w), 1.0),
+        "gate_x_w": (_np(layer.gate_x_w), 1.0),
+    }
+    assert fan_in(weights["gate_a_w"][0].shape) == heads * bw == d_state
+    assert fan_in(weights["conv_w"][0].shape) == width
+    for name, (w, scale) in weights.items():
+        want = math.sqrt(scale / fan_in(w.shape))
+        assert np.std(w) == pytest.approx(want, rel=0.05), name
+        assert abs(scipy.stats.kurtosis(w.reshape(-1))) < 0.5, f"{name}: not normal"  # U: -1.2
+    biases = [layer.linear_x.bias, layer.linear_y.bias, layer.linear_out.bias, layer.conv_b]
+    for b in biases + [layer.gate_a_b, layer.gate_x_b]:
+        np.testing.assert_array_equal(_np(b), 0.0)
 
 
 def test_constant_gates_closed_form():
@@ -128,14 +192,6 @@ def test_gradients_finite():
         assert np.any(np.asarray(getattr(grads, name)) != 0), name
 
 
-def test_jit_and_vmap():
-    layer = RGLRU(3, 8, key=jax.random.key(0))
-    xb = jax.random.normal(jax.random.key(1), (4, 9, 3))
-    batched = eqx.filter_jit(lambda m, x: jax.vmap(m)(x))(layer, xb)
-    for i in range(4):
-        np.testing.assert_allclose(_np(batched[i]), _np(layer(xb[i])), atol=1e-5)
-
-
 def test_bad_inputs():
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="num_heads"):
@@ -144,7 +200,8 @@ def test_bad_inputs():
         RGLRU(3, 8, conv_width=0, key=key)
     with pytest.raises(ValueError, match="r_min"):
         RGLRU(3, 8, r_min=0.99, r_max=0.9, key=key)
-    with pytest.raises(ValueError, match="scan_mode"):
+    # a value outside the Literal: TypeCheckError under the test run's jaxtyping hook
+    with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="scan_mode"):
         RGLRU(3, 8, scan_mode="fast", key=key)
     layer = RGLRU(3, 8, key=key)
     with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="d_model"):

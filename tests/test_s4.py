@@ -141,14 +141,6 @@ def test_gradients_finite():
         assert hasattr(layer, name)
 
 
-def test_jit_and_vmap():
-    layer = S4(3, 8, l_max=16, key=jax.random.key(0))
-    xb = jax.random.normal(jax.random.key(1), (4, 12, 3))
-    batched = eqx.filter_jit(lambda m, x: jax.vmap(m)(x))(layer, xb)
-    for i in range(4):
-        np.testing.assert_allclose(_np(batched[i]), _np(layer(xb[i])), atol=1e-5)
-
-
 def test_bad_inputs():
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="d_state"):

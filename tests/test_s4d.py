@@ -119,20 +119,13 @@ def test_gradients_finite_and_match_finite_differences():
             assert abs(float(fd) - float(grads.log_dt[i])) < 1e-5 * max(1.0, abs(float(fd)))
 
 
-def test_jit_and_vmap():
-    layer = S4D(3, 8, key=jax.random.key(0))
-    xb = jax.random.normal(jax.random.key(1), (4, 9, 3))
-    batched = eqx.filter_jit(lambda m, x: jax.vmap(m)(x))(layer, xb)
-    for i in range(4):
-        np.testing.assert_allclose(_np(batched[i]), _np(layer(xb[i])), atol=1e-5)
-
-
 def test_bad_inputs():
     with pytest.raises(ValueError, match="d_state"):
         S4D(3, 7, key=jax.random.key(0))
-    with pytest.raises(ValueError, match="init"):
+    # a value outside an option's Literal: TypeCheckError under the test run's jaxtyping hook
+    with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="init"):
         S4D(3, 8, init="legt", key=jax.random.key(0))
-    with pytest.raises(ValueError, match="discretization"):
+    with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="discretization"):
         S4D(3, 8, discretization="euler", key=jax.random.key(0))
     layer = S4D(3, 8, key=jax.random.key(0))
     with pytest.raises(ValueError, match="d_model=3"):
@@ -146,3 +139,28 @@ def test_registry_builds_s4d():
     layer = make_mixer("s4d", 3, 8, key=jax.random.key(0), init="inv")
     assert isinstance(layer, S4D) and layer.init == "inv"
     assert layer(jnp.ones((5, 3))).shape == (5, 3)
+
+
+def test_legs_b_is_clipped_as_in_s4():
+    """S4D-LegS takes the B of S4's DPLR LegS basis: Im(B) clipped to [-2, 2] (s4's B_clip)."""
+    from lrux.layers.s4 import S4
+
+    n = 64
+    layer = S4D(2, n, init="legs", key=jax.random.key(0))
+    s4 = S4(2, n, key=jax.random.key(0))
+    np.testing.assert_allclose(_np(layer.B_re), _np(s4.B_re), atol=1e-6)
+    np.testing.assert_allclose(_np(layer.B_im), _np(s4.B_im), atol=1e-6)
+    assert np.abs(_np(layer.B_im)).max() == pytest.approx(2.0)
+    # and the same Lambda as S4's diagonal part
+    np.testing.assert_allclose(_np(layer.A_im), _np(s4.Lambda_im), atol=1e-5)
+
+
+def test_integer_input_is_not_truncated():
+    """An int sequence gives the float32 layer's output for the same values (issue 12)."""
+    layer = S4D(3, 8, key=jax.random.key(0))
+    u = jnp.asarray(np.random.default_rng(0).integers(-3, 4, size=(17, 3)), jnp.int32)
+    y = layer(u)
+    assert y.dtype == jnp.float32
+    ref = recurrence_np(layer, _np(u))
+    np.testing.assert_allclose(_np(y), ref, atol=2e-5 * np.abs(ref).max())
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(layer(u.astype(jnp.float32))))

@@ -16,6 +16,13 @@ from conftest import enable_x64
 
 from lrux import make_mixer
 from lrux import signal as S
+from lrux.layers.base import AbstractMixer
+from lrux.registry import mixer_class, mixer_names
+
+# the time-invariant mixers: those whose class implements the contract's linear_system()
+LTI_NAMES = [
+    n for n in mixer_names() if mixer_class(n).linear_system is not AbstractMixer.linear_system
+]
 
 
 def _np(x):
@@ -59,7 +66,14 @@ def test_dense_kernel_is_c_a_power_b():
         np.testing.assert_allclose(got, np.sort_complex(np.linalg.eigvals(a)), atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["diag-exp", "s4d", "s5", "s4"])
+def test_the_time_invariant_mixers():
+    assert LTI_NAMES == [
+        "linear-dense", "diag-reim", "diag-exp", "diag-stable-exp", "diag-ring", "lru", "s4d",
+        "s5", "s4",
+    ]
+
+
+@pytest.mark.parametrize("name", LTI_NAMES)
 def test_kernel_equals_measured_impulse_response(name):
     with enable_x64():
         m = make_mixer(name, 3, 8, key=jax.random.key(3))
@@ -242,14 +256,24 @@ def test_hidden_states_of_lru_follow_the_recurrence():
         np.testing.assert_allclose(np.asarray(S.hidden_states(m, jnp.asarray(x))), want, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", mixer_names())
+def test_state_variance_reads_every_mixers_state(name):
+    """Every mixer's state_vector gives one array per step (S4: x, LSTM: c, RG-LRU: h)."""
+    m = make_mixer(name, 2, 4, key=jax.random.key(19))
+    v = np.asarray(S.state_variance(m, 5, key=jax.random.key(20), num_samples=2))
+    assert v.shape == (5,) and np.all(np.isfinite(v)) and np.all(v > 0)
+
+
 def test_bad_input_raises_value_error():
     key = jax.random.key(0)
     gru = make_mixer("gru", 2, 4, key=key)
     lru = make_mixer("lru", 2, 4, key=key)
-    with pytest.raises(ValueError, match="GRU"):
+    with pytest.raises(ValueError, match="GRU has no linear_system.*not a linear time-inv"):
         S.eigenvalues(gru)
     with pytest.raises(ValueError, match="GRU"):
         S.kernel(gru, 5)
+    with pytest.raises(ValueError, match="bidirectional S5 is not causal"):
+        S.kernel(make_mixer("s5", 2, 4, key=key, bidirectional=True), 5)
     with pytest.raises(ValueError, match="Bidirectional"):
         S.linear_system(make_mixer("lru", 2, 4, key=key, bidirectional=True))
     with pytest.raises(ValueError, match="length"):

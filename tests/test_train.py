@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lrux.data import Batch
 from lrux.models import batched_apply, make_model
 from lrux.presets import apply_overrides, get_preset
 from lrux.train import (
@@ -26,7 +27,6 @@ from lrux.train import (
     replicate,
     warmup_cosine,
 )
-from lrux.train.feed import _batch as as_batch
 
 
 def labels_by_name(model, **kw):
@@ -143,7 +143,7 @@ def test_eval_step_masks_padding_rows_and_matches_numpy_cross_entropy():
     correct = logits.argmax(1) == b["labels"]
     model_r, state_r = replicate((model, state), mesh)
     loss_sum, n_correct, count = make_eval_step(mesh)(
-        model_r, state_r, as_batch({k: jnp.asarray(v) for k, v in b.items()}))
+        model_r, state_r, Batch(**{k: jnp.asarray(v) for k, v in b.items()}))
     assert float(count) == 3
     assert float(loss_sum) == pytest.approx(ce[valid].sum(), rel=1e-5)
     assert float(n_correct) == correct[valid].sum()
@@ -160,7 +160,7 @@ def test_train_step_reduces_loss_on_a_fixed_batch():
     b = {k: jnp.asarray(v) for k, v in _batch(np.random.default_rng(1), 8, 6).items()}
     losses = []
     for _ in range(30):
-        train, metrics = step(train, as_batch(dict(b)))
+        train, metrics = step(train, Batch(**b))
         losses.append(float(metrics.loss))
         assert bool(metrics.finite)
     assert losses[-1] < 0.7 * losses[0]

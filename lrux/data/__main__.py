@@ -5,23 +5,38 @@
     python -m lrux.data generate pathfinder --out DIR --size {32,64,128,256}
         --difficulty {6,9,14} --num N [--seed S] [--workers W]
     python -m lrux.data inspect TASK --data-dir DIR [--tokenizer chars] [--grayscale] ...
+
+A mistake (bad flag, unwritable --out, partial or malformed data) prints one line
+`error: ...` and exits with status 2; warnings about the data print as `warning: ...`.
 """
 
 import argparse
 import sys
+import warnings
 
 import numpy as np
 
+from lrux.errors import LruxError
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + message, and no SystemExit
+        raise _UsageError(f"{message} (see {self.prog} --help)")
+
 
 def _inspect(args) -> int:
-    from .loaders import data_present, load_split, missing_data_message
+    from .release import load_split
     from .spec import SPLITS, check_task
 
     task = check_task(args.task)
     opts = {}
     if task in ("text", "retrieval"):
         opts["tokenizer"] = args.tokenizer
-    if task in ("listops", "text", "retrieval") and args.max_length:
+    if task in ("listops", "text", "retrieval") and args.max_length is not None:
         opts["max_length"] = args.max_length
     if task == "image":
         opts["grayscale"] = args.grayscale
@@ -29,17 +44,11 @@ def _inspect(args) -> int:
         opts["difficulty"] = args.difficulty
     if args.cache_dir:
         opts["cache_dir"] = args.cache_dir
-    if not data_present(task, args.data_dir, **{k: v for k, v in opts.items()
-                                                if k != "cache_dir"}):
-        print(missing_data_message(task, args.data_dir, **{
-            k: v for k, v in opts.items() if k != "cache_dir"}), file=sys.stderr)
-        return 2
     for split in SPLITS:
         s = load_split(task, split, args.data_dir, **opts)
         n = len(s)
         lengths = np.asarray(s.lengths)
-        labels = np.asarray(s.labels)
-        counts = np.bincount(labels, minlength=s.spec.num_classes)
+        counts = np.bincount(np.asarray(s.labels), minlength=s.spec.num_classes)
         frac = " ".join(f"{c}:{k / max(n, 1):.3f}" for c, k in enumerate(counts))
         if n:
             q = np.percentile(lengths, [0, 50, 100])
@@ -55,15 +64,16 @@ def _inspect(args) -> int:
         print(f"vocab_size={s.spec.vocab_size} seq_len={s.spec.seq_len}")
     else:
         print(f"seq_len={s.spec.seq_len} channels={s.spec.channels} mean={s.mean} std={s.std}")
+    print(f"source={s.source} fingerprint={s.fingerprint}")
     return 0
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lrux.data", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+def _parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="python -m lrux.data", description=__doc__,
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     gen = sub.add_parser("generate", help="generate ListOps or Pathfinder in the release layout")
-    gsub = gen.add_subparsers(dest="what", required=True)
+    gsub = gen.add_subparsers(dest="what", required=True, parser_class=_Parser)
     lo = gsub.add_parser("listops")
     lo.add_argument("--out", required=True)
     lo.add_argument("--seed", type=int, default=0)
@@ -91,30 +101,47 @@ def main(argv=None) -> int:
     ins.add_argument("--grayscale", action="store_true")
     ins.add_argument("--difficulty", type=int, choices=(6, 9, 14), default=14)
     ins.add_argument("--cache-dir", default=None)
-    args = ap.parse_args(argv)
-    try:
-        if args.cmd == "inspect":
-            return _inspect(args)
-        if args.what == "listops":
-            from .listops import generate_listops
+    return ap
 
-            paths = generate_listops(args.out, train=args.train, val=args.val, test=args.test,
-                                     seed=args.seed, min_length=args.min_length,
-                                     max_length=args.max_length, max_depth=args.max_depth,
-                                     max_args=args.max_args, workers=args.workers)
-            for split, p in paths.items():
-                print(f"{split}: {p}")
-            return 0
-        from .pathfinder import generate_pathfinder
 
-        path = generate_pathfinder(args.out, args.size, args.difficulty, args.num,
-                                   seed=args.seed, workers=args.workers,
-                                   per_folder=args.per_folder)
-        print(path)
+def _run(args) -> int:
+    if args.cmd == "inspect":
+        return _inspect(args)
+    if args.what == "listops":
+        from .listops import generate_listops
+
+        paths = generate_listops(args.out, train=args.train, val=args.val, test=args.test,
+                                 seed=args.seed, min_length=args.min_length,
+                                 max_length=args.max_length, max_depth=args.max_depth,
+                                 max_args=args.max_args, workers=args.workers)
+        for split, p in paths.items():
+            print(f"{split}: {p}")
         return 0
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    from .pathfinder import generate_pathfinder
+
+    print(generate_pathfinder(args.out, args.size, args.difficulty, args.num, seed=args.seed,
+                              workers=args.workers, per_folder=args.per_folder))
+    return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    """Run the CLI; returns the exit status (0, 2 for a mistake, 130 when interrupted)."""
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
+    try:
+        return _run(_parser().parse_args(argv))
+    except (_UsageError, LruxError, ValueError, OSError) as e:
+        print("error: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted (a generation resumes when rerun with the same arguments)",
+              file=sys.stderr)
+        return 130
+    finally:
+        warnings.showwarning = shown
 
 
 if __name__ == "__main__":

@@ -8,13 +8,19 @@ Samples are deduplicated, then split train/val/test in generation order.
 """
 
 import csv
+import itertools
+import numbers
 import os
 import random
 import statistics
-import sys
-from collections.abc import Iterable
 
 import numpy as np
+
+from lrux.errors import DataError
+
+from .generation import atomic_generation, code_hash, commit
+from .spec import SPLITS
+from .workers import progress_bar, resolve_workers, worker_map
 
 OPERATORS = ("[MIN", "[MAX", "[MED", "[SM")
 CLOSE = "]"
@@ -79,6 +85,15 @@ def _tree(rng: random.Random, depth: int, max_depth: int, max_args: int, budget:
 _DIGITS = tuple(str(d) for d in range(10))
 
 
+def draw_trees(n_trees: int, *, seed: int = 0, chunk: int = 0, min_length: int = 500,
+               max_length: int = 2000, max_depth: int = 10,
+               max_args: int = 10) -> list[tuple[str, int]]:
+    """The accepted (release string, label) samples among `n_trees` draws of LRA's rule
+    (not deduplicated): chunk `chunk` of `generate_listops(seed=seed)` when `n_trees` is its
+    `chunk_trees`. Acceptance rate = len(result) / n_trees."""
+    return _chunk((seed, chunk, n_trees, min_length, max_length, max_depth, max_args))
+
+
 def _chunk(args: tuple) -> list[tuple[str, int]]:
     """Accepted (string, label) samples from `n_trees` draws of one seeded chunk."""
     seed, chunk, n_trees, min_length, max_length, max_depth, max_args = args
@@ -94,6 +109,49 @@ def _chunk(args: tuple) -> list[tuple[str, int]]:
         if min_length < length < max_length:
             out.append((" ".join(parts), value))
     return out
+
+
+FILES = tuple(f"basic_{s}.tsv" for s in SPLITS)
+FOLDER = "listops-1000"
+
+
+def _check_arguments(counts: dict, min_length, max_length, max_depth, max_args) -> None:
+    for name, v in counts.items():
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+            raise DataError(f"{name}={v}: expected a non-negative count")
+    if not 0 <= min_length < max_length - 1:
+        raise DataError(f"min_length={min_length}, max_length={max_length}: expected "
+                        "0 <= min_length < max_length - 1 (bounds are strict)")
+    if max_depth < 1 or max_args < 2:
+        raise DataError(f"max_depth={max_depth}, max_args={max_args}: expected >= 1 and >= 2")
+
+
+def _draw(options: dict, workers: int, progress: bool) -> dict[str, int]:
+    """Unique accepted (string -> label) samples, in the order the seeded chunks give them."""
+    o = options
+    total = o["train"] + o["val"] + o["test"]
+    params = (o["chunk_trees"], o["min_length"], o["max_length"], o["max_depth"],
+              o["max_args"])
+    tasks = ((o["seed"], k, *params) for k in itertools.count())
+    samples: dict[str, int] = {}
+    with progress_bar(total, "listops", "tree", progress) as bar, \
+            worker_map(_chunk, tasks, 1 if total == 0 else workers) as results:
+        while len(samples) < total:
+            for s, label in next(results):
+                if s not in samples:
+                    samples[s] = label
+                    bar.update(1)
+                    if len(samples) == total:
+                        break
+    return samples
+
+
+def _write_split(path: str, items: list[tuple[str, int]]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, delimiter="\t")
+        writer.writerow(["Source", "Target"])
+        for s, label in items:
+            writer.writerow([s, label])
 
 
 def generate_listops(
@@ -114,69 +172,27 @@ def generate_listops(
     """Write `out_dir/listops-1000/basic_{train,val,test}.tsv` as LRA's generator does.
 
     Seeded and reproducible: chunk k of `chunk_trees` draws uses seed (seed, k), and chunks
-    are consumed in order, so the output does not depend on `workers`. Returns the paths.
+    are consumed in order, so the output does not depend on `workers`. The folder must be
+    absent or empty; it appears only when complete, with its marker `lrux_generated.json`
+    (see `lrux.data.generation`). Returns the paths.
     """
-    for name, v in (("train", train), ("val", val), ("test", test)):
-        if int(v) < 0:
-            raise ValueError(f"{name}={v}: expected a non-negative count")
-    if not 0 <= min_length < max_length - 1:
-        raise ValueError(f"min_length={min_length}, max_length={max_length}: expected "
-                         "0 <= min_length < max_length - 1 (bounds are strict)")
-    if max_depth < 1 or max_args < 2:
-        raise ValueError(f"max_depth={max_depth}, max_args={max_args}: expected >= 1 and >= 2")
-    total = int(train) + int(val) + int(test)
-    workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
-    samples: dict[str, int] = {}
-    params = (min_length, max_length, max_depth, max_args)
-
-    def tasks() -> Iterable[tuple]:
-        k = 0
-        while True:
-            yield (seed, k, chunk_trees, *params)
-            k += 1
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc="listops", unit="tree", disable=not progress,
-               file=sys.stderr)
-    if workers == 1 or total == 0:
-        results = map(_chunk, tasks())
-        pool = None
-    else:
-        import multiprocessing as mp
-
-        pool = mp.get_context("spawn").Pool(workers)
-        results = pool.imap(_chunk, tasks(), chunksize=1)
-    try:
-        while len(samples) < total:
-            for s, label in next(results):
-                if s not in samples:
-                    samples[s] = label
-                    bar.update(1)
-                    if len(samples) == total:
-                        break
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.terminate()
-            pool.join()
-    items = list(samples.items())
-    folder = os.path.join(os.fspath(out_dir), "listops-1000")
-    os.makedirs(folder, exist_ok=True)
-    bounds = {"train": (0, train), "val": (train, train + val),
-              "test": (train + val, total)}
-    paths = {}
-    for split, (a, b) in bounds.items():
-        path = os.path.join(folder, f"basic_{split}.tsv")
-        tmp = path + ".tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f, delimiter="\t")
-            writer.writerow(["Source", "Target"])
-            for s, label in items[a:b]:
-                writer.writerow([s, label])
-        os.replace(tmp, path)
-        paths[split] = path
-    return paths
+    counts = {"train": train, "val": val, "test": test}
+    _check_arguments(counts, min_length, max_length, max_depth, max_args)
+    workers = resolve_workers(workers)
+    options = dict(counts, seed=int(seed), min_length=int(min_length),
+                   max_length=int(max_length), max_depth=int(max_depth),
+                   max_args=int(max_args), chunk_trees=int(chunk_trees))
+    plan = {"generator": "listops", "seed": int(seed), "options": options,
+            "code": code_hash(__file__)}
+    target = os.path.join(os.fspath(out_dir), FOLDER)
+    with atomic_generation(target, plan, what="generate listops", expected=FILES) as part:
+        items = list(_draw(options, workers, progress).items())
+        a = 0
+        for split, n in counts.items():
+            _write_split(os.path.join(part.path, f"basic_{split}.tsv"), items[a: a + n])
+            a += n
+        commit(part, counts, plan)
+    return {split: os.path.join(target, f"basic_{split}.tsv") for split in SPLITS}
 
 
 def tokenize(source: str) -> list[int]:
@@ -222,44 +238,132 @@ def _fast_tokenize(source: str) -> np.ndarray | None:
     return np.frombuffer(raw, np.uint8)
 
 
-def read_tsv(path: str, max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read one release TSV into (inputs (n, max_length) uint16, lengths, labels).
+_OP_IDS = (TOKEN_IDS["[MIN"], TOKEN_IDS["[SM"])  # operator ids are 11..14
+_CLOSE_ID = TOKEN_IDS[CLOSE]
 
-    Raises ValueError naming file:line on a malformed header, line, token or label, and on
-    an expression longer than `max_length` tokens.
+
+def structure_error(ids) -> str | None:
+    """Why the token ids of one expression are not one well-formed tree (None if they are).
+
+    A tree is a digit, or an operator, one or more trees and the close token."""
+    ids = [int(i) for i in ids]
+    if not ids:
+        return "the expression is empty"
+    if len(ids) == 1 and 1 <= ids[0] <= 10:
+        return None
+    depth = 0
+    for k, i in enumerate(ids):
+        if _OP_IDS[0] <= i <= _OP_IDS[1]:
+            if k + 1 < len(ids) and ids[k + 1] == _CLOSE_ID:
+                return f"operator {VOCAB[i]} at token {k + 1} has no arguments"
+            depth += 1
+        elif i == _CLOSE_ID:
+            depth -= 1
+            if depth < 0:
+                return f"']' at token {k + 1} closes no operator"
+        if depth == 0 and k + 1 < len(ids):
+            return (f"the expression ends at token {k + 1} of {len(ids)} (tokens after a "
+                    "complete tree)" if k else f"starts with {VOCAB[i]!r}, not an operator")
+    if depth:
+        return f"{depth} operator(s) never closed (a truncated line?)"
+    return None
+
+
+def _broken_rows(inputs: np.ndarray, lengths: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Indices of rows that are not one well-formed tree (vectorised `structure_error`)."""
+    bad = []
+    for a in range(0, len(lengths), chunk):
+        x = inputs[a: a + chunk]
+        n = lengths[a: a + chunk].astype(np.int64)
+        is_op = (x >= _OP_IDS[0]) & (x <= _OP_IDS[1])
+        is_close = x == _CLOSE_ID
+        depth = np.cumsum(is_op.astype(np.int16) - is_close, axis=1, dtype=np.int16)
+        cols = np.arange(x.shape[1])[None, :]
+        inner = np.where(cols < (n - 1)[:, None], depth, 1).min(axis=1) >= 1
+        rows = np.arange(len(n))
+        closed = depth[rows, np.maximum(n - 1, 0)] == 0
+        empty_op = (is_op[:, :-1] & is_close[:, 1:]).any(axis=1)
+        tree = is_op[:, 0] & inner & closed & ~empty_op
+        leaf = (n == 1) & (x[:, 0] >= 1) & (x[:, 0] <= 10)
+        bad.extend(a + np.flatnonzero(~(tree | leaf) | (n == 0)))
+    return np.asarray(bad, np.int64)
+
+
+def _decode(path: str) -> str:
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise DataError(f"{path}:{line}: bytes {raw[e.start:e.end]!r} are not UTF-8 text "
+                        "(a damaged or foreign file?)") from None
+
+
+def _parse_row(path: str, lineno: int, ln: str) -> tuple[np.ndarray | list, int]:
+    fields = ln.split("\t")
+    if len(fields) != 2:
+        raise DataError(f"{path}:{lineno}: expected 2 tab-separated fields "
+                        f"(Source, Target), got {len(fields)}")
+    src = fields[0]
+    if src.count("(") != src.count(")"):
+        raise DataError(f"{path}:{lineno}: unbalanced parentheses ({src.count('(')} '(' and "
+                        f"{src.count(')')} ')'; a truncated line?)")
+    try:
+        ids = _fast_tokenize(src)
+        if ids is None:
+            ids = tokenize(src)  # slow path: finds and names the bad token
+    except KeyError as e:
+        raise DataError(f"{path}:{lineno}: unknown token {e.args[0]!r}; expected digits, "
+                        f"{', '.join(OPERATORS)}, ']' or parentheses") from None
+    if len(ids) == 0:
+        raise DataError(f"{path}:{lineno}: the expression is empty")
+    target = fields[1].strip()
+    if target not in _DIGITS:
+        raise DataError(f"{path}:{lineno}: expected a Target digit 0..9, got {fields[1]!r}")
+    return ids, int(target)
+
+
+def _too_long_message(path, lengths, linenos, max_length) -> str:
+    over = np.flatnonzero(lengths > max_length)
+    longest = int(lengths.max())
+    fit = 1 << (longest - 1).bit_length()
+    return (f"{path}: {len(over)} of {len(lengths)} expressions are longer than "
+            f"max_length={max_length} tokens (the longest has {longest}, first at line "
+            f"{linenos[over[0]]}). Load with max_length >= {longest} (train_lra.py: "
+            f"--set data.load.max_length={fit}), or give a --data-dir with short data "
+            f"(python -m lrux.data generate listops --out DIR --min-length M "
+            f"--max-length {max_length + 1}, M < {max_length})")
+
+
+def read_tsv(path: str, max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """Read one release TSV into (inputs (n, max_length) uint16, lengths, labels, notes).
+
+    Raises DataError naming file:line on non-UTF-8 bytes, a malformed header, line, token,
+    label, unbalanced parentheses, an expression that is not one well-formed tree, and on
+    expressions longer than `max_length` tokens (with the fix). `notes` are counted
+    warnings (blank lines, which are left out).
     """
-    with open(path, encoding="utf-8", newline="") as f:
-        lines = f.read().splitlines()
+    lines = _decode(path).splitlines()
     if not lines or lines[0].split("\t") != ["Source", "Target"]:
         got = lines[0][:60] if lines else "an empty file"
-        raise ValueError(f"{path}:1: expected the header 'Source<TAB>Target', got {got!r}")
-    rows = [(i + 2, ln) for i, ln in enumerate(lines[1:]) if ln.strip()]
+        raise DataError(f"{path}:1: expected the header 'Source<TAB>Target', got {got!r}")
+    blank = [i + 2 for i, ln in enumerate(lines[1:]) if not ln.strip()]
+    notes = [f"{path}: {len(blank)} blank line(s) left out (first at line {blank[0]})"] \
+        if blank else []
+    linenos = np.array([i + 2 for i, ln in enumerate(lines[1:]) if ln.strip()], np.int64)
+    rows = [_parse_row(path, int(k), lines[k - 1]) for k in linenos]
+    lengths = np.array([len(ids) for ids, _ in rows], np.int32)
+    labels = np.array([y for _, y in rows], np.int32)
+    if len(rows) and lengths.max() > max_length:
+        raise DataError(_too_long_message(path, lengths, linenos, max_length))
     inputs = np.zeros((len(rows), max_length), np.uint16)
-    lengths = np.zeros(len(rows), np.int32)
-    labels = np.zeros(len(rows), np.int32)
-    for j, (lineno, ln) in enumerate(rows):
-        fields = ln.split("\t")
-        if len(fields) != 2:
-            raise ValueError(f"{path}:{lineno}: expected 2 tab-separated fields "
-                             f"(Source, Target), got {len(fields)}")
-        try:
-            ids = _fast_tokenize(fields[0])
-            if ids is None:
-                ids = tokenize(fields[0])  # slow path: finds and names the bad token
-        except KeyError as e:
-            raise ValueError(f"{path}:{lineno}: unknown token {e.args[0]!r}; expected digits, "
-                             f"{', '.join(OPERATORS)}, ']' or parentheses") from None
-        try:
-            label = int(fields[1])
-        except ValueError:
-            label = -1
-        if not 0 <= label <= 9:
-            raise ValueError(f"{path}:{lineno}: expected a Target digit 0..9, "
-                             f"got {fields[1]!r}")
-        if len(ids) > max_length:
-            raise ValueError(f"{path}:{lineno}: expression has {len(ids)} tokens, more than "
-                             f"max_length={max_length}")
+    for j, (ids, _) in enumerate(rows):
         inputs[j, : len(ids)] = ids
-        lengths[j] = len(ids)
-        labels[j] = label
-    return inputs, lengths, labels
+    broken = _broken_rows(inputs, lengths)
+    if len(broken):
+        j = int(broken[0])
+        why = structure_error(inputs[j, : lengths[j]])
+        raise DataError(f"{path}:{linenos[j]}: not a well-formed ListOps expression: {why} "
+                        f"({len(broken)} such line(s) in the file)")
+    return inputs, lengths, labels, notes

@@ -19,12 +19,16 @@ contour decides it. Distractors have contour_length / 3 paddles.
 
 import dataclasses
 import math
+import numbers
 import os
-import sys
 
 import numpy as np
 
-_SUBDIRS = {6: "curv_baseline", 9: "curv_contour_length_9", 14: "curv_contour_length_14"}
+from lrux.errors import DataError
+
+from .generation import atomic_generation, code_hash, commit
+from .spec import PATHFINDER_DIFFICULTY_DIRS
+from .workers import progress_bar, resolve_workers, worker_map
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,12 +300,12 @@ def draw_image(size: int, contour_length: int, label: int, rng: np.random.Genera
 
 
 def _work(args) -> tuple[int, int, list[str]]:
-    out, size, difficulty, seed, folder, lo, hi = args
+    """Draw images lo..hi-1 of folder K into `base/imgs/K`; their metadata lines."""
+    base, size, difficulty, seed, folder, lo, hi = args
     from PIL import Image
 
     p = PARAMS[size]
-    sub = os.path.join(out, f"pathfinder{size}", _SUBDIRS[difficulty])
-    img_dir = os.path.join(sub, "imgs", str(folder))
+    img_dir = os.path.join(base, "imgs", str(folder))
     os.makedirs(img_dir, exist_ok=True)
     lines = []
     dl = max(1, difficulty // 3)
@@ -313,6 +317,45 @@ def _work(args) -> tuple[int, int, list[str]]:
         lines.append(f"imgs/{folder} sample_{i}.png {i} {label} {p.continuity:g} "
                      f"{difficulty} {dl} {p.paddle_length:g} {p.thickness:g} {margin:g} 1")
     return folder, lo, lines
+
+
+def _check_arguments(size, difficulty, num, per_folder) -> None:
+    if size not in PARAMS:
+        raise DataError(f"size={size}: expected one of {sorted(PARAMS)}")
+    if difficulty not in PATHFINDER_DIFFICULTY_DIRS:
+        raise DataError(f"difficulty={difficulty}: expected one of "
+                        f"{sorted(PATHFINDER_DIFFICULTY_DIRS)} (contour length in paddles)")
+    for name, v in (("num", num), ("per_folder", per_folder)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise DataError(f"{name}={v}: expected a positive count")
+
+
+def _tasks(base, options) -> tuple[list[tuple], dict[int, int]]:
+    """Chunks (base, size, difficulty, seed, folder, lo, hi) of the folders not yet done, and
+    the number of chunks per folder. A folder is done when its metadata file exists."""
+    o = options
+    chunk = max(1, min(100, o["per_folder"]))
+    tasks = []
+    for start in range(0, o["num"], o["per_folder"]):
+        folder = start // o["per_folder"]
+        if os.path.exists(os.path.join(base, "metadata", f"{folder}.npy")):
+            continue
+        n_here = min(o["per_folder"], o["num"] - start)
+        for lo in range(0, n_here, chunk):
+            tasks.append((base, o["size"], o["difficulty"], o["seed"], folder, lo,
+                          min(n_here, lo + chunk)))
+    expected: dict[int, int] = {}
+    for t in tasks:
+        expected[t[4]] = expected.get(t[4], 0) + 1
+    return tasks, expected
+
+
+def _write_metadata(base: str, folder: int, parts: list) -> None:
+    path = os.path.join(base, "metadata", f"{folder}.npy")
+    with open(path + ".tmp", "w") as f:
+        for _, lines in sorted(parts):
+            f.writelines(line + "\n" for line in lines)
+    os.replace(path + ".tmp", path)  # a folder counts as done only once this file exists
 
 
 def generate_pathfinder(
@@ -331,56 +374,32 @@ def generate_pathfinder(
     `imgs/K sample_I.png I label continuity contour_length distractor_length paddle_length
     thickness margin num_contrasts`). Image I of folder K depends only on (seed, size,
     difficulty, K, I), so the output does not depend on `workers`. Returns the task folder.
+
+    The task folder must be absent or empty. It appears only when complete, with its marker
+    `lrux_generated.json`; an interrupted run resumes from its finished folders when rerun
+    with the same arguments (see `lrux.data.generation`).
     """
-    if size not in PARAMS:
-        raise ValueError(f"size={size}: expected one of {sorted(PARAMS)}")
-    if difficulty not in _SUBDIRS:
-        raise ValueError(f"difficulty={difficulty}: expected one of {sorted(_SUBDIRS)} "
-                         "(contour length in paddles)")
-    if int(num) < 1 or int(per_folder) < 1:
-        raise ValueError(f"num={num}, per_folder={per_folder}: expected positive counts")
-    out = os.fspath(out_dir)
-    workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
-    chunk = max(1, min(100, per_folder))
-    tasks = []
-    for start in range(0, int(num), per_folder):
-        folder = start // per_folder
-        n_here = min(per_folder, int(num) - start)
-        for lo in range(0, n_here, chunk):
-            tasks.append((out, size, difficulty, seed, folder, lo, min(n_here, lo + chunk)))
-    sub = os.path.join(out, f"pathfinder{size}", _SUBDIRS[difficulty])
-    os.makedirs(os.path.join(sub, "metadata"), exist_ok=True)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=int(num), desc=f"pathfinder{size}", unit="img", disable=not progress,
-               file=sys.stderr)
-    expected: dict[int, int] = {}
-    for t in tasks:
-        expected[t[4]] = expected.get(t[4], 0) + 1
-    got: dict[int, list] = {}
-
-    def done(result):
-        folder, lo, lines = result
-        got.setdefault(folder, []).append((lo, lines))
-        bar.update(len(lines))
-        if len(got[folder]) == expected[folder]:
-            parts = sorted(got.pop(folder))
-            path = os.path.join(sub, "metadata", f"{folder}.npy")
-            with open(path + ".tmp", "w") as f:
-                for _, lines_ in parts:
-                    f.writelines(line + "\n" for line in lines_)
-            os.replace(path + ".tmp", path)
-
-    try:
-        if workers == 1:
-            for t in tasks:
-                done(_work(t))
-        else:
-            import multiprocessing as mp
-
-            with mp.get_context("spawn").Pool(workers) as pool:
-                for r in pool.imap_unordered(_work, tasks):
-                    done(r)
-    finally:
-        bar.close()
-    return sub
+    _check_arguments(size, difficulty, num, per_folder)
+    workers = resolve_workers(workers)
+    options = dict(size=int(size), difficulty=int(difficulty), num=int(num), seed=int(seed),
+                   per_folder=int(per_folder))
+    plan = {"generator": "pathfinder", "seed": int(seed), "options": options,
+            "code": code_hash(__file__)}
+    target = os.path.join(os.fspath(out_dir), f"pathfinder{size}",
+                          PATHFINDER_DIFFICULTY_DIRS[difficulty])
+    with atomic_generation(target, plan, what=f"generate pathfinder{size}",
+                           expected=("imgs", "metadata")) as part:
+        os.makedirs(os.path.join(part.path, "metadata"), exist_ok=True)
+        tasks, expected = _tasks(part.path, options)
+        got: dict[int, list] = {}
+        with progress_bar(options["num"], f"pathfinder{size}", "img", progress) as bar, \
+                worker_map(_work, tasks, workers, ordered=False) as results:
+            bar.update(options["num"] - sum(t[6] - t[5] for t in tasks))  # resumed folders
+            for folder, lo, lines in results:
+                got.setdefault(folder, []).append((lo, lines))
+                bar.update(len(lines))
+                if len(got[folder]) == expected[folder]:
+                    _write_metadata(part.path, folder, got.pop(folder))
+        n_folders = -(-options["num"] // options["per_folder"])
+        commit(part, {"images": options["num"], "folders": n_folders}, plan)
+    return target

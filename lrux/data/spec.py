@@ -4,8 +4,11 @@ import dataclasses
 
 import numpy as np
 
+from lrux.errors import DataError
+
 TASKS = ("listops", "text", "retrieval", "image", "pathfinder", "pathx")
 SPLITS = ("train", "val", "test")
+GENERATED_TASKS = ("listops", "pathfinder", "pathx")  # lrux can generate these itself
 
 # Pathfinder difficulty (contour length in paddles) -> release folder name.
 PATHFINDER_DIFFICULTY_DIRS = {
@@ -13,6 +16,13 @@ PATHFINDER_DIFFICULTY_DIRS = {
     9: "curv_contour_length_9",
     14: "curv_contour_length_14",
 }
+# Image side of the two Pathfinder tasks (PathX is Pathfinder at 128 x 128).
+PATH_SIZES = {"pathfinder": 32, "pathx": 128}
+
+
+class DataWarning(UserWarning):
+    """Something in the data that lrux kept or left out, counted and named (never silent)."""
+
 
 # CIFAR-10 normalisation (values in [0, 1] units), lra-data.md.
 CIFAR_RGB_MEAN = (0.4914, 0.4822, 0.4465)
@@ -51,13 +61,13 @@ _SPECS = {
 
 
 def check_task(task: str) -> str:
-    """Return the canonical task name or raise ValueError naming the valid ones."""
+    """Return the canonical task name or raise DataError naming the valid ones."""
     name = str(task).lower().replace("-", "_")
     aliases = {"cifar": "image", "scifar": "image", "imdb": "text", "aan": "retrieval",
                "path_x": "pathx", "path32": "pathfinder"}
     name = aliases.get(name, name)
     if name not in _SPECS:
-        raise ValueError(f"task={task!r}: expected one of {', '.join(TASKS)}")
+        raise DataError(f"task={task!r}: expected one of {', '.join(TASKS)}")
     return name
 
 
@@ -90,6 +100,9 @@ class Split:
     - `mean`, `std`: per-channel normalisation in [0, 1] units applied by the pipeline to
       pixel tasks (`(x / 255 - mean) / std`), None for token tasks.
     - `vocab`: for the "chars" tokenizer, the characters of ids 2.. (0 pad, 1 unknown).
+    - `skipped`: unreadable images left out (Pathfinder); `source`: the folder read.
+    - `fingerprint`: a content hash of the source files and the load options (the same for
+      the three splits of one data set; "" for a hand-built split). Record it with a run.
     """
 
     task: str
@@ -103,6 +116,7 @@ class Split:
     vocab: str | None = None
     skipped: int = 0
     source: str = ""
+    fingerprint: str = ""
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])

@@ -2,25 +2,38 @@
 
 One mixer reads the sequence forwards, a second one reads it reversed (its output flipped
 back), and the two are combined: ``"concat"`` concatenates them and projects 2H -> H with a
-linear layer (the default), ``"sum"`` adds them.
+linear layer (the default), ``"sum"`` adds them. (The S5-style "shared" form, one recurrence
+read in both directions, belongs to the mixers that have it: `S5` and `LRU` with
+``bidirectional=True``; `lrux.make_mixer` chooses between them.)
 """
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray, Real
 
-COMBINES = ("concat", "sum")
+from lrux.layers.base import AbstractMixer, check_choice, check_sequence
+
+Combine = Literal["concat", "sum"]
+COMBINES: tuple[str, ...] = get_args(Combine)
+_NO_STEP = (
+    "a bidirectional mixer reads the whole sequence (its backward pass starts at the end), so "
+    "it has no recurrent step mode; use a causal mixer for step()"
+)
 
 
-class Bidirectional(eqx.Module):
-    """forward(x) and flip(backward(flip(x))), combined: (seq, d_model) -> (seq, d_model)."""
+class Bidirectional(AbstractMixer):
+    """forward(x) and flip(backward(flip(x))), combined: (seq, d_model) -> (seq, d_model).
 
-    forward: eqx.Module
-    backward: eqx.Module
+    It reads the whole sequence, so it has no step mode and no linear system: `init_state`,
+    `step` and `linear_system` raise.
+    """
+
+    forward: AbstractMixer
+    backward: AbstractMixer
     proj: eqx.nn.Linear | None
     d_model: int = eqx.field(static=True)
     combine: str = eqx.field(static=True)
@@ -29,28 +42,32 @@ class Bidirectional(eqx.Module):
 
     def __init__(
         self,
-        forward: eqx.Module,
-        backward: eqx.Module,
+        forward: AbstractMixer,
+        backward: AbstractMixer,
         d_model: int,
         *,
-        combine: str = "concat",
+        combine: Combine = "concat",
         key: PRNGKeyArray,
     ):
-        if combine not in COMBINES:
-            raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
+        check_choice("combine", combine, COMBINES)
         self.forward = forward
         self.backward = backward
         self.proj = eqx.nn.Linear(2 * d_model, d_model, key=key) if combine == "concat" else None
         self.d_model = d_model
         self.combine = combine
 
+    @property
+    def d_state(self) -> int:
+        """The state size of each direction."""
+        return self.forward.d_state
+
     @classmethod
     def from_factory(
         cls,
-        make: Callable[[PRNGKeyArray], eqx.Module],
+        make: Callable[[PRNGKeyArray], AbstractMixer],
         d_model: int,
         *,
-        combine: str = "concat",
+        combine: Combine = "concat",
         key: PRNGKeyArray,
     ) -> "Bidirectional":
         """Two independent mixers from `make(key)`, one per direction."""
@@ -58,13 +75,9 @@ class Bidirectional(eqx.Module):
         return cls(make(k_fwd), make(k_bwd), d_model, combine=combine, key=k_proj)
 
     def __call__(
-        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
     ) -> Float[Array, "seq d_model"]:
-        if x.ndim != 2 or x.shape[1] != self.d_model:
-            raise ValueError(
-                f"Bidirectional expects one sequence of shape (seq, d_model={self.d_model}), "
-                f"got shape {x.shape}"
-            )
+        check_sequence(x, self.d_model, "Bidirectional")
         y_fwd = self.forward(x)
         y_bwd = jnp.flip(self.backward(jnp.flip(x, 0)), 0)
         if self.proj is None:
@@ -72,10 +85,13 @@ class Bidirectional(eqx.Module):
         return jax.vmap(self.proj)(jnp.concatenate([y_fwd, y_bwd], axis=-1))
 
     def init_state(self):
-        raise TypeError(
-            "a bidirectional mixer reads the whole sequence (its backward pass starts at the "
-            "end), so it has no recurrent step mode; use a causal mixer for step()"
-        )
+        raise TypeError(_NO_STEP)
 
     def step(self, state, x_t):
-        return self.init_state()
+        raise TypeError(_NO_STEP)
+
+    def linear_system(self):
+        raise NotImplementedError(
+            "Bidirectional is not causal (its backward pass reads the future), so it is not "
+            "one linear recurrence; inspect its `forward` and `backward` mixers"
+        )

@@ -16,35 +16,36 @@ One configurable layer covers every diagonal rung; each option is one step of th
   sqrt(1 - |lambda|^2) (paper Prop. 3); with False, g = 1.
 
 With ``parameterization="stable-exp", init="ring", gamma=True`` the layer is the LRU: given
-the same arrays it returns exactly `lrux.LRU`'s output, because both call the same kernel
-`lrux.layers.lru.diagonal_recurrence` (and `diagonal_step` in step mode).
+the same arrays it returns exactly `lrux.LRU`'s output, because both are an
+`AbstractDiagonalRNN` and run the same kernel `lrux.layers.lru.diagonal_recurrence` (and
+`diagonal_step` in step mode).
 """
 
 import math
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Complex, Float, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray
 
 from lrux.init import check_ring, ring_init
+from lrux.layers.base import check_choice, check_scan_mode, check_sizes
 from lrux.layers.lru import (
-    check_scan_mode,
-    check_sequence,
-    check_sizes,
-    diagonal_recurrence,
-    diagonal_step,
+    AbstractDiagonalRNN,
     gamma_log_init,
     init_projections,
     stable_exp_lambda,
 )
+from lrux.scan import ScanMode
 
-PARAMETERIZATIONS: tuple[str, ...] = ("reim", "exp", "stable-exp")
-INITS: tuple[str, ...] = ("disk", "ring")
+Parameterization = Literal["reim", "exp", "stable-exp"]
+Init = Literal["disk", "ring"]
+PARAMETERIZATIONS: tuple[str, ...] = get_args(Parameterization)
+INITS: tuple[str, ...] = get_args(Init)
 
 
-class DiagonalRNN(eqx.Module):
+class DiagonalRNN(AbstractDiagonalRNN):
     """Diagonal complex linear RNN, the configurable rungs between the dense RNN and the LRU.
 
     Parameters (real arrays; only those of the chosen parameterization are set, the others
@@ -94,22 +95,18 @@ class DiagonalRNN(eqx.Module):
         d_model: int,
         d_state: int,
         *,
-        parameterization: str = "stable-exp",
-        init: str = "ring",
+        parameterization: Parameterization = "stable-exp",
+        init: Init = "ring",
         gamma: bool = True,
         r_min: float = 0.0,
         r_max: float = 1.0,
         max_phase: float = 2 * math.pi,
-        scan_mode: str = "auto",
+        scan_mode: ScanMode = "auto",
         key: PRNGKeyArray,
     ):
         check_sizes(d_model, d_state)
-        if parameterization not in PARAMETERIZATIONS:
-            raise ValueError(
-                f"parameterization must be one of {PARAMETERIZATIONS}, got {parameterization!r}"
-            )
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        check_choice("parameterization", parameterization, PARAMETERIZATIONS)
+        check_choice("init", init, INITS)
         if not isinstance(gamma, bool):
             raise ValueError(f"gamma must be a bool, got gamma={gamma!r}")
         check_scan_mode(scan_mode)
@@ -159,50 +156,6 @@ class DiagonalRNN(eqx.Module):
             return mod * jnp.cos(self.theta), mod * jnp.sin(self.theta)
         return stable_exp_lambda(self.nu_log, self.theta_log)
 
-    def eigenvalues(self) -> Complex[Array, " d_state"]:
-        """The complex diagonal lambda (N,), for inspection (spectra, notebooks)."""
-        lam_re, lam_im = self.lambda_parts()
-        return jax.lax.complex(lam_re, lam_im)
-
     def input_gain(self) -> Float[Array, " d_state"] | None:
         """g = exp(gamma_log) (N,) with gamma normalisation, else None (g = 1)."""
         return jnp.exp(self.gamma_log) if self.gamma else None
-
-    def init_state(self) -> Complex[Array, " d_state"]:
-        """The zero complex state x_0 (N,)."""
-        return jnp.zeros(self.d_state, jnp.result_type(self.B_re.dtype, jnp.complex64))
-
-    def _params(self):
-        lam_re, lam_im = self.lambda_parts()
-        return (
-            lam_re,
-            lam_im,
-            self.input_gain(),
-            self.B_re,
-            self.B_im,
-            self.C_re,
-            self.C_im,
-            self.D,
-        )
-
-    def __call__(
-        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
-    ) -> Float[Array, "seq d_model"]:
-        """(L, H) -> (L, H) from the zero state, through the LRU's diagonal kernel."""
-        check_sequence(x, self.d_model, "DiagonalRNN")
-        return diagonal_recurrence(x, *self._params(), scan_mode=self.scan_mode)
-
-    def reverse(self, x: Float[Array, "seq d_model"]) -> Float[Array, "seq d_model"]:
-        """The anti-causal pass: the recurrence run from the end of the sequence."""
-        check_sequence(x, self.d_model, "DiagonalRNN")
-        return diagonal_recurrence(x, *self._params(), reverse=True, scan_mode=self.scan_mode)
-
-    def step(
-        self, state: Complex[Array, " d_state"], x_t: Float[Array, " d_model"]
-    ) -> tuple[Complex[Array, " d_state"], Float[Array, " d_model"]]:
-        """One step: (x_{k-1}, u_k) -> (x_k, y_k), through the LRU's `diagonal_step`."""
-        if x_t.shape != (self.d_model,):
-            raise ValueError(
-                f"DiagonalRNN.step expects x_t of shape ({self.d_model},), got {x_t.shape}"
-            )
-        return diagonal_step(state, x_t, *self._params())

@@ -5,42 +5,35 @@ with the ablation ladder's diagonal rungs.
 
 The projections are real matrix products on stacked real and imaginary parts: B u is
 u @ [B_re; B_im]^T (one (H, 2N) product) and Re(C x) is [x_re, x_im] @ [C_re, -C_im]^T
-(one (2N, H) product), so the layer costs the two matmuls it cannot avoid plus one scan.
+(one (2N, H) product), so the layer costs the two matmuls it cannot avoid plus one scan
+(`lrux.scan.complex_scan_stacked`).
+
+`AbstractDiagonalRNN` holds what the LRU shares with `lrux.layers.diagonal.DiagonalRNN`
+(call, reverse, step, linear system); a subclass says how lambda and the gain are stored.
+The LRU's `bidirectional=True` form is S5's: one lambda, gamma and B scanned in both
+directions, two readouts summed (`bidirectional_diagonal_recurrence`).
 """
 
+import abc
 import math
 from typing import ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Complex, Float, PRNGKeyArray
+from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
 
 from lrux.init import ring_init
-from lrux.scan import SCAN_MODES, projected_complex_scan
-
-
-def check_sizes(d_model: int, d_state: int) -> None:
-    """Raise ValueError unless both sizes are positive integers."""
-    for name, value in (("d_model", d_model), ("d_state", d_state)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def check_sequence(x: Array, d_model: int, layer: str) -> None:
-    """Raise ValueError unless x is one unbatched (seq, d_model) sequence."""
-    if x.ndim != 2 or x.shape[1] != d_model:
-        hint = " (batch with jax.vmap)" if x.ndim == 3 else ""
-        raise ValueError(
-            f"{layer} expects one sequence of shape (seq, d_model={d_model}), "
-            f"got shape {x.shape}{hint}"
-        )
-
-
-def check_scan_mode(scan_mode: str) -> None:
-    """Raise ValueError unless scan_mode is one of `lrux.scan.SCAN_MODES`."""
-    if scan_mode not in SCAN_MODES:
-        raise ValueError(f"scan_mode must be one of {SCAN_MODES}, got {scan_mode!r}")
+from lrux.layers.base import (  # noqa: F401 (check_sizes, check_sequence: old import path)
+    AbstractMixer,
+    LinearSystem,
+    check_scan_mode,
+    check_sequence,
+    check_sizes,
+    check_step,
+    floating,
+)
+from lrux.scan import ScanMode, complex_scan_stacked, projected_complex_scan
 
 
 def _input_matrix(B_re, B_im, gain):
@@ -130,11 +123,110 @@ def stable_exp_lambda(
     return modulus * jnp.cos(phase), modulus * jnp.sin(phase)
 
 
-class LRU(eqx.Module):
+def bidirectional_diagonal_recurrence(
+    x: Float[Array, "seq d_model"],
+    lam_re: Float[Array, " d_state"],
+    lam_im: Float[Array, " d_state"],
+    gain: Float[Array, " d_state"] | None,
+    B_re: Float[Array, "d_state d_model"],
+    B_im: Float[Array, "d_state d_model"],
+    C_re: Float[Array, "d_model d_state"],
+    C_im: Float[Array, "d_model d_state"],
+    D: Float[Array, " d_model"],
+    C2_re: Float[Array, "d_model d_state"],
+    C2_im: Float[Array, "d_model d_state"],
+    *,
+    scan_mode: ScanMode = "auto",
+) -> Float[Array, "seq d_model"]:
+    """y_k = Re(C x_k) + Re(C2 x'_k) + D u_k: the S5-style shared bidirectional form.
+
+    x_k = lambda x_{k-1} + gain * (B u_k) runs from the start (x_{-1} = 0) and
+    x'_k = lambda x'_{k+1} + gain * (B u_k) from the end (x'_L = 0): one lambda, B and gain,
+    one B u, two readouts summed, one D.
+    """
+    bu = x @ _input_matrix(B_re, B_im, gain).T  # (seq, 2N), shared by both directions
+    h_fwd = complex_scan_stacked(lam_re, lam_im, bu, mode=scan_mode)
+    h_bwd = complex_scan_stacked(lam_re, lam_im, bu, reverse=True, mode=scan_mode)
+    out = h_fwd @ _output_matrix(C_re, C_im).T + h_bwd @ _output_matrix(C2_re, C2_im).T
+    return out + D * x
+
+
+class AbstractDiagonalRNN(AbstractMixer):
+    """x_k = diag(lambda) x_{k-1} + g * (B u_k), y_k = Re(C x_k) + D u_k on complex x_k.
+
+    The part shared by `LRU` and the ladder's `DiagonalRNN`: the call, reversed call, step and
+    linear system through `diagonal_recurrence` / `diagonal_step`. A subclass stores the
+    arrays below and says how lambda and the gain g are parameterised.
+    """
+
+    B_re: eqx.AbstractVar[Float[Array, "d_state d_model"]]
+    B_im: eqx.AbstractVar[Float[Array, "d_state d_model"]]
+    C_re: eqx.AbstractVar[Float[Array, "d_model d_state"]]
+    C_im: eqx.AbstractVar[Float[Array, "d_model d_state"]]
+    D: eqx.AbstractVar[Float[Array, " d_model"]]
+    scan_mode: eqx.AbstractVar[str]
+
+    @abc.abstractmethod
+    def lambda_parts(self) -> tuple[Float[Array, " d_state"], Float[Array, " d_state"]]:
+        """(Re lambda, Im lambda) (N,) from the stored parameters."""
+
+    @abc.abstractmethod
+    def input_gain(self) -> Float[Array, " d_state"] | None:
+        """The gain g (N,) on B u, or None for g = 1."""
+
+    def eigenvalues(self) -> Complex[Array, " d_state"]:
+        """The complex diagonal lambda (N,)."""
+        return jax.lax.complex(*self.lambda_parts())
+
+    def _params(self):
+        lam_re, lam_im = self.lambda_parts()
+        gain = self.input_gain()
+        return lam_re, lam_im, gain, self.B_re, self.B_im, self.C_re, self.C_im, self.D
+
+    def __call__(
+        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "seq d_model"]:
+        """(L, H) -> (L, H) from the zero state; `key` is unused (no randomness)."""
+        check_sequence(x, self.d_model, type(self).__name__)
+        x = floating(x, self.B_re)
+        return diagonal_recurrence(x, *self._params(), scan_mode=self.scan_mode)
+
+    def reverse(self, x: Real[Array, "seq d_model"]) -> Float[Array, "seq d_model"]:
+        """The anti-causal pass: the recurrence run from the end of the sequence."""
+        check_sequence(x, self.d_model, type(self).__name__)
+        x = floating(x, self.B_re)
+        return diagonal_recurrence(x, *self._params(), reverse=True, scan_mode=self.scan_mode)
+
+    def init_state(self) -> Complex[Array, " d_state"]:
+        """The zero complex state x_{-1} (N,)."""
+        return jnp.zeros(self.d_state, jnp.result_type(self.B_re.dtype, jnp.complex64))
+
+    def step(
+        self, state: Complex[Array, " d_state"], x_t: Real[Array, " d_model"]
+    ) -> tuple[Complex[Array, " d_state"], Float[Array, " d_model"]]:
+        """One recurrent step: (x_{k-1}, u_k) -> (x_k, y_k)."""
+        check_step(x_t, self.d_model, type(self).__name__)
+        return diagonal_step(state, floating(x_t, self.B_re), *self._params())
+
+    def linear_system(self) -> LinearSystem:
+        """A = lambda (diagonal), B = g * B, C, D."""
+        b = jax.lax.complex(self.B_re, self.B_im)
+        gain = self.input_gain()
+        if gain is not None:
+            b = gain[:, None] * b
+        return LinearSystem(self.eigenvalues(), b, jax.lax.complex(self.C_re, self.C_im), self.D)
+
+
+class LRU(AbstractDiagonalRNN):
     """The Linear Recurrent Unit: (seq, d_model) -> (seq, d_model), paper section 1.
 
     lambda = exp(-exp(nu_log) + i exp(theta_log)) with the ring initialisation (Lemma 2),
     input normalisation gamma = exp(gamma_log), initialised to sqrt(1 - |lambda|^2).
+
+    `bidirectional=True` is the S5-style shared form (`bidirectional_diagonal_recurrence`):
+    the same lambda, gamma and B run forwards and backwards, read out by C and by a second
+    `C2_re`, `C2_im` (N(0, 1/N), drawn from `fold_in(key, 1)`, so every other array equals
+    the causal LRU's for the same key), summed, with one D. It has no step mode.
     """
 
     nu_log: Float[Array, " d_state"]
@@ -145,9 +237,12 @@ class LRU(eqx.Module):
     C_re: Float[Array, "d_model d_state"]
     C_im: Float[Array, "d_model d_state"]
     D: Float[Array, " d_model"]
+    C2_re: Float[Array, "d_model d_state"] | None
+    C2_im: Float[Array, "d_model d_state"] | None
     d_model: int = eqx.field(static=True)
     d_state: int = eqx.field(static=True)
     scan_mode: str = eqx.field(static=True)
+    bidirectional: bool = eqx.field(static=True)
 
     recurrent_params: ClassVar[tuple[str, ...]] = (
         "nu_log",
@@ -165,7 +260,8 @@ class LRU(eqx.Module):
         r_min: float = 0.0,
         r_max: float = 1.0,
         max_phase: float = 2 * math.pi,
-        scan_mode: str = "auto",
+        bidirectional: bool = False,
+        scan_mode: ScanMode = "auto",
         key: PRNGKeyArray,
     ):
         check_sizes(d_model, d_state)
@@ -178,39 +274,61 @@ class LRU(eqx.Module):
         self.B_re, self.B_im, self.C_re, self.C_im, self.D = init_projections(
             k_proj, d_model, d_state
         )
+        self.C2_re = self.C2_im = None
+        if bidirectional:
+            k_re, k_im = jax.random.split(jax.random.fold_in(key, 1))
+            scale = 1.0 / math.sqrt(d_state)
+            self.C2_re = jax.random.normal(k_re, (d_model, d_state)) * scale
+            self.C2_im = jax.random.normal(k_im, (d_model, d_state)) * scale
         self.d_model = d_model
         self.d_state = d_state
         self.scan_mode = scan_mode
+        self.bidirectional = bool(bidirectional)
 
-    def eigenvalues(self) -> Complex[Array, " d_state"]:
-        """The diagonal recurrence's lambda (inside the unit disk by construction)."""
-        return jax.lax.complex(*stable_exp_lambda(self.nu_log, self.theta_log))
+    def lambda_parts(self) -> tuple[Float[Array, " d_state"], Float[Array, " d_state"]]:
+        """(Re, Im) of lambda = exp(-exp(nu_log) + i exp(theta_log)), inside the unit disk."""
+        return stable_exp_lambda(self.nu_log, self.theta_log)
 
-    def _params(self):
-        lam_re, lam_im = stable_exp_lambda(self.nu_log, self.theta_log)
-        gain = jnp.exp(self.gamma_log)
-        return lam_re, lam_im, gain, self.B_re, self.B_im, self.C_re, self.C_im, self.D
+    def input_gain(self) -> Float[Array, " d_state"]:
+        """gamma = exp(gamma_log) (N,)."""
+        return jnp.exp(self.gamma_log)
 
     def __call__(
-        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
     ) -> Float[Array, "seq d_model"]:
         """Run the layer over one sequence; `key` is unused (no randomness)."""
+        if not self.bidirectional:
+            return super().__call__(x)
         check_sequence(x, self.d_model, "LRU")
-        return diagonal_recurrence(x, *self._params(), scan_mode=self.scan_mode)
+        x = floating(x, self.B_re)
+        return bidirectional_diagonal_recurrence(
+            x, *self._params(), self.C2_re, self.C2_im, scan_mode=self.scan_mode
+        )
 
-    def reverse(self, x: Float[Array, "seq d_model"]) -> Float[Array, "seq d_model"]:
-        """The anti-causal pass: the recurrence run from the end of the sequence."""
-        check_sequence(x, self.d_model, "LRU")
-        return diagonal_recurrence(x, *self._params(), reverse=True, scan_mode=self.scan_mode)
+    def _no_step(self) -> None:
+        if self.bidirectional:
+            raise TypeError(
+                "LRU: a bidirectional LRU has no recurrent step mode (its backward scan starts "
+                "at the end of the sequence); build it with bidirectional=False to use step()"
+            )
 
     def init_state(self) -> Complex[Array, " d_state"]:
-        """The zero state x_{-1}."""
-        return jnp.zeros(self.d_state, jnp.result_type(self.nu_log.dtype, jnp.complex64))
+        """The zero state x_{-1} (TypeError for a bidirectional LRU: it cannot step)."""
+        self._no_step()
+        return super().init_state()
 
     def step(
-        self, state: Complex[Array, " d_state"], x_t: Float[Array, " d_model"]
+        self, state: Complex[Array, " d_state"], x_t: Real[Array, " d_model"]
     ) -> tuple[Complex[Array, " d_state"], Float[Array, " d_model"]]:
-        """One recurrent step for inference: (x_{k-1}, u_k) -> (x_k, y_k)."""
-        if x_t.shape != (self.d_model,):
-            raise ValueError(f"LRU.step expects x_t of shape ({self.d_model},), got {x_t.shape}")
-        return diagonal_step(state, x_t, *self._params())
+        """One recurrent step for inference: (x_{k-1}, u_k) -> (x_k, y_k) (causal LRU only)."""
+        self._no_step()
+        return super().step(state, x_t)
+
+    def linear_system(self) -> LinearSystem:
+        """A = lambda, B = gamma * B, C, D (causal LRU only)."""
+        if self.bidirectional:
+            raise NotImplementedError(
+                "LRU: a bidirectional LRU is not causal, so it is not one linear recurrence; "
+                "build it with bidirectional=False"
+            )
+        return super().linear_system()

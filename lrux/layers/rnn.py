@@ -8,29 +8,39 @@ recurrence that the ladder changes:
 - `DenseLinearRNN`: x_k = A x_{k-1} + B u_k (the same without sigma).
 - `GRU`, `LSTM`: the gated baselines (equinox's `GRUCell` / `LSTMCell` equations and init).
 
+They share one base, `_DenseRNN`: a layer says how the input enters (`_input_weights`: W, b
+of the input part W u + b, computed for the whole sequence before the scan) and how the
+state is updated (`_update`); the scan, the step and the readout are common.
+
 A dense recurrence is a matrix product per step, not an elementwise one, so these layers run
 a sequential `jax.lax.scan`; the input projections B u_k (and the gates' input parts) are
 computed for the whole sequence before the scan, so the scan body holds only the recurrent
 product. This sequential dependence is what the paper's linear diagonal rungs remove.
 """
 
+import abc
 import math
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Complex, Float, PRNGKeyArray, PyTree, Real
 
 from lrux.init import glorot_matrix
-from lrux.layers.lru import check_sequence, check_sizes
+from lrux.layers.base import (
+    AbstractMixer,
+    LinearSystem,
+    check_choice,
+    check_sequence,
+    check_sizes,
+    check_step,
+    dense_eigenvalues,
+)
 
+Nonlinearity = Literal["tanh", "relu"]
+NONLINEARITIES: tuple[str, ...] = get_args(Nonlinearity)
 _NONLINEARITIES = {"tanh": jnp.tanh, "relu": jax.nn.relu}
-
-
-def _check_step(x_t: Array, d_model: int, layer: str) -> None:
-    if x_t.shape != (d_model,):
-        raise ValueError(f"{layer}.step expects x_t of shape ({d_model},), got {x_t.shape}")
 
 
 def _readout_init(
@@ -43,7 +53,65 @@ def _readout_init(
     return c, d
 
 
-class ElmanRNN(eqx.Module):
+def _glorot_init(key: PRNGKeyArray, d_model: int, d_state: int) -> tuple[Array, ...]:
+    """(A, B, C, D): Glorot A (N, N) and B (N, H), then the LRU's readout init."""
+    ka, kb, kr = jax.random.split(key, 3)
+    c, d = _readout_init(kr, d_model, d_state)
+    return glorot_matrix(ka, d_state, d_state), glorot_matrix(kb, d_state, d_model), c, d
+
+
+class _DenseRNN(AbstractMixer):
+    """A real-state RNN with readout y_k = C h_k + D u_k, run by a sequential `lax.scan`.
+
+    A subclass gives `_input_weights` (W (k, H), b (k,) or None: the input's part W u_k + b
+    of the update) and `_update` (state_{k-1}, input part) -> state_k; `_hidden(state)` is
+    the h that the readout reads (the state itself unless overridden).
+    """
+
+    C: eqx.AbstractVar[Float[Array, "d_model d_state"]]
+    D: eqx.AbstractVar[Float[Array, " d_model"]]
+
+    @abc.abstractmethod
+    def _input_weights(self) -> tuple[Array, Array | None]:
+        """(W, b) of the input part W u + b of the update."""
+
+    @abc.abstractmethod
+    def _update(self, state: PyTree, gi: Array) -> PyTree:
+        """(state_{k-1}, input part of u_k) -> state_k."""
+
+    def _hidden(self, state: PyTree) -> Float[Array, " d_state"]:
+        return state
+
+    def init_state(self) -> PyTree:
+        """The zero state x_0 (N,)."""
+        return jnp.zeros((self.d_state,), self.C.dtype)
+
+    def __call__(
+        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "seq d_model"]:
+        """(L, H) -> (L, H), sequential scan from the zero state. `key` is unused."""
+        check_sequence(x, self.d_model, type(self).__name__)
+
+        def body(state, gi_k):
+            state = self._update(state, gi_k)
+            return state, self._hidden(state)
+
+        w, b = self._input_weights()
+        gi = x @ w.T if b is None else x @ w.T + b  # the whole sequence at once
+        _, hs = jax.lax.scan(body, self.init_state(), gi)
+        return hs @ self.C.T + x * self.D
+
+    def step(
+        self, state: PyTree, x_t: Real[Array, " d_model"]
+    ) -> tuple[PyTree, Float[Array, " d_model"]]:
+        """One step: (x_{k-1}, u_k) -> (x_k, y_k)."""
+        check_step(x_t, self.d_model, type(self).__name__)
+        w, b = self._input_weights()
+        state = self._update(state, w @ x_t if b is None else w @ x_t + b)
+        return state, self.C @ self._hidden(state) + self.D * x_t
+
+
+class ElmanRNN(_DenseRNN):
     """Elman RNN, x_k = sigma(A x_{k-1} + B u_k), y_k = C x_k + D u_k (paper sec. 4, rows 1-2).
 
     `A` (N, N) and `B` (N, H) are Glorot (iid N(0, 1/fan_in)), `C` (H, N) ~ N(0, 1/N),
@@ -61,52 +129,32 @@ class ElmanRNN(eqx.Module):
     recurrent_params: ClassVar[tuple[str, ...]] = ("A", "B")
 
     def __init__(
-        self, d_model: int, d_state: int, *, nonlinearity: str = "tanh", key: PRNGKeyArray
+        self,
+        d_model: int,
+        d_state: int,
+        *,
+        nonlinearity: Nonlinearity = "tanh",
+        key: PRNGKeyArray,
     ):
         check_sizes(d_model, d_state)
-        if nonlinearity not in _NONLINEARITIES:
-            raise ValueError(
-                f"nonlinearity must be one of {sorted(_NONLINEARITIES)}, got {nonlinearity!r}"
-            )
-        ka, kb, kr = jax.random.split(key, 3)
-        self.A = glorot_matrix(ka, d_state, d_state)
-        self.B = glorot_matrix(kb, d_state, d_model)
-        self.C, self.D = _readout_init(kr, d_model, d_state)
+        check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+        self.A, self.B, self.C, self.D = _glorot_init(key, d_model, d_state)
         self.d_model = d_model
         self.d_state = d_state
         self.nonlinearity = nonlinearity
 
-    def init_state(self) -> Float[Array, " d_state"]:
-        """The zero state x_0 (N,)."""
-        return jnp.zeros((self.d_state,), self.A.dtype)
+    def _input_weights(self) -> tuple[Array, None]:
+        return self.B, None
 
     def _update(self, h: Array, bu: Array) -> Array:
         return _NONLINEARITIES[self.nonlinearity](self.A @ h + bu)
 
-    def __call__(
-        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
-    ) -> Float[Array, "seq d_model"]:
-        """(L, H) -> (L, H), sequential scan from the zero state. `key` is unused."""
-        check_sequence(x, self.d_model, "ElmanRNN")
-        bu = x @ self.B.T
-
-        def body(h, bu_k):
-            h = self._update(h, bu_k)
-            return h, h
-
-        _, hs = jax.lax.scan(body, self.init_state(), bu)
-        return hs @ self.C.T + x * self.D
-
-    def step(
-        self, state: Float[Array, " d_state"], x_t: Float[Array, " d_model"]
-    ) -> tuple[Float[Array, " d_state"], Float[Array, " d_model"]]:
-        """One step: (x_{k-1}, u_k) -> (x_k, y_k)."""
-        _check_step(x_t, self.d_model, "ElmanRNN")
-        h = self._update(state, self.B @ x_t)
-        return h, self.C @ h + self.D * x_t
+    def eigenvalues(self) -> Complex[Array, " d_state"]:
+        """eig(A): the recurrence linearised at the zero state (tanh'(0) = 1)."""
+        return dense_eigenvalues(self.A)
 
 
-class DenseLinearRNN(eqx.Module):
+class DenseLinearRNN(_DenseRNN):
     """Dense linear RNN, x_k = A x_{k-1} + B u_k, y_k = C x_k + D u_k (paper sec. 4, row 3).
 
     Same parameters and init as `ElmanRNN` (Glorot `A`, so by the circular law its
@@ -125,41 +173,27 @@ class DenseLinearRNN(eqx.Module):
 
     def __init__(self, d_model: int, d_state: int, *, key: PRNGKeyArray):
         check_sizes(d_model, d_state)
-        ka, kb, kr = jax.random.split(key, 3)
-        self.A = glorot_matrix(ka, d_state, d_state)
-        self.B = glorot_matrix(kb, d_state, d_model)
-        self.C, self.D = _readout_init(kr, d_model, d_state)
+        self.A, self.B, self.C, self.D = _glorot_init(key, d_model, d_state)
         self.d_model = d_model
         self.d_state = d_state
 
-    def init_state(self) -> Float[Array, " d_state"]:
-        """The zero state x_0 (N,)."""
-        return jnp.zeros((self.d_state,), self.A.dtype)
+    def _input_weights(self) -> tuple[Array, None]:
+        return self.B, None
 
-    def __call__(
-        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
-    ) -> Float[Array, "seq d_model"]:
-        """(L, H) -> (L, H), sequential scan from the zero state. `key` is unused."""
-        check_sequence(x, self.d_model, "DenseLinearRNN")
-        bu = x @ self.B.T
+    def _update(self, h: Array, bu: Array) -> Array:
+        return self.A @ h + bu
 
-        def body(h, bu_k):
-            h = self.A @ h + bu_k
-            return h, h
+    def linear_system(self) -> LinearSystem:
+        """A, B, C (dense, as complex arrays) and D."""
+        cdt = jnp.result_type(self.A.dtype, jnp.complex64)
+        return LinearSystem(self.A.astype(cdt), self.B.astype(cdt), self.C.astype(cdt), self.D)
 
-        _, hs = jax.lax.scan(body, self.init_state(), bu)
-        return hs @ self.C.T + x * self.D
-
-    def step(
-        self, state: Float[Array, " d_state"], x_t: Float[Array, " d_model"]
-    ) -> tuple[Float[Array, " d_state"], Float[Array, " d_model"]]:
-        """One step: (x_{k-1}, u_k) -> (x_k, y_k)."""
-        _check_step(x_t, self.d_model, "DenseLinearRNN")
-        h = self.A @ state + self.B @ x_t
-        return h, self.C @ h + self.D * x_t
+    def eigenvalues(self) -> Complex[Array, " d_state"]:
+        """eig(A), in numpy float64."""
+        return dense_eigenvalues(self.A)
 
 
-class GRU(eqx.Module):
+class GRU(_DenseRNN):
     """GRU baseline as a sequence mixer: equinox's `GRUCell` equations, then y = C h + D u.
 
     With gates split as [reset, update, new] along the first axis of the weights:
@@ -193,9 +227,8 @@ class GRU(eqx.Module):
         self.d_model = d_model
         self.d_state = d_state
 
-    def init_state(self) -> Float[Array, " d_state"]:
-        """The zero hidden state (N,)."""
-        return jnp.zeros((self.d_state,), self.weight_hh.dtype)
+    def _input_weights(self) -> tuple[Array, Array]:
+        return self.weight_ih, self.bias
 
     def _update(self, h: Array, gi: Array) -> Array:
         # gi = W_ih u + bias, precomputed; only the recurrent product is sequential.
@@ -206,34 +239,13 @@ class GRU(eqx.Module):
         new = jnp.tanh(gi[2 * n :] + reset * (gh[2 * n :] + self.bias_n))
         return new + update * (h - new)
 
-    def __call__(
-        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
-    ) -> Float[Array, "seq d_model"]:
-        """(L, H) -> (L, H), sequential scan from the zero state. `key` is unused."""
-        check_sequence(x, self.d_model, "GRU")
-        gi = x @ self.weight_ih.T + self.bias
 
-        def body(h, gi_k):
-            h = self._update(h, gi_k)
-            return h, h
-
-        _, hs = jax.lax.scan(body, self.init_state(), gi)
-        return hs @ self.C.T + x * self.D
-
-    def step(
-        self, state: Float[Array, " d_state"], x_t: Float[Array, " d_model"]
-    ) -> tuple[Float[Array, " d_state"], Float[Array, " d_model"]]:
-        """One step: (h_{k-1}, u_k) -> (h_k, y_k)."""
-        _check_step(x_t, self.d_model, "GRU")
-        h = self._update(state, self.weight_ih @ x_t + self.bias)
-        return h, self.C @ h + self.D * x_t
-
-
-class LSTM(eqx.Module):
+class LSTM(_DenseRNN):
     """LSTM baseline as a sequence mixer: equinox's `LSTMCell` equations, then y = C h + D u.
 
     Gates [i, f, g, o] = split(W_ih u + W_hh h + bias); c' = sigmoid(f) c + sigmoid(i) tanh(g),
-    h' = sigmoid(o) tanh(c'). The state is the pair (h, c), each (N,); the readout uses h.
+    h' = sigmoid(o) tanh(c'). The state is the pair (h, c), each (N,); the readout uses h,
+    the state-variance tools read the cell c.
     Init as `eqx.nn.LSTMCell` (uniform in +-1/sqrt(N)); `C`, `D` as in the LRU.
     """
 
@@ -263,6 +275,9 @@ class LSTM(eqx.Module):
         z = jnp.zeros((self.d_state,), self.weight_hh.dtype)
         return z, z
 
+    def _input_weights(self) -> tuple[Array, Array]:
+        return self.weight_ih, self.bias
+
     def _update(self, hc: tuple[Array, Array], gi: Array) -> tuple[Array, Array]:
         h, c = hc
         n = self.d_state
@@ -274,26 +289,9 @@ class LSTM(eqx.Module):
         c = f * c + i * g
         return o * jnp.tanh(c), c
 
-    def __call__(
-        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
-    ) -> Float[Array, "seq d_model"]:
-        """(L, H) -> (L, H), sequential scan from the zero state. `key` is unused."""
-        check_sequence(x, self.d_model, "LSTM")
-        gi = x @ self.weight_ih.T + self.bias
+    def _hidden(self, hc: tuple[Array, Array]) -> Array:
+        return hc[0]
 
-        def body(hc, gi_k):
-            hc = self._update(hc, gi_k)
-            return hc, hc[0]
-
-        _, hs = jax.lax.scan(body, self.init_state(), gi)
-        return hs @ self.C.T + x * self.D
-
-    def step(
-        self,
-        state: tuple[Float[Array, " d_state"], Float[Array, " d_state"]],
-        x_t: Float[Array, " d_model"],
-    ) -> tuple[tuple[Float[Array, " d_state"], Float[Array, " d_state"]], Float[Array, " d_model"]]:
-        """One step: ((h, c)_{k-1}, u_k) -> ((h, c)_k, y_k)."""
-        _check_step(x_t, self.d_model, "LSTM")
-        h, c = self._update(state, self.weight_ih @ x_t + self.bias)
-        return (h, c), self.C @ h + self.D * x_t
+    def state_vector(self, state: tuple[Array, Array]) -> Float[Array, " d_state"]:
+        """The cell c."""
+        return state[1]

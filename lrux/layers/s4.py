@@ -21,10 +21,19 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Complex, Float, PRNGKeyArray
+from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
 
 from lrux import hippo
-from lrux.layers.lru import check_sequence, check_sizes
+from lrux.layers.base import (
+    AbstractMixer,
+    LinearSystem,
+    block_diagonal_inputs,
+    check_sequence,
+    check_sizes,
+    check_step,
+    dense_eigenvalues,
+    diagonal_kernel,
+)
 from lrux.layers.s4d import fft_conv
 
 
@@ -68,7 +77,7 @@ def cauchy_kernel(
     return jnp.fft.irfft(khat, n=length, axis=-1).astype(dt.dtype)
 
 
-class S4(eqx.Module):
+class S4(AbstractMixer):
     """S4 mixer (DPLR, HiPPO-LegS init): (seq, d_model) -> (seq, d_model), d_state = N.
 
     Options: `l_max` (kernel length that the trained C refers to, default 1024; longer
@@ -120,7 +129,7 @@ class S4(eqx.Module):
             )
         if not isinstance(l_max, int) or isinstance(l_max, bool) or l_max < 1:
             raise ValueError(f"S4: l_max must be a positive int, got {l_max!r}")
-        lam, pt, bt, _ = hippo.legs_dplr(d_state, clip_b=2.0)
+        lam, pt, bt, _ = hippo.legs_dplr(d_state, clip_b=hippo.B_CLIP)
         modes = d_state // 2
         tile = lambda v: jnp.broadcast_to(jnp.asarray(v), (d_model, modes))
         k_dt, k_cre, k_cim, k_d = jax.random.split(key, 4)
@@ -184,8 +193,27 @@ class S4(eqx.Module):
 
         return cauchy_kernel(lam, p, b, jax.vmap(longer)(abar, c), dt, length)
 
+    def convolution_kernel(self, length: int) -> Float[Array, "length d_model d_model"]:
+        """`kernel` as (length, H, H) matrices, diagonal across channels."""
+        return diagonal_kernel(self.kernel(length))
+
+    def linear_system(self) -> LinearSystem:
+        """Block-dense per channel: A = Abar (H*N, H*N), Bbar, C = the recurrence's Cbar, D."""
+        abar, bbar = self.dense()  # (H, N, N), (H, N)
+        cbar = self.output_vector()  # (H, N): y = Re(sum_n Cbar_n x_n)
+        h, n, _ = abar.shape
+        a = jnp.zeros((h * n, h * n), abar.dtype)
+        for i in range(h):
+            a = a.at[i * n : (i + 1) * n, i * n : (i + 1) * n].set(abar[i])
+        b, c = block_diagonal_inputs(bbar, cbar)
+        return LinearSystem(a, b, c, self.D)
+
+    def eigenvalues(self) -> Complex[Array, " modes"]:
+        """eig(Abar) per channel, flattened (H * N)."""
+        return dense_eigenvalues(self.dense()[0]).reshape(-1)
+
     def __call__(
-        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
     ) -> Float[Array, "seq d_model"]:
         """FFT convolution with the Cauchy kernel, plus the D skip; `key` unused."""
         check_sequence(x, self.d_model, "S4")
@@ -202,7 +230,7 @@ class S4(eqx.Module):
     def step(
         self,
         state: tuple[Complex[Array, "d_model n"], Complex[Array, "d_model n"]],
-        x_t: Float[Array, " d_model"],
+        x_t: Real[Array, " d_model"],
     ) -> tuple[
         tuple[Complex[Array, "d_model n"], Complex[Array, "d_model n"]], Float[Array, " d_model"]
     ]:
@@ -211,8 +239,7 @@ class S4(eqx.Module):
         Abar = A1 A0, Bbar = 2 A1 B with A0 = (2/dt) I + A and (Woodbury)
         A1 = (2/dt I - A)^-1 = E - E P (1 + P^* E P)^-1 P^* E, E = diag(1 / (2/dt - Lambda)).
         """
-        if x_t.shape != (self.d_model,):
-            raise ValueError(f"S4.step expects x_t of shape ({self.d_model},), got {x_t.shape}")
+        check_step(x_t, self.d_model, "S4")
         x, cbar = state
         lam, p, b, _, dt = self._system()
         two_dt = (2.0 / dt)[:, None]
@@ -226,3 +253,9 @@ class S4(eqx.Module):
         x = ev - e * p * (num / den)
         y = jnp.sum(cbar * x, axis=-1).real + self.D * x_t
         return (x, cbar), y
+
+    def state_vector(
+        self, state: tuple[Complex[Array, "d_model n"], Complex[Array, "d_model n"]]
+    ) -> Complex[Array, "d_model n"]:
+        """The state x (not the fixed output vector Cbar that the state also carries)."""
+        return state[0]

@@ -18,25 +18,40 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Complex, Float, PRNGKeyArray
+from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
 
 from lrux import hippo
-from lrux.layers.lru import check_sequence, check_sizes
+from lrux.layers.base import (
+    AbstractMixer,
+    LinearSystem,
+    block_diagonal_inputs,
+    check_choice,
+    check_sequence,
+    check_sizes,
+    check_step,
+    diagonal_kernel,
+)
 
 
 def fft_conv(
-    u: Float[Array, "seq channels"], k: Float[Array, "klen channels"]
+    u: Real[Array, "seq channels"], k: Float[Array, "klen channels"]
 ) -> Float[Array, "seq channels"]:
     """Causal convolution y_t = sum_{l <= t} k_l u_{t-l} per channel, by FFT of size 2 seq.
 
-    `k` may be longer than `u` (only its first seq taps matter) or shorter (zero taps).
+    `k` may be longer than `u` (only its first seq taps matter) or shorter (zero taps). The
+    result has the floating dtype of u and k promoted (at least float32: the FFT's), so
+    integer or half-precision input is never rounded back to its own dtype.
     """
     length = u.shape[0]
-    k = k[:length]
+    dtype = jnp.result_type(u.dtype, k.dtype, jnp.float32)
+    if length == 0:
+        return jnp.zeros(u.shape, dtype)
+    u = u.astype(dtype)
+    k = k[:length].astype(jnp.promote_types(k.dtype, jnp.float32))
     n = 2 * length
     uf = jnp.fft.rfft(u, n=n, axis=0)
     kf = jnp.fft.rfft(k, n=n, axis=0)
-    return jnp.fft.irfft(uf * kf, n=n, axis=0)[:length].astype(u.dtype)
+    return jnp.fft.irfft(uf * kf, n=n, axis=0)[:length].astype(dtype)
 
 
 def vandermonde_kernel(
@@ -58,11 +73,7 @@ def vandermonde_kernel(
     return 2.0 * k.reshape(k.shape[0], n_hi * t)[:, :length].real
 
 
-def _complex(re: Array, im: Array) -> Array:
-    return jax.lax.complex(re, im)
-
-
-class S4D(eqx.Module):
+class S4D(AbstractMixer):
     """S4D mixer: (seq, d_model) -> (seq, d_model) with d_state = N (N/2 complex modes kept).
 
     Options: `init` in ("lin", "inv", "legs", "real") (S4D-Lin, S4D-Inv, S4D-LegS, S4D-Real),
@@ -91,8 +102,8 @@ class S4D(eqx.Module):
         d_model: int,
         d_state: int,
         *,
-        init: str = "lin",
-        discretization: str = "zoh",
+        init: hippo.S4DInit = "lin",
+        discretization: hippo.Discretization = "zoh",
         dt_min: float = 0.001,
         dt_max: float = 0.1,
         key: PRNGKeyArray,
@@ -102,13 +113,8 @@ class S4D(eqx.Module):
             raise ValueError(
                 f"S4D: d_state (N) must be even (N/2 conjugate-pair modes), got {d_state}"
             )
-        if init not in hippo.S4D_INITS:
-            raise ValueError(f"S4D: init must be one of {hippo.S4D_INITS}, got {init!r}")
-        if discretization not in hippo.DISCRETIZATIONS:
-            raise ValueError(
-                f"S4D: discretization must be one of {tuple(hippo.DISCRETIZATIONS)}, "
-                f"got {discretization!r}"
-            )
+        check_choice("init", init, hippo.S4D_INITS, "S4D")
+        check_choice("discretization", discretization, tuple(hippo.DISCRETIZATIONS), "S4D")
         k_dt, k_cre, k_cim, k_d = jax.random.split(key, 4)
         a, b = hippo.s4d_init(init, d_state)
         modes = d_state // 2
@@ -129,14 +135,13 @@ class S4D(eqx.Module):
 
     def continuous_eigenvalues(self) -> Complex[Array, "d_model modes"]:
         """Continuous-time A per channel and mode (Re A < 0 by construction)."""
-        return _complex(-jnp.exp(self.A_re_log), self.A_im)
+        return jax.lax.complex(-jnp.exp(self.A_re_log), self.A_im)
 
     def discrete(self) -> tuple[Complex[Array, "d_model modes"], Complex[Array, "d_model modes"]]:
         """(Lbar, Bbar) per channel and mode after ZOH / bilinear discretisation."""
         dt = jnp.exp(self.log_dt)[:, None]
-        return hippo.discretize(
-            self.discretization, self.continuous_eigenvalues(), _complex(self.B_re, self.B_im), dt
-        )
+        b = jax.lax.complex(self.B_re, self.B_im)
+        return hippo.discretize(self.discretization, self.continuous_eigenvalues(), b, dt)
 
     def kernel(self, length: int) -> Float[Array, "d_model klen"]:
         """K_{h,l} = 2 Re sum_n C_hn Bbar_hn Lbar_hn^l for l < length (Vandermonde)."""
@@ -145,11 +150,21 @@ class S4D(eqx.Module):
             log_lbar = jnp.exp(self.log_dt)[:, None] * self.continuous_eigenvalues()
         else:
             log_lbar = jnp.log(lbar)  # Lbar^l = exp(l log Lbar) for integer l on any branch
-        cb = _complex(self.C_re, self.C_im) * bbar
+        cb = jax.lax.complex(self.C_re, self.C_im) * bbar
         return vandermonde_kernel(log_lbar, cb, length)
 
+    def convolution_kernel(self, length: int) -> Float[Array, "length d_model d_model"]:
+        """`kernel` as (length, H, H) matrices, diagonal across channels."""
+        return diagonal_kernel(self.kernel(length))
+
+    def linear_system(self) -> LinearSystem:
+        """Block-diagonal per channel: A = Lbar (H*N/2,), B, C (2 C: the 2 Re readout), D."""
+        lbar, bbar = self.discrete()
+        b, c = block_diagonal_inputs(bbar, 2.0 * jax.lax.complex(self.C_re, self.C_im))
+        return LinearSystem(lbar.reshape(-1), b, c, self.D)
+
     def __call__(
-        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
     ) -> Float[Array, "seq d_model"]:
         """FFT convolution of each channel with its kernel, plus the D skip; `key` unused."""
         check_sequence(x, self.d_model, "S4D")
@@ -162,13 +177,12 @@ class S4D(eqx.Module):
         return jnp.zeros((self.d_model, self.d_state // 2), dtype)
 
     def step(
-        self, state: Complex[Array, "d_model modes"], x_t: Float[Array, " d_model"]
+        self, state: Complex[Array, "d_model modes"], x_t: Real[Array, " d_model"]
     ) -> tuple[Complex[Array, "d_model modes"], Float[Array, " d_model"]]:
         """One recurrent step: x_k = Lbar x_{k-1} + Bbar u_k, y_k = 2 Re(C x_k) + D u_k."""
-        if x_t.shape != (self.d_model,):
-            raise ValueError(f"S4D.step expects x_t of shape ({self.d_model},), got {x_t.shape}")
+        check_step(x_t, self.d_model, "S4D")
         lbar, bbar = self.discrete()
         state = lbar * state + bbar * x_t[:, None]
-        c = _complex(self.C_re, self.C_im)
+        c = jax.lax.complex(self.C_re, self.C_im)
         y = 2.0 * jnp.sum(c * state, axis=-1).real + self.D * x_t
         return state, y

@@ -12,19 +12,28 @@ own C; the two directions are summed.
 """
 
 import math
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Complex, Float, PRNGKeyArray
+from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
 
 from lrux import hippo
-from lrux.layers.lru import check_scan_mode, check_sequence, check_sizes
-from lrux.scan import linear_scan
+from lrux.layers.base import (
+    AbstractMixer,
+    LinearSystem,
+    check_choice,
+    check_scan_mode,
+    check_sequence,
+    check_sizes,
+    check_step,
+)
+from lrux.scan import ScanMode, linear_scan
 
-C_INITS = ("trunc_standard_normal", "complex_normal")
+CInit = Literal["trunc_standard_normal", "lecun_normal", "complex_normal"]
+C_INITS: tuple[str, ...] = get_args(CInit)
 _TRUNC_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
 
 
@@ -32,6 +41,30 @@ def _lecun_trunc(key: PRNGKeyArray, shape: tuple[int, ...], fan_in: int) -> Arra
     """Truncated (2 sigma) normal with variance 1/fan_in (jax's lecun_normal)."""
     z = jax.random.truncated_normal(key, -2.0, 2.0, shape)
     return z * (math.sqrt(1.0 / fan_in) / _TRUNC_STD)
+
+
+def init_c(
+    key: PRNGKeyArray, c_init: CInit, d_model: int, v: np.ndarray
+) -> tuple[Float[Array, "d_model modes"], Float[Array, "d_model modes"]]:
+    """(Re Ct, Im Ct) of S5's output matrix Ct = C V for the eigenvectors V (P, modes).
+
+    C = C_re + i C_im (H, P) with each part truncated-normal of variance 1/P
+    ("trunc_standard_normal") or 1/(H P) ("lecun_normal"); "complex_normal" draws
+    Ct ~ CN(0, 1) itself (real and imaginary parts of variance 1/2).
+    """
+    d_state, modes = v.shape
+    kr, ki = jax.random.split(key)
+    if c_init == "complex_normal":
+        s = math.sqrt(0.5)
+        ct_re = jax.random.normal(kr, (d_model, modes)) * s
+        return ct_re, jax.random.normal(ki, (d_model, modes)) * s
+    fan_in = d_model * d_state if c_init == "lecun_normal" else d_state
+    c = jax.lax.complex(
+        _lecun_trunc(kr, (d_model, d_state), fan_in),
+        _lecun_trunc(ki, (d_model, d_state), fan_in),
+    )
+    ct = c @ jnp.asarray(v).astype(c.dtype)
+    return ct.real, ct.imag
 
 
 def hippo_n_blocks(
@@ -62,13 +95,16 @@ def hippo_n_blocks(
     return np.tile(lam, blocks), big_v, big_v.conj().T
 
 
-class S5(eqx.Module):
+class S5(AbstractMixer):
     """S5 mixer: (seq, d_model) -> (seq, d_model) with d_state = P.
 
     Options: `blocks` (J, default 1), `conj_sym` (default True: P/2 modes kept),
     `discretization` ("zoh" or "bilinear"), `dt_min`, `dt_max`, `step_rescale`,
-    `clip_eigs` (Re Lambda <= -1e-4), `c_init` ("trunc_standard_normal": C of variance 1/P
-    then Ct = C V, or "complex_normal": Ct ~ CN(0, 1)), `bidirectional`, `scan_mode`.
+    `clip_eigs` (Re Lambda <= -1e-4), `c_init`, `bidirectional`, `scan_mode`. `c_init` as in
+    S5's code, where C is drawn as real and imaginary parts of shape (H, P, 2), then
+    Ct = C V: "trunc_standard_normal" draws each channel's (1, P, 2) block with jax's
+    lecun_normal (fan-in P: variance 1/P); "lecun_normal" draws the whole (H, P, 2) array
+    with it (fan-in H * P: variance 1/(H P)); "complex_normal" draws Ct ~ CN(0, 1) directly.
     """
 
     Lambda_re: Float[Array, " modes"]
@@ -106,25 +142,20 @@ class S5(eqx.Module):
         *,
         blocks: int = 1,
         conj_sym: bool = True,
-        discretization: str = "zoh",
+        discretization: hippo.Discretization = "zoh",
         dt_min: float = 0.001,
         dt_max: float = 0.1,
         step_rescale: float = 1.0,
         clip_eigs: bool = False,
-        c_init: str = "trunc_standard_normal",
+        c_init: CInit = "trunc_standard_normal",
         bidirectional: bool = False,
-        scan_mode: str = "auto",
+        scan_mode: ScanMode = "auto",
         key: PRNGKeyArray,
     ):
         check_sizes(d_model, d_state)
         check_scan_mode(scan_mode)
-        if discretization not in hippo.DISCRETIZATIONS:
-            raise ValueError(
-                f"S5: discretization must be one of {tuple(hippo.DISCRETIZATIONS)}, "
-                f"got {discretization!r}"
-            )
-        if c_init not in C_INITS:
-            raise ValueError(f"S5: c_init must be one of {C_INITS}, got {c_init!r}")
+        check_choice("discretization", discretization, tuple(hippo.DISCRETIZATIONS), "S5")
+        check_choice("c_init", c_init, C_INITS, "S5")
         if not step_rescale > 0:
             raise ValueError(f"S5: step_rescale must be > 0, got {step_rescale}")
         lam, v, v_inv = hippo_n_blocks(d_state, blocks, conj_sym)
@@ -136,25 +167,9 @@ class S5(eqx.Module):
         bt = jnp.asarray(v_inv) @ b.astype(jnp.result_type(b.dtype, jnp.complex64))
         self.B_re, self.B_im = bt.real, bt.imag
 
-        def make_c(k):
-            if c_init == "complex_normal":
-                kr, ki = jax.random.split(k)
-                s = math.sqrt(0.5)
-                return (
-                    jax.random.normal(kr, (d_model, m)) * s,
-                    jax.random.normal(ki, (d_model, m)) * s,
-                )
-            kr, ki = jax.random.split(k)
-            c = jax.lax.complex(
-                _lecun_trunc(kr, (d_model, d_state), d_state),
-                _lecun_trunc(ki, (d_model, d_state), d_state),
-            )
-            ct = c @ jnp.asarray(v).astype(c.dtype)
-            return ct.real, ct.imag
-
-        self.C_re, self.C_im = make_c(k_c)
+        self.C_re, self.C_im = init_c(k_c, c_init, d_model, v)
         if bidirectional:
-            self.C2_re, self.C2_im = make_c(k_c2)
+            self.C2_re, self.C2_im = init_c(k_c2, c_init, d_model, v)
         else:
             self.C2_re = self.C2_im = None
         self.D = jax.random.normal(k_d, (d_model,))
@@ -190,8 +205,23 @@ class S5(eqx.Module):
         scale = 2.0 if self.conj_sym else 1.0
         return scale * (h.real @ c_re.T - h.imag @ c_im.T)
 
+    def eigenvalues(self) -> Complex[Array, " modes"]:
+        """Lbar (one per kept mode), also of a bidirectional S5 (both directions share it)."""
+        return self.discrete()[0]
+
+    def linear_system(self) -> LinearSystem:
+        """A = Lbar, B = Bbar, C (2 C with conjugate symmetry), D (causal S5 only)."""
+        if self.bidirectional:
+            raise NotImplementedError(
+                "S5: a bidirectional S5 is not causal, so it is not one linear recurrence; "
+                "build it with bidirectional=False"
+            )
+        lbar, bbar = self.discrete()
+        scale = 2.0 if self.conj_sym else 1.0
+        return LinearSystem(lbar, bbar, scale * jax.lax.complex(self.C_re, self.C_im), self.D)
+
     def __call__(
-        self, x: Float[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
     ) -> Float[Array, "seq d_model"]:
         """Parallel-scan form over one sequence; `key` unused."""
         check_sequence(x, self.d_model, "S5")
@@ -217,12 +247,11 @@ class S5(eqx.Module):
         return jnp.zeros(self.Lambda_re.shape, jnp.result_type(self.log_dt.dtype, jnp.complex64))
 
     def step(
-        self, state: Complex[Array, " modes"], x_t: Float[Array, " d_model"]
+        self, state: Complex[Array, " modes"], x_t: Real[Array, " d_model"]
     ) -> tuple[Complex[Array, " modes"], Float[Array, " d_model"]]:
         """One recurrent step (causal S5 only): x_k = Lbar x_{k-1} + Bbar u_k."""
         self._no_step()
-        if x_t.shape != (self.d_model,):
-            raise ValueError(f"S5.step expects x_t of shape ({self.d_model},), got {x_t.shape}")
+        check_step(x_t, self.d_model, "S5")
         lbar, bbar = self.discrete()
         state = lbar * state + bbar @ x_t.astype(bbar.dtype)
         return state, self._readout(state, self.C_re, self.C_im) + self.D * x_t

@@ -37,7 +37,7 @@ def preset_spec(preset: Preset):
 
 def synthetic_batch(spec, batch_size: int, rng: np.random.Generator):
     """Random full-length inputs, labels and all-valid rows in the task's shapes and dtypes."""
-    from lrux.train.feed import _batch
+    from lrux.data import Batch
 
     L = spec.seq_len
     if spec.kind == "tokens":
@@ -47,12 +47,12 @@ def synthetic_batch(spec, batch_size: int, rng: np.random.Generator):
     else:
         inputs = rng.standard_normal((batch_size, L, spec.channels)).astype(np.float32)
         lengths = np.full((batch_size,), L, np.int32)
-    return _batch({
-        "inputs": inputs,
-        "lengths": lengths,
-        "labels": rng.integers(0, spec.num_classes, (batch_size,)).astype(np.int32),
-        "valid": np.ones((batch_size,), bool),
-    })
+    return Batch(
+        inputs=inputs,
+        lengths=lengths,
+        labels=rng.integers(0, spec.num_classes, (batch_size,)).astype(np.int32),
+        valid=np.ones((batch_size,), bool),
+    )
 
 
 def peak_memory_bytes() -> int | None:

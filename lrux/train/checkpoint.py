@@ -16,6 +16,7 @@ earlier checkpoints as they were and raises `CheckpointError` naming the folder.
 
 import base64
 import json
+import logging
 import os
 import shutil
 from collections.abc import Sequence
@@ -118,6 +119,17 @@ def _abstract(tree: Any) -> Any:
 
 def _nbytes(items: dict[str, Any]) -> int:
     return sum(int(getattr(x, "nbytes", 0)) for x in jax.tree_util.tree_leaves(items))
+
+
+class _NoUnevaluatedWarning(logging.Filter):
+    """Checkpoints saved between evaluations carry no metrics by design; orbax warns about
+    each of them ("Requested `tracked_metric`; did not provide metrics")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "did not provide metrics" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_NoUnevaluatedWarning())
 
 
 def _val_accuracy(metrics: Any) -> float:

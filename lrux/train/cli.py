@@ -84,7 +84,7 @@ def build_preset(args: argparse.Namespace):
     if args.steps is not None:
         overrides.append(f"steps={args.steps}")
     accepted = getattr(MIXERS[args.model], "option_names", None)
-    return apply_overrides(preset, overrides, mixer_options=accepted() if accepted else None)
+    return apply_overrides(preset, overrides, mixer_options=set(accepted()) if accepted else None)
 
 
 def _train(args, preset) -> dict:

@@ -8,7 +8,7 @@ with `jax.make_array_from_process_local_data`.
 import math
 import sys
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import numpy as np
@@ -18,8 +18,6 @@ from lrux.errors import DataError
 from lrux.presets import TRAIN_SIZE, Preset
 from lrux.train.checkpoint import decode_state, encode_state
 from lrux.train.sharding import fetch, global_batch
-
-GENERATED_TASKS = ("listops", "pathfinder", "pathx")
 
 
 class MissingData(DataError):
@@ -31,43 +29,18 @@ def _log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-class _Batch(NamedTuple):  # until lrux.data.Batch: the loaders' dicts as a NamedTuple
-    inputs: Any
-    lengths: Any
-    labels: Any
-    valid: Any
-
-
-def _batch(x: Any) -> Any:
-    """A loader's batch as a `lrux.data.Batch` (older loaders yield dicts)."""
-    if isinstance(x, dict):
-        return getattr(lra, "Batch", _Batch)(**x)
-    return x
-
-
 def ensure_data(preset: Preset, data_dir: str, log: Callable[[str], None] = _log) -> None:
     """Generate ListOps / Pathfinder / PathX into an absent or empty `data_dir` folder (on
-    process 0, saying so); raise `MissingData` for text / retrieval / image without data."""
+    process 0, saying so); raise `MissingData` for text / retrieval / image without data,
+    and the data layer's `DataError` for a partial or foreign set."""
     load = dict(preset.data.get("load", {}))
-    generate = dict(preset.data.get("generate", {})) if preset.task in GENERATED_TASKS else None
+    generated = preset.task in lra.GENERATED_TASKS
+    generate = dict(preset.data.get("generate", {})) if generated else None
     if jax.process_index() == 0:
-        if hasattr(lra, "ensure_data"):
-            try:
-                lra.ensure_data(preset.task, data_dir, generate=generate, log=log, **load)
-            except DataError as e:
-                if lra.data_present(preset.task, data_dir, **_locate(load)):
-                    raise
-                raise MissingData(str(e)) from e
-        elif not lra.data_present(preset.task, data_dir, **_locate(load)):
-            if generate is None:
-                raise MissingData(lra.missing_data_message(preset.task, data_dir))
-            log(f"no {preset.task} data in {data_dir}: generating it there "
-                f"({generate or 'full size'}) ...")
-            if preset.task == "listops":
-                lra.generate_listops(data_dir, **generate)
-            else:
-                lra.generate_pathfinder(data_dir, **generate)
-            log(f"generated {preset.task} data in {data_dir}")
+        status = lra.data_status(preset.task, data_dir, **_locate(load))
+        if status.state == "absent" and not generated:
+            raise MissingData(lra.missing_data_message(preset.task, data_dir))
+        lra.ensure_data(preset.task, data_dir, generate=generate, log=log, **load)
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
@@ -75,8 +48,7 @@ def ensure_data(preset: Preset, data_dir: str, log: Callable[[str], None] = _log
 
 
 def _locate(load: dict) -> dict:
-    return {k: v for k, v in load.items() if k in ("difficulty", "tokenizer", "max_length",
-                                                    "grayscale")}
+    return {k: v for k, v in load.items() if k in ("difficulty",)}
 
 
 def load_splits(preset: Preset, data_dir: str) -> dict[str, lra.Split]:
@@ -101,11 +73,9 @@ def load_splits(preset: Preset, data_dir: str) -> dict[str, lra.Split]:
     return splits
 
 
-def data_fingerprint(splits: dict[str, lra.Split]) -> str | None:
-    """The content fingerprint of the data (None where the loader gives none)."""
-    prints = {getattr(s, "fingerprint", None) for s in splits.values()}
-    prints.discard(None)
-    return ",".join(sorted(prints)) or None
+def data_fingerprint(splits: dict[str, lra.Split]) -> str:
+    """The content fingerprint of the data (the same for the three splits of one set)."""
+    return ",".join(sorted({s.fingerprint for s in splits.values()}))
 
 
 def _loader(split, *, batch_size, seed, train, shard_index, shard_count):
@@ -142,7 +112,7 @@ class ShardedIterator:
         ]
 
     def __next__(self) -> Any:
-        parts = [_batch(next(it)) for it in self.iterators]
+        parts = [next(it) for it in self.iterators]
         if len(parts) == 1:
             return parts[0]
         return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
@@ -175,12 +145,12 @@ def evaluate(model, bn_state, split, *, batch_size: int, mesh, eval_step, seed: 
     totals = np.zeros(3)
     for _ in range(n_batches):
         try:
-            batch = template = _batch(next(it))
+            batch = template = next(it)
         except StopIteration:
             if template is None:  # this process's shard is empty: any batch, all invalid
-                template = _batch(next(iter(_loader(
+                template = next(iter(_loader(
                     split, batch_size=local_bs, seed=seed, train=False, shard_index=0,
-                    shard_count=1))))
+                    shard_count=1)))
             batch = template._replace(valid=np.zeros_like(template.valid))
         out = eval_step(model, bn_state, global_batch(batch, mesh))
         totals += np.array([float(fetch(x)) for x in out])

@@ -99,6 +99,8 @@ def config_differences(old: dict, new: dict, *, allow_steps_change: bool = False
     diffs = []
     for name in sorted(set(a) | set(b)):
         va, vb = a.get(name, "<absent>"), b.get(name, "<absent>")
+        if name == "data_fingerprint" and va is None:  # config.json of an older lrux
+            continue
         if _json(va) != _json(vb) and not _may_change(name, allow_steps_change):
             diffs.append(f"{name}: was {_json(va)}, now {_json(vb)}")
     return diffs

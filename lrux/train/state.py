@@ -19,6 +19,7 @@ from jaxtyping import PRNGKeyArray
 from lrux.errors import ConfigError
 from lrux.models import make_model
 from lrux.presets import Preset
+from lrux.registry import mixer_entry
 from lrux.train.optim import make_optimizer
 from lrux.train.sharding import replicate
 
@@ -62,12 +63,6 @@ class TrainSetup(NamedTuple):
     schedule: optax.Schedule
 
 
-def _entry_fact(model: str, name: str, default: Any) -> Any:
-    from lrux.registry import MIXERS
-
-    return getattr(MIXERS[model], name, default)
-
-
 def build_model(preset: Preset, spec: Any, *, key: PRNGKeyArray) -> tuple[eqx.Module, Any]:
     """The model of `preset` for a task spec (num_classes, vocab_size / channels, dual).
 
@@ -75,8 +70,7 @@ def build_model(preset: Preset, spec: Any, *, key: PRNGKeyArray) -> tuple[eqx.Mo
     the task's sequence length unless the preset sets it.
     """
     opts = dict(preset.mixer_options)
-    length_option = _entry_fact(preset.model, "length_option",
-                                "l_max" if preset.model == "s4" else None)
+    length_option = mixer_entry(preset.model).length_option
     if length_option:
         opts.setdefault(length_option, spec.seq_len)
     return make_model(

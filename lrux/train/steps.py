@@ -5,12 +5,12 @@ The model works on one example; the steps vmap it over the global batch with
 many devices or processes (jit sees the global array). Losses are means over valid rows
 (`valid` is False on padding rows of a final partial evaluation batch).
 
-A batch is anything with the fields `inputs`, `lengths`, `labels`, `valid` (`lrux.data.Batch`
-from the loaders, already converted to int32 tokens / float32 pixels, int32 lengths and
-labels, bool valid).
+A batch is a `lrux.data.Batch` (inputs, lengths, labels, valid), converted once by the loaders
+(int32 tokens / float32 pixels, int32 lengths and labels, bool valid) and put on the mesh by
+`lrux.train.global_batch`.
 """
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -19,6 +19,7 @@ import optax
 from jax.sharding import Mesh
 from jaxtyping import Array, Bool, Float, Int
 
+from lrux.data import Batch
 from lrux.models import batched_apply
 from lrux.train.sharding import replicated
 from lrux.train.state import TrainState
@@ -53,7 +54,7 @@ def make_train_step(tx: optax.GradientTransformation, mesh: Mesh):
     rep = replicated(mesh)
 
     @eqx.filter_jit(donate="all")
-    def train_step(state: TrainState, batch: Any) -> tuple[TrainState, StepMetrics]:
+    def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, StepMetrics]:
         key, sub = jax.random.split(state.key)
 
         def loss_fn(model):
@@ -84,7 +85,7 @@ def make_eval_step(mesh: Mesh):
     rep = replicated(mesh)
 
     @eqx.filter_jit
-    def eval_step(model: eqx.Module, bn_state: eqx.nn.State, batch: Any):
+    def eval_step(model: eqx.Module, bn_state: eqx.nn.State, batch: Batch):
         logits, _ = batched_apply(
             model, bn_state, batch.inputs, batch.lengths, key=None, inference=True
         )

@@ -1,0 +1,588 @@
+"""Plumbing shared by the lrux course notebooks: colours, live figures, exercise checks.
+
+The notebooks import this file (it sits next to them) so that their cells show the
+mathematics and the experiment, not widget and plotting boilerplate.
+
+- `SMALL`: `LRUX_NOTEBOOK_SMALL=1` (the test suite) shrinks every size in the notebooks.
+- `COLORS`, `STYLES`, `label(name)`: one colour and line style per model, in every panel of
+  every notebook.
+- `RINGS`: the paper's rings (Table 9); `ring_slider`, `phase_slider`, `memory_slider` and
+  `Live`: a figure redrawn by one jitted callback when a control changes.
+- `check_*`: exercise checks (`print` a verdict; raise `AssertionError` on a wrong answer,
+  say "not attempted yet" on a stub that raises `NotImplementedError`);
+  `solution(name)`: show and check the reference solution from `solutions.py`, unless a
+  teacher set `LRUX_HIDE_SOLUTIONS=1` (or handed out a copy without `solutions.py`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+SMALL = os.environ.get("LRUX_NOTEBOOK_SMALL") == "1"
+HIDE_SOLUTIONS = os.environ.get("LRUX_HIDE_SOLUTIONS") == "1"
+# LRUX_NOTEBOOK_STATIC=1 draws every live figure once, as a plain image, without widgets
+# (the headless test suite; the browser test runs the widgets).
+STATIC = os.environ.get("LRUX_NOTEBOOK_STATIC") == "1"
+
+# One colour per model, the same in every figure of the course (matplotlib's tab10 order).
+COLORS = {
+    "rnn-relu": "#8c564b",
+    "rnn-tanh": "#d62728",
+    "linear-dense": "#ff7f0e",
+    "diag-reim": "#9467bd",
+    "diag-exp": "#e377c2",
+    "diag-stable-exp": "#17becf",
+    "diag-ring": "#2ca02c",
+    "lru": "#1f77b4",
+    "s4d": "#bcbd22",
+    "s5": "#7f7f7f",
+    "s4": "#000000",
+    "target": "#000000",
+}
+STYLES = {
+    "rnn-relu": (0, (1, 1)),
+    "rnn-tanh": "--",
+    "linear-dense": "-.",
+    "diag-reim": (0, (5, 1, 1, 1)),
+    "diag-exp": (0, (3, 1, 1, 1, 1, 1)),
+    "diag-stable-exp": ":",
+    "diag-ring": "-",
+    "lru": "-",
+    "s4d": "-",
+    "s5": "-",
+    "s4": "-",
+    "target": "-",
+}
+
+# The paper's rings (Table 9 / Table 8): (r_min, r_max, max_phase).
+RINGS = {
+    "sCIFAR, Pathfinder": (0.9, 0.999, 2 * math.pi),
+    "ListOps": (0.0, 0.99, 2 * math.pi),
+    "Text, Retrieval": (0.5, 0.9, 2 * math.pi),
+    "PathX": (0.999, 0.9999, math.pi / 10),
+}
+
+MAX_DIGITS = 5.0  # the ring slider reaches r = 1 - 10^-5 = 0.99999
+
+
+def r_of_digits(digits: float) -> float:
+    """r = 1 - 10^-digits: the ring slider's coordinate (digits = 0 is r = 0)."""
+    return 1.0 - 10.0 ** (-digits)
+
+
+def digits_of_r(r: float) -> float:
+    """-log10(1 - r), the number of nines in r (r = 0.999 -> 3)."""
+    return -math.log10(1.0 - r)
+
+
+def fmt_r(r: float) -> str:
+    """A radius with the digits that matter: 0.9 -> '0.9', 0.99990 -> '0.9999'."""
+    if r <= 0:
+        return "0"
+    return f"{r:.{max(1, math.ceil(digits_of_r(r) - 1e-9) + 1)}f}".rstrip("0").rstrip(".")
+
+
+def fmt_phase(phase: float) -> str:
+    """A phase in radians and as a fraction of pi: '0.314 (pi/10.0)'."""
+    return f"{phase:.3f} rad (pi/{math.pi / phase:.3g})" if phase < math.pi else f"{phase:.2f} rad"
+
+
+# --------------------------------------------------------------------------------------------
+# Controls: plain descriptions, turned into ipywidgets only when widgets are shown
+
+
+class Control:
+    """A slider (or range slider) with a value transform and values the tests try."""
+
+    def __init__(self, make: Callable[[], Any], value, *, transform=None, inverse=None,
+                 tries=()):
+        self.make = make  # () -> the ipywidget
+        self.value = value  # the slider coordinate at start
+        self.transform = transform or (lambda v: v)  # slider coordinate -> draw's argument
+        self.inverse = inverse or (lambda v: v)  # draw's argument -> slider coordinate
+        self.tries = tuple(tries)  # slider coordinates the tests draw
+
+
+def ring_slider(r_min: float = 0.9, r_max: float = 0.999) -> Control:
+    """One range slider for [r_min, r_max], on a log scale of 1 - r (0 ... 0.99999).
+
+    Its value is (r_min, r_max); the slider position is -log10(1 - r), so one pixel near
+    r = 0.9999 moves r by about 1e-6 and 0.9 ... 0.99999 are all reachable by dragging.
+    """
+    start = (digits_of_r(r_min), digits_of_r(r_max))
+
+    def make():
+        import ipywidgets as w
+
+        return w.FloatRangeSlider(
+            value=start, min=0.0, max=MAX_DIGITS, step=0.01, readout=False,
+            continuous_update=False, description="ring 1-10^-x",
+            style={"description_width": "initial"}, layout=w.Layout(width="420px"),
+        )
+
+    def transform(v):
+        return (r_of_digits(v[0]), r_of_digits(v[1]))
+
+    def inverse(v):
+        return (digits_of_r(v[0]), digits_of_r(v[1]))
+
+    tries = [(0.0, 2.0), (3.0, 4.0), (1.0, MAX_DIGITS)]
+    return Control(make, start, transform=transform, inverse=inverse, tries=tries)
+
+
+def phase_slider(value: float = 2 * math.pi) -> Control:
+    """max_phase in (0, 2 pi], radians."""
+
+    def make():
+        import ipywidgets as w
+
+        return w.FloatSlider(
+            value=value, min=0.01, max=2 * math.pi, step=0.01, continuous_update=False,
+            readout_format=".2f", description="max phase", layout=w.Layout(width="420px"),
+        )
+
+    return Control(make, value, tries=[0.05, math.pi / 10, math.pi])
+
+
+def memory_slider(r: float, description: str = "|lambda| 1-10^-x") -> Control:
+    """One radius r in [0, 0.99999] on a log scale of 1 - r; its value is r."""
+    start = digits_of_r(r)
+
+    def make():
+        import ipywidgets as w
+
+        return w.FloatSlider(
+            value=start, min=0.0, max=MAX_DIGITS, step=0.01, readout=False,
+            continuous_update=False, description=description,
+            style={"description_width": "initial"}, layout=w.Layout(width="420px"),
+        )
+
+    return Control(make, start, transform=r_of_digits, inverse=digits_of_r, tries=[0.5, 2.0, 4.0])
+
+
+def float_slider(value, lo, hi, step, description, *, log=False, tries=None) -> Control:
+    """A plain (or log10) float slider; `log=True` takes lo, hi as exponents."""
+
+    def make():
+        import ipywidgets as w
+
+        cls = w.FloatLogSlider if log else w.FloatSlider
+        kwargs = {"base": 10} if log else {}
+        return cls(
+            value=value, min=lo, max=hi, step=step, continuous_update=False,
+            description=description, style={"description_width": "initial"},
+            layout=w.Layout(width="420px"), **kwargs,
+        )
+
+    if tries is None:
+        tries = [10.0**lo, 10.0**hi] if log else [float(lo), float(hi)]
+    return Control(make, value, tries=tries)
+
+
+def int_slider(value, lo, hi, step, description, *, tries=None) -> Control:
+    """An integer slider."""
+
+    def make():
+        import ipywidgets as w
+
+        return w.IntSlider(
+            value=value, min=lo, max=hi, step=step, continuous_update=False,
+            description=description, style={"description_width": "initial"},
+            layout=w.Layout(width="420px"),
+        )
+
+    return Control(make, value, tries=[lo, hi] if tries is None else tries)
+
+
+def choice_slider(options, value, description, *, tries=None) -> Control:
+    """A slider over a fixed list of values (e.g. precomputed sizes)."""
+
+    def make():
+        import ipywidgets as w
+
+        return w.SelectionSlider(
+            options=list(options), value=value, continuous_update=False,
+            description=description, style={"description_width": "initial"},
+            layout=w.Layout(width="420px"),
+        )
+
+    return Control(make, value, tries=[o for o in options if o != value] if tries is None
+                   else tries)
+
+
+# --------------------------------------------------------------------------------------------
+# Live figures
+
+
+LIVE: list[Live] = []  # every live figure of this kernel, for `exercise_live_figures`
+
+
+class Live:
+    """`draw(**values)` -> a matplotlib figure, redrawn whenever a control changes.
+
+    `controls` maps the keyword names of `draw` to `Control`s; `presets` maps a button label
+    to {name: value} (values as `draw` receives them, e.g. a ring (r_min, r_max)).
+    `draw` should call jitted functions with fixed shapes, so that a new value never
+    recompiles; the time of the last redraw is shown under the figure.
+    """
+
+    def __init__(self, draw: Callable[..., Any], controls: dict[str, Control], *,
+                 presets: dict[str, dict[str, Any]] | None = None, name: str = ""):
+        self.draw = draw
+        self.controls = controls
+        self.presets = presets or {}
+        self.name = name or draw.__name__
+        self.values = {k: c.value for k, c in controls.items()}  # slider coordinates
+        self.seconds: list[float] = []  # wall time of each redraw
+        self.cpu_seconds: list[float] = []  # process CPU time of each redraw
+        self.widgets: dict[str, Any] = {}
+        LIVE.append(self)
+        if STATIC:
+            self._show_static()
+        else:
+            self._show_widgets()
+
+    # -- drawing
+    def arguments(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        values = self.values if values is None else values
+        return {k: self.controls[k].transform(v) for k, v in values.items()}
+
+    def render(self, values: dict[str, Any] | None = None) -> bytes:
+        """The figure for `values` (slider coordinates) as PNG bytes; times the redraw."""
+        import matplotlib.pyplot as plt
+
+        start, cpu = time.perf_counter(), time.process_time()
+        fig = self.draw(**self.arguments(values))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        self.seconds.append(time.perf_counter() - start)
+        self.cpu_seconds.append(time.process_time() - cpu)
+        return buf.getvalue()
+
+    def _show_static(self):
+        from IPython.display import Image, display
+
+        display(Image(self.render()))
+
+    def _show_widgets(self):
+        import ipywidgets as w
+        from IPython.display import display
+
+        self.out = w.Output()
+        self.status = w.HTML()
+        for key, control in self.controls.items():
+            widget = control.make()
+            widget.observe(lambda change, key=key: self._changed(key, change["new"]), "value")
+            self.widgets[key] = widget
+        buttons = []
+        for label, values in self.presets.items():
+            button = w.Button(description=label, layout=w.Layout(width="auto"))
+            button.on_click(lambda _b, values=values: self.set(**values))
+            buttons.append(button)
+        rows = [w.HBox([w.Label("the paper's rings:"), *buttons])] if buttons else []
+        self._redraw()
+        display(w.VBox([*rows, *self.widgets.values(), self.out, self.status]))
+
+    def _changed(self, key, value):
+        if getattr(self, "_holding", False):
+            return
+        self.values[key] = value
+        self._redraw()
+
+    def set(self, **arguments):
+        """Move controls to `arguments` (as `draw` receives them) with one redraw."""
+        self._holding = True
+        try:
+            for key, value in arguments.items():
+                coord = self.controls[key].inverse(value)
+                self.values[key] = coord
+                if key in self.widgets:
+                    self.widgets[key].value = coord
+        finally:
+            self._holding = False
+        if self.widgets:
+            self._redraw()
+
+    def _redraw(self):
+        from IPython.display import Image, clear_output, display
+
+        png = self.render()
+        with self.out:
+            clear_output(wait=True)
+            display(Image(png))
+        self.status.value = (
+            f"<small>redrawn in {self.seconds[-1]:.2f} s (computation + drawing)</small>"
+        )
+
+
+def _same(a, b) -> bool:
+    return bool(np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=0, atol=1e-9))
+
+
+def exercise_live_figures() -> dict[str, dict[str, Any]]:
+    """Redraw every live figure at each control's test values and each preset.
+
+    Returns {name: {"changed": {what: bool}, "seconds": [...], "cpu_seconds": [...]}}:
+    whether each new value gave a different PNG than the current one, and the wall and CPU
+    time of every redraw (the first one, which compiles, included).
+    """
+    report = {}
+    for live in LIVE:
+        base = live.render()
+        changed = {}
+        for key, control in live.controls.items():
+            for value in control.tries:
+                if not _same(value, live.values[key]):
+                    png = live.render({**live.values, key: value})
+                    changed[f"{key}={value}"] = png != base
+        for label_, values in live.presets.items():
+            coords = {k: live.controls[k].inverse(v) for k, v in values.items()}
+            if not all(_same(v, live.values[k]) for k, v in coords.items()):
+                changed[label_] = live.render({**live.values, **coords}) != base
+        report[live.name] = {"changed": changed, "seconds": list(live.seconds),
+                             "cpu_seconds": list(live.cpu_seconds)}
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+
+
+def figure(ncols: int = 1, *, widths=None, width: float = 11.0, height: float = 3.4,
+           nrows: int = 1, **kwargs):
+    """plt.subplots with fixed margins (no tight_layout: it costs 40% of a redraw)."""
+    import matplotlib.pyplot as plt
+
+    grid = {"width_ratios": widths} if widths else {}
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), gridspec_kw=grid, **kwargs)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.87, wspace=0.28, hspace=0.45)
+    return fig, axes
+
+
+def plt_colors() -> list[str]:
+    """matplotlib's tab10 colours, in order."""
+    import matplotlib
+
+    return [matplotlib.colors.to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+
+
+def label(name: str) -> dict[str, Any]:
+    """matplotlib keywords for the model `name`: its colour, line style and label."""
+    return {"color": COLORS.get(name, "k"), "ls": STYLES.get(name, "-"), "label": name}
+
+
+def unit_circle(ax, *, lw=0.8):
+    """Draw the unit circle (|lambda| = 1) and label the axes of a complex plane."""
+    t = np.linspace(0, 2 * np.pi, 400)
+    ax.plot(np.cos(t), np.sin(t), color="0.3", lw=lw, label="|λ| = 1")
+    ax.set_xlabel("Re λ")
+    ax.set_ylabel("Im λ")
+    ax.set_aspect("equal")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercises
+
+
+class NotAttempted(Exception):
+    """Raised inside a check when the student's function is still the stub."""
+
+
+def _run(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as e:
+        raise NotAttempted from e
+
+
+def _verdict(name: str, check: Callable[[], str]) -> bool:
+    """Run `check`; print the verdict. Wrong answers raise AssertionError."""
+    try:
+        detail = check()
+    except NotAttempted:
+        print(f"{name}: not attempted yet (write your answer in the cell above and run it)")
+        return False
+    print(f"{name}: correct. {detail}")
+    return True
+
+
+def check_kernel(fn) -> bool:
+    """fn(lam (n,) complex, B (n, H) complex, C (H, n) complex, length) -> K (length, H, H)
+    with K_k = Re(C diag(lam)^k B)."""
+
+    def check():
+        rng = np.random.default_rng(0)
+        n, h, length = 5, 3, 12
+        lam = 0.95 * np.exp(1j * rng.uniform(0, 2 * np.pi, n)) * rng.uniform(0.5, 1, n)
+        b = rng.normal(size=(n, h)) + 1j * rng.normal(size=(n, h))
+        c = rng.normal(size=(h, n)) + 1j * rng.normal(size=(h, n))
+        want = np.stack([(c @ np.diag(lam**k) @ b).real for k in range(length)])
+        got = np.asarray(_run(fn, lam.astype(np.complex64), b.astype(np.complex64),
+                              c.astype(np.complex64), length))
+        assert got.shape == want.shape, f"expected shape {want.shape}, got {got.shape}"
+        err = float(np.abs(got - want).max() / np.abs(want).max())
+        assert err < 1e-4, f"K_k differs from Re(C diag(lam)^k B) (relative error {err:.2e})"
+        return f"max relative error {err:.1e} against a float64 loop"
+
+    return _verdict("kernel", check)
+
+
+def check_change_of_basis(fn) -> bool:
+    """fn(A (n, n), B (n, H), C (H, n)) -> (lam (n,), B' (n, H), C' (H, n)), complex, such
+    that the diagonal RNN x'_k = lam x'_{k-1} + B' u_k, y_k = Re(C' x'_k) equals the dense one."""
+
+    def check():
+        rng = np.random.default_rng(1)
+        n, h, length = 6, 2, 20
+        a = rng.normal(size=(n, n)) / math.sqrt(n) * 0.9
+        b, c = rng.normal(size=(n, h)), rng.normal(size=(h, n))
+        lam, b2, c2 = (np.asarray(v) for v in _run(fn, a, b, c))
+        assert lam.shape == (n,) and b2.shape == (n, h) and c2.shape == (h, n), (
+            f"expected shapes ({n},), ({n}, {h}), ({h}, {n}); got "
+            f"{lam.shape}, {b2.shape}, {c2.shape}")
+        u = rng.normal(size=(length, h))
+        x, xd = np.zeros(n), np.zeros(n, complex)
+        err = 0.0
+        for k in range(length):
+            x = a @ x + b @ u[k]
+            xd = lam * xd + b2 @ u[k]
+            err = max(err, float(np.abs(c @ x - (c2 @ xd).real).max()))
+        assert err < 1e-6 * max(1.0, float(np.abs(c @ x).max())), (
+            f"the diagonal RNN's output differs from the dense one by {err:.2e}")
+        return f"outputs agree to {err:.1e} over {length} steps"
+
+    return _verdict("change of basis", check)
+
+
+def check_ring_init(fn) -> bool:
+    """fn(key, n, r_min, r_max, max_phase) -> lam (n,) complex, uniform on the ring
+    (|lam|^2 uniform on [r_min^2, r_max^2], phase uniform on [0, max_phase])."""
+
+    def check():
+        import jax
+
+        n = 20000
+        for r_min, r_max, phase in ((0.0, 1.0, 2 * math.pi), (0.9, 0.999, math.pi / 10)):
+            lam = np.asarray(_run(fn, jax.random.key(0), n, r_min, r_max, phase))
+            assert lam.shape == (n,), f"expected shape ({n},), got {lam.shape}"
+            mod2, ang = np.abs(lam) ** 2, np.mod(np.angle(lam), 2 * np.pi)
+            ring = f"ring [{r_min}, {r_max}]"
+            assert mod2.min() >= r_min**2 - 1e-6 and mod2.max() <= r_max**2 + 1e-6, (
+                f"{ring}: |lambda| outside the ring ({mod2.min() ** .5:.4f}, "
+                f"{mod2.max() ** .5:.4f})")
+            ks = _ks_uniform(mod2, r_min**2, r_max**2)
+            assert ks < 0.02, (
+                f"{ring}: |lambda|^2 is not uniform on [r_min^2, r_max^2] (Kolmogorov-Smirnov "
+                f"distance {ks:.3f}); Lemma 2 needs |lambda|^2 uniform, not |lambda|")
+            ks = _ks_uniform(ang, 0.0, phase)
+            assert ks < 0.02, f"{ring}: phase not uniform on [0, {phase:.3f}] (KS {ks:.3f})"
+        return "|lambda|^2 and the phase are uniform on both test rings"
+
+    return _verdict("ring init", check)
+
+
+def _ks_uniform(x: np.ndarray, lo: float, hi: float) -> float:
+    """Kolmogorov-Smirnov distance between the sample x and U[lo, hi]."""
+    x = np.sort((x - lo) / (hi - lo))
+    grid = np.arange(1, len(x) + 1) / len(x)
+    return float(np.max(np.abs(grid - x)))
+
+
+def ring_factor_reference(r_min: float, r_max: float, points: int = 200001) -> float:
+    """E[1 / (1 - |lambda|^2)] for |lambda|^2 ~ U[r_min^2, r_max^2], by the midpoint rule."""
+    s = r_min**2 + (np.arange(points) + 0.5) / points * (r_max**2 - r_min**2)
+    return float(np.mean(1.0 / (1.0 - s)))
+
+
+def check_ring_factor(fn) -> bool:
+    """fn(r_min, r_max) -> E||x||^2 / E||Bu||^2 at stationarity for a ring (Prop. 3)."""
+
+    def check():
+        for r_min, r_max in ((0.0, 0.9), (0.9, 0.999), (0.999, 0.9999), (0.5, 0.5)):
+            want = ring_factor_reference(r_min, r_max)
+            got = float(_run(fn, r_min, r_max))
+            assert abs(got - want) <= 1e-3 * want, (
+                f"ring [{r_min}, {r_max}]: expected {want:.4f}, got {got:.4f}")
+        return "matches the average of 1 / (1 - |lambda|^2) over the ring"
+
+    return _verdict("ring factor", check)
+
+
+def check_thin_ring_r_min(r_min: float, *, r_max: float = 0.9999, factor: float = 100.0) -> bool:
+    """r_min: the smallest r_min at which the ring [r_min, r_max] blows the state up by
+    `factor` (E||x||^2 / E||Bu||^2 >= factor)."""
+
+    def check():
+        if r_min is None:
+            raise NotAttempted
+        lo, hi = 0.0, r_max
+        for _ in range(100):  # the factor grows with r_min: bisect
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if ring_factor_reference(mid, r_max) >= factor else (mid, hi)
+        assert abs(r_min - hi) < 2e-3, (
+            f"at r_min = {r_min:.4f} the factor is {ring_factor_reference(r_min, r_max):.1f}, "
+            f"not {factor:g}")
+        return f"r_min = {hi:.4f} gives a factor of {factor:g} (r_max = {r_max})"
+
+    return _verdict("thin ring", check)
+
+
+def check_dt_for_radius(dt: float, *, radius: float = 0.999) -> bool:
+    """dt: the S4D-Lin step whose eigenvalues (Re A = -1/2, ZOH) have |lambda| = radius."""
+
+    def check():
+        if dt is None:
+            raise NotAttempted
+        got = math.exp(-0.5 * dt)
+        assert abs(got - radius) < 1e-5, f"with dt = {dt:.3e}, |lambda| = {got:.6f}, not {radius}"
+        return f"dt = {dt:.4e} gives |lambda| = exp(-dt/2) = {got:.6f}"
+
+    return _verdict("S4D step", check)
+
+
+def check_memory_radius(r: float, *, steps: int = 1024, keep: float = 0.01) -> bool:
+    """r: the smallest |lambda| for which an impulse keeps `keep` of its amplitude after
+    `steps` steps (|lambda|^steps = keep)."""
+
+    def check():
+        if r is None:
+            raise NotAttempted
+        want = keep ** (1.0 / steps)
+        assert abs(r - want) < 1e-5, (
+            f"|lambda| = {r:.6f} keeps {r**steps:.3g} of an impulse after {steps} steps, "
+            f"not {keep}")
+        return f"|lambda| = {want:.5f} (1 - |lambda| = {1 - want:.2e}) keeps {keep} after {steps}"
+
+    return _verdict("memory radius", check)
+
+
+def solution(name: str, *args, **kwargs) -> Any:
+    """Show the reference solution `name` from solutions.py, check it, and return it.
+
+    Hidden (returns None) when LRUX_HIDE_SOLUTIONS=1 or solutions.py is absent.
+    """
+    from IPython.display import Code, display
+
+    if HIDE_SOLUTIONS:
+        print(f"(the reference solution for '{name}' is hidden in this course)")
+        return None
+    try:
+        import solutions
+    except ImportError:
+        print(f"(no solutions.py next to this notebook: '{name}' has no reference solution)")
+        return None
+    value = getattr(solutions, name)
+    if callable(value):
+        display(Code(inspect.getsource(value), language="python"))
+    else:
+        display(Code(f"{name} = {value!r}", language="python"))
+    return value
