@@ -23,7 +23,7 @@ are the lru model computed differently: their first losses must equal lru's (che
 
     python benchmarks/bench_model.py                       # every task, batch 2
     python benchmarks/bench_model.py --tasks listops --batch 4 --steps 5
-    python benchmarks/bench_model.py --quick               # smoke presets, two tasks
+    python benchmarks/bench_model.py --quick               # smoke presets of two tasks
 """
 
 import argparse
@@ -33,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -45,6 +46,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lrux import registry  # noqa: E402
+from lrux.layers.base import AbstractMixer  # noqa: E402
 from lrux.layers.lru import LRU  # noqa: E402
 from lrux.models import SequenceEncoder  # noqa: E402
 from lrux.presets import TASKS, apply_overrides, get_preset  # noqa: E402
@@ -52,19 +54,38 @@ from lrux.presets import TASKS, apply_overrides, get_preset  # noqa: E402
 VARIANTS = ("lru", "matmul", "paper-code", "lru-scanned")
 
 
-class MatmulMixer(eqx.Module):
-    """The LRU's two unavoidable products and nothing else: (seq, H) -> (seq, H)."""
+class MatmulMixer(AbstractMixer):
+    """The LRU's unavoidable products and nothing else: (seq, H) -> (seq, H), x @ W_in^T
+    (H -> 2N) then @ W_out^T (2N -> H); the shared bidirectional form adds a second readout
+    (@ W_out2^T), as the LRU's does."""
 
     w_in: Float[Array, "two_n d_model"]
     w_out: Float[Array, "d_model two_n"]
+    w_out2: Float[Array, "d_model two_n"] | None
+    d_model: int = eqx.field(static=True)
+    d_state: int = eqx.field(static=True)
+    recurrent_params: ClassVar[tuple[str, ...]] = ("w_in",)  # where the LRU has B
 
-    def __init__(self, d_model: int, d_state: int, *, key: PRNGKeyArray):
-        k_in, k_out = jax.random.split(key)
+    def __init__(self, d_model: int, d_state: int, *, bidirectional: bool = False,
+                 key: PRNGKeyArray):
+        k_in, k_out, k_out2 = jax.random.split(key, 3)
         self.w_in = jax.random.normal(k_in, (2 * d_state, d_model)) / d_model**0.5
-        self.w_out = jax.random.normal(k_out, (d_model, 2 * d_state)) / (2 * d_state) ** 0.5
+        scale = (2 * d_state) ** -0.5
+        self.w_out = jax.random.normal(k_out, (d_model, 2 * d_state)) * scale
+        self.w_out2 = (jax.random.normal(k_out2, (d_model, 2 * d_state)) * scale
+                       if bidirectional else None)
+        self.d_model, self.d_state = d_model, d_state
 
     def __call__(self, x, *, key=None):
-        return (x @ self.w_in.T) @ self.w_out.T
+        bu = x @ self.w_in.T
+        y = bu @ self.w_out.T
+        return y if self.w_out2 is None else y + bu @ self.w_out2.T
+
+    def init_state(self):
+        return jnp.zeros((0,))
+
+    def step(self, state, x_t):
+        return state, self(x_t[None])[0]
 
 
 class PaperLRU(LRU):
@@ -74,29 +95,26 @@ class PaperLRU(LRU):
         return paper_code(self, x)
 
 
-BASELINES = {
-    "bench-matmul": registry.MixerEntry(__name__, "MatmulMixer", {}, "the LRU's matmuls only"),
-    "bench-paper-lru": registry.MixerEntry(__name__, "PaperLRU", {}, "paper appendix LRU"),
-}
+def baseline_entries() -> dict:
+    """The two baseline mixers, with the LRU's registry facts (ring, bidirectional forms)."""
+    lru = registry.MIXERS["lru"]
+    return {
+        "bench-matmul": registry.MixerEntry(
+            MatmulMixer, {}, "the LRU's matmuls only", "baseline", combines=lru.combines
+        ),
+        "bench-paper-lru": registry.MixerEntry(
+            PaperLRU, {}, "the paper's appendix LRU", "ladder", ring=True, combines=lru.combines
+        ),
+    }
 
 
 @contextlib.contextmanager
 def baseline_mixers():
     """Register the two baseline mixers for the benchmark's duration (and only then)."""
-    register = getattr(registry, "register_mixer", None)
-    if register is not None:  # the registry's own test-registration API, where it exists
-        with contextlib.ExitStack() as stack:
-            for name, entry in BASELINES.items():
-                stack.enter_context(register(name, entry))
-            yield
-        return
-    added = [name for name in BASELINES if name not in registry.MIXERS]
-    registry.MIXERS.update({name: BASELINES[name] for name in added})
-    try:
+    with contextlib.ExitStack() as stack:
+        for name, entry in baseline_entries().items():
+            stack.enter_context(registry.register_mixer(name, entry))
         yield
-    finally:
-        for name in added:
-            registry.MIXERS.pop(name, None)
 
 
 # --- The scanned encoder: identical blocks stacked, applied by lax.scan -------------------
@@ -281,12 +299,12 @@ def main(argv=None) -> int:
     p.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     p.add_argument("--batch", type=int, default=2, help="batch of every preset (reduced)")
     p.add_argument("--steps", type=int, default=3, help="timed steps per variant")
-    p.add_argument("--quick", action="store_true", help="smoke presets of listops and image")
+    p.add_argument("--quick", action="store_true", help="smoke presets of listops, pathfinder")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     if "lru" not in args.variants:
         args.variants = ["lru", *args.variants]
-    tasks = ["listops", "image"] if args.quick else args.tasks
+    tasks = ["listops", "pathfinder"] if args.quick else args.tasks
     # A fresh persistent cache: compile times are cold, and the memory analysis's second
     # lowering of each step is a cache hit instead of a second compilation.
     jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="lrux-bench-"))
