@@ -65,6 +65,8 @@ def main(argv=None) -> int:
     p.add_argument("--gpu", action="store_true", help="paper batch sizes, A100 ratio")
     p.add_argument("--smoke-runs", action="store_true",
                    help="also time complete smoke runs of listops, pathfinder, pathx")
+    p.add_argument("--scan-mode", default=None,
+                   help="the mixers' scan_mode (e.g. pallas on GPU; default: the preset's)")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
 
@@ -78,6 +80,8 @@ def main(argv=None) -> int:
         for name in presets:
             preset = get_preset(task, args.model, name)
             n = steps or (10 if name == "smoke" else 2)
+            if args.scan_mode:
+                preset = apply_overrides(preset, {"scan_mode": args.scan_mode})
             if args.quick:
                 preset = apply_overrides(preset, {"batch_size": 4, "depth": 1})
             elif name == "paper" and not args.gpu and args.paper_batch:
@@ -113,6 +117,7 @@ def main(argv=None) -> int:
         "benchmark": "train",
         "quick": args.quick,
         "model": args.model,
+        "scan_mode": args.scan_mode or "preset",
         "platform": jax.devices()[0].platform,
         "device": str(jax.devices()[0].device_kind),
         "devices": jax.device_count(),

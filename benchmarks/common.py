@@ -1,6 +1,7 @@
 """Helpers shared by the speed benchmarks: timing, compiled memory, run metadata."""
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -18,6 +19,33 @@ def timeit(fn, *args, repeats: int) -> float:
         times.append(time.perf_counter() - start)
     times.sort()
     return 1e3 * times[len(times) // 2]
+
+
+def time_interleaved(calls: dict, repeats: int) -> dict:
+    """Median wall time in milliseconds of each of {name: (fn, args)}, after one warm-up call
+    each, the calls taking turns in every repeat (the order rotated, and reversed every other
+    repeat): on a loaded machine a change of load then affects every candidate alike, and no
+    candidate always runs right after the same other one."""
+    for fn, args in calls.values():
+        jax.block_until_ready(fn(*args))
+    times = {name: [] for name in calls}
+    names = list(calls)
+    for r in range(repeats):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order[::-1] if r % 2 else order:
+            fn, args = calls[name]
+            start = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * sorted(t)[len(t) // 2] for name, t in times.items()}
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (as `uptime` prints them), None where unknown."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def peak_bytes(compiled) -> int | None:
@@ -39,6 +67,8 @@ def machine_meta() -> dict:
         "jax": jax.__version__,
         "machine": platform.machine(),
         "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": load_average(),
     }
 
 

@@ -11,7 +11,10 @@ Modes (all give the same values):
   state across chunks, and one elementwise fix-up adds it back: T + C sequential steps
   instead of L, with no extra work. The fastest XLA-only mode on CPU.
 - ``"native"``: (CPU only) a fused C++ kernel called through XLA's FFI (`lrux.kernels`),
-  compiled on first use: one pass over memory forward, one backward. The fastest on CPU.
+  compiled on first use: one pass over memory forward, one backward, run per device on its
+  shard of a sharded batch. The fastest on CPU.
+- ``"pallas"``: Pallas kernels (`lrux.kernels.pallas_scan`), compiled for GPUs, in Pallas'
+  interpret mode elsewhere (slow: for tests). Not measured on a GPU yet, so only on request.
 - ``"auto"``: chooses per backend and length (see `resolve_mode`).
 
 The gradient is a custom VJP: the adjoint of a linear recurrence is the same recurrence run
@@ -27,8 +30,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Inexact
 
-ScanMode = Literal["auto", "parallel", "sequential", "chunked", "native"]
-SCAN_MODES: tuple[str, ...] = ("auto", "parallel", "sequential", "chunked", "native")
+ScanMode = Literal["auto", "parallel", "sequential", "chunked", "native", "pallas"]
+SCAN_MODES: tuple[str, ...] = ("auto", "parallel", "sequential", "chunked", "native", "pallas")
 
 # On GPU/TPU the log-depth scan wins; on CPU the native kernel (where it exists and builds),
 # else the chunked scan (few sequential steps, no redundant work). Short sequences are
@@ -39,9 +42,8 @@ _SHORT = 64
 def resolve_mode(mode: str, length: int, backend: str | None = None) -> str:
     """The concrete mode that ``mode`` stands for at this sequence length and backend.
 
-    "auto" picks the native kernel on a single-device CPU process when it builds. With
-    several devices it keeps the XLA scans, because XLA's partitioner cannot split an opaque
-    custom call over a sharded batch (it would gather the whole batch on every device).
+    "auto" picks the native kernel on CPU when it builds, with any number of devices: under
+    a mesh each device runs it on its shard of the batch (`lrux.kernels.sharded`).
     """
     if mode not in SCAN_MODES:
         raise ValueError(f"scan mode must be one of {SCAN_MODES}, got {mode!r}")
@@ -50,9 +52,13 @@ def resolve_mode(mode: str, length: int, backend: str | None = None) -> str:
         if backend != "cpu":
             raise ValueError(f"scan mode 'native' runs on the CPU only, backend is {backend!r}")
         return mode
+    if mode == "pallas" and backend not in ("cpu", "gpu"):
+        raise ValueError(
+            f"scan mode 'pallas' runs on GPUs (on CPU interpreted), backend is {backend!r}"
+        )
     if mode != "auto":
         return mode
-    if backend == "cpu" and jax.device_count() == 1:
+    if backend == "cpu":
         from lrux.kernels import native_available
 
         if native_available():
@@ -83,7 +89,7 @@ def linear_scan(
         b: the inputs ``(seq, *state)``; real or complex.
         h0: the state before the first step ``(*state)``; zeros when None.
         reverse: run from the end, h_t = a_t * h_{t+1} + b_t (h0 is the state after the end).
-        mode: "auto", "parallel", "sequential", "chunked" or "native" (CPU only).
+        mode: "auto", "parallel", "sequential", "chunked", "native" (CPU only) or "pallas".
         chunk_size: steps per chunk for "chunked" (default: a power of two near sqrt(seq)).
 
     Returns:
@@ -162,6 +168,10 @@ _linear_scan.defvjp(_linear_scan_fwd, _linear_scan_bwd)
 
 def _scan_impl(a, b, h0, reverse, mode, chunk):
     """Forward computation of any mode; reverse flips, scans forwards and flips back."""
+    if mode == "pallas":
+        from lrux.kernels.pallas_scan import pallas_linear_forward
+
+        return pallas_linear_forward(a.astype(b.dtype), b, h0, reverse=reverse)
     if reverse:
         a_f = jnp.flip(a, 0) if a.ndim == b.ndim else a
         return jnp.flip(_scan_forward(a_f, jnp.flip(b, 0), h0, mode, chunk), 0)
@@ -293,8 +303,104 @@ def complex_scan_stacked(
         from lrux.kernels import native_complex_scan
 
         return native_complex_scan(lam_re, lam_im, b, reverse=reverse)
+    if mode == "pallas":
+        from lrux.kernels.pallas_scan import pallas_complex_scan
+
+        return pallas_complex_scan(lam_re, lam_im, b, reverse=reverse)
     chunk = chunk_size or default_chunk_size(b.shape[0])
     return _stacked_scan(lam_re, lam_im, b, reverse, mode, chunk)
+
+
+# --- The whole diagonal layer, fused over sequence chunks when not differentiated ---------
+#
+# y = scan(x @ w_in^T) @ w_out^T + d * x is memory-bound around its two matmuls: unfused, the
+# (seq, 2N) input of the scan and its output each make a round trip through main memory.
+# Evaluated without differentiation on the native kernel, the layer runs chunk by chunk: the
+# matmul, the scan (in place, the state carried from chunk to chunk) and the output matmul of
+# one chunk of steps work in cache. Under differentiation the custom VJP's forward runs the
+# unfused layer and its backward is that layer's own VJP, so gradients are unchanged.
+
+# steps x state width per chunk: 64k values (256 KiB in float32) per sequence
+_FUSED_CHUNK_VALUES = 1 << 16
+
+
+def projected_complex_scan(
+    x: Float[Array, "seq d_model"],
+    w_in: Float[Array, "two_n d_model"],
+    lam_re: Float[Array, " n"],
+    lam_im: Float[Array, " n"],
+    w_out: Float[Array, "d_model two_n"],
+    d: Float[Array, " d_model"],
+    *,
+    reverse: bool = False,
+    mode: ScanMode = "auto",
+    chunk_size: int | None = None,
+) -> Float[Array, "seq d_model"]:
+    """y = h @ w_out^T + d * x with h = complex_scan_stacked(lambda, x @ w_in^T): the LRU's
+    forward. Same values, modes and gradients as those three steps written
+    out; with the native kernel, an undifferentiated call of at least two chunks (of
+    `chunk_size` steps; default about 64k values of state per chunk) is fused chunk by chunk."""
+    n = lam_re.shape[0]
+    if w_in.shape[0] != 2 * n or w_out.shape[1] != 2 * n:
+        raise ValueError(
+            f"w_in must be (2 * {n}, d_model) and w_out (d_model, 2 * {n}), got {w_in.shape}, "
+            f"{w_out.shape}"
+        )
+    length = x.shape[0]
+    mode = resolve_mode(mode, length)
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk = chunk_size or max(16, 2 ** int(math.log2(max(1, _FUSED_CHUNK_VALUES // (2 * n)))))
+    if mode != "native" or length < 2 * chunk:
+        return _unfused_layer(x, w_in, lam_re, lam_im, w_out, d, reverse, mode)
+    return _fused_layer(x, w_in, lam_re, lam_im, w_out, d, reverse, chunk)
+
+
+def _unfused_layer(x, w_in, lam_re, lam_im, w_out, d, reverse, mode):
+    h = complex_scan_stacked(lam_re, lam_im, x @ w_in.T, reverse=reverse, mode=mode)
+    return h @ w_out.T + d * x
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7))
+def _fused_layer(x, w_in, lam_re, lam_im, w_out, d, reverse, chunk):
+    """The native layer one chunk of steps at a time: full chunks in a loop (from the end
+    when reversed), then the remainder (at the far end of the loop's direction)."""
+    from lrux.kernels import native_complex_scan
+
+    length, n_chunks = x.shape[0], x.shape[0] // chunk
+    rest = length - n_chunks * chunk
+    first = rest if reverse else 0  # start of the full chunks
+
+    def piece(start, size, h0):
+        x_c = jax.lax.dynamic_slice_in_dim(x, start, size, 0)
+        h = native_complex_scan(lam_re, lam_im, x_c @ w_in.T, h0, reverse=reverse, in_place=True)
+        return h[0] if reverse else h[-1], h @ w_out.T + d * x_c
+
+    def body(i, carry):
+        h0, y = carry
+        c = n_chunks - 1 - i if reverse else i
+        h_end, y_c = piece(first + c * chunk, chunk, h0)
+        return h_end, jax.lax.dynamic_update_slice_in_dim(y, y_c, first + c * chunk, 0)
+
+    y = jnp.zeros((length, w_out.shape[0]), jnp.result_type(x, w_in, w_out, d))
+    h0 = jnp.zeros(2 * lam_re.shape[0], jnp.result_type(x, w_in))
+    h0, y = jax.lax.fori_loop(0, n_chunks, body, (h0, y))
+    if rest:
+        start = 0 if reverse else n_chunks * chunk
+        y = jax.lax.dynamic_update_slice_in_dim(y, piece(start, rest, h0)[1], start, 0)
+    return y
+
+
+def _fused_layer_fwd(x, w_in, lam_re, lam_im, w_out, d, reverse, chunk):
+    layer = functools.partial(_unfused_layer, reverse=reverse, mode="native")
+    return jax.vjp(layer, x, w_in, lam_re, lam_im, w_out, d)
+
+
+def _fused_layer_bwd(reverse, chunk, vjp, g):
+    return vjp(g)
+
+
+_fused_layer.defvjp(_fused_layer_fwd, _fused_layer_bwd)
 
 
 def _rotate(lam_re, lam_im, h):

@@ -13,7 +13,13 @@ import pytest
 from conftest import enable_x64, native_usable
 
 from lrux.kernels import build, native_available
-from lrux.scan import complex_scan_stacked, default_chunk_size, linear_scan, resolve_mode
+from lrux.scan import (
+    complex_scan_stacked,
+    default_chunk_size,
+    linear_scan,
+    projected_complex_scan,
+    resolve_mode,
+)
 
 MODES = ["sequential", "parallel", "chunked"]
 # every mode, "native" where the C++ kernel builds (test_native_kernel_builds fails on a
@@ -208,7 +214,7 @@ def test_auto_mode_choice(monkeypatch):
     with pytest.raises(ValueError, match="CPU only"):
         resolve_mode("native", 4096, "gpu")
     assert resolve_mode("auto", 4096, "gpu") == "parallel"
-    if native_available() and jax.device_count() == 1:
+    if native_available():
         assert resolve_mode("auto", 4096, "cpu") == "native"
         assert resolve_mode("auto", 10, "cpu") == "native"
     import lrux.kernels
@@ -220,11 +226,11 @@ def test_auto_mode_choice(monkeypatch):
     assert default_chunk_size(4096) == 64
 
 
-def test_auto_keeps_xla_scans_with_several_devices(monkeypatch):
-    """XLA cannot split an opaque custom call over a sharded batch, so with several devices
-    "auto" keeps the chunked scan (the 8-device training test runs that path)."""
+def test_auto_uses_native_with_several_devices(monkeypatch):
+    """The native kernels run per shard (test_kernels.py checks it on 8 devices), so "auto"
+    picks them with any number of CPU devices."""
     monkeypatch.setattr(jax, "device_count", lambda *a: 8)
-    assert resolve_mode("auto", 4096, "cpu") == "chunked"
+    assert resolve_mode("auto", 4096, "cpu") == ("native" if native_available() else "chunked")
     assert resolve_mode("auto", 4096, "gpu") == "parallel"
 
 
@@ -266,6 +272,89 @@ def test_complex_scan_stacked_matches_loop_and_its_gradients(mode, reverse):
                 np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-9, atol=1e-9)
     with pytest.raises((ValueError, TypeError)):
         complex_scan_stacked(jnp.zeros(3), jnp.zeros(3), jnp.zeros((5, 5)))
+
+
+def projected_loop(x, w_in, lam, w_out, d, reverse):
+    """The oracle of projected_complex_scan: the float64 loop between two numpy matmuls."""
+    n = lam.shape[0]
+    bu = x @ w_in.T
+    h = loop_scan(lam, bu[:, :n] + 1j * bu[:, n:], np.zeros(n, complex), reverse)
+    return np.concatenate([h.real, h.imag], -1) @ w_out.T + d * x
+
+
+def draw_projected(rng, length, n=3, width=4):
+    lam = rng.uniform(0.5, 0.99, n) * np.exp(1j * rng.uniform(0, 2 * np.pi, n))
+    x = rng.normal(size=(length, width))
+    w_in, w_out = rng.normal(size=(2 * n, width)), rng.normal(size=(width, 2 * n))
+    return lam, x, w_in, w_out, rng.normal(size=width)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_projected_scan_matches_loop_fused_or_not(reverse):
+    """Values against the float64 loop: lengths below two chunks (unfused), whole chunks and
+    a remainder (fused), under jit and vmap; gradients equal jax.grad of the loop (the fused
+    call's VJP is the unfused layer's). The XLA modes run the unfused layer (test_lru.py)."""
+    if not native_usable():
+        pytest.skip("native scan unavailable")
+    mode = "native"
+    rng = np.random.default_rng(11)
+    with enable_x64():
+        for length in (3, 10, 23):
+            lam, x, w_in, w_out, d = draw_projected(rng, length)
+            xs = np.stack([x, -2 * x])
+
+            def layer(x, w_in, lr, li, w_out, d):
+                return projected_complex_scan(
+                    x, w_in, lr, li, w_out, d, reverse=reverse, mode=mode, chunk_size=5
+                )
+
+            args = tuple(jnp.asarray(v) for v in (w_in, lam.real, lam.imag, w_out, d))
+            # the fused path is the one that runs the kernel in place
+            jaxpr = str(jax.make_jaxpr(layer)(jnp.asarray(x), *args))
+            assert ("input_output_aliases=((3, 0),)" in jaxpr) == (length >= 10)
+            got = jax.jit(jax.vmap(layer, (0, None, None, None, None, None)))(
+                jnp.asarray(xs), *args
+            )
+            for i in range(2):
+                want = projected_loop(xs[i], w_in, lam, w_out, d, reverse)
+                np.testing.assert_allclose(np.asarray(got[i]), want, rtol=1e-10, atol=1e-10)
+            weights = jnp.asarray(rng.normal(size=x.shape))
+
+            def loop_layer(x, w_in, lr, li, w_out, d):
+                bu = x @ w_in.T
+                h = jax_loop_scan(
+                    jax.lax.complex(lr, li), jax.lax.complex(bu[:, :3], bu[:, 3:]),
+                    jnp.zeros(3, jnp.complex128), reverse,
+                )
+                return jnp.concatenate([h.real, h.imag], -1) @ w_out.T + d * x
+
+            def loss(fn, weights=weights):
+                return lambda *a: jnp.sum(weights * jnp.sin(fn(*a)))
+
+            all_args = (jnp.asarray(x), *args)
+            got_g = jax.jit(jax.grad(loss(layer), range(6)))(*all_args)
+            want_g = jax.grad(loss(loop_layer), range(6))(*all_args)
+            for g, w in zip(got_g, want_g, strict=True):
+                np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-9, atol=1e-9)
+
+
+def test_projected_scan_fused_float32_default_chunk():
+    """The default chunk in float32: a length of two chunks and a remainder (fused under
+    "auto" where the native kernel runs) against the float64 loop, both directions."""
+    if not native_usable():
+        pytest.skip("native scan unavailable")
+    rng = np.random.default_rng(12)
+    lam, x, w_in, w_out, d = draw_projected(rng, 2 * 8192 + 77, n=4, width=3)
+    f32 = lambda v: jnp.asarray(v, jnp.float32)
+    for reverse in (False, True):
+        got = projected_complex_scan(
+            f32(x), f32(w_in), f32(lam.real), f32(lam.imag), f32(w_out), f32(d), reverse=reverse
+        )
+        want = projected_loop(x, w_in, lam, w_out, d, reverse)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-3, atol=1e-3)
+    with pytest.raises((ValueError, TypeError), match="w_in"):  # jaxtyping may catch it first
+        projected_complex_scan(f32(x), f32(w_out), f32(lam.real), f32(lam.imag), f32(w_out),
+                               f32(d))
 
 
 def test_native_kernel_builds():

@@ -9,7 +9,8 @@ ctypes and registered with `jax.ffi`. One pass over memory per sequence does wha
 XLA scan does in several: forward h_t = lambda h_{t-1} + b_t (one read of b, one write of
 h), and backward the adjoint scan with the gradient of lambda accumulated in the same pass.
 The sequences of a batch (vmap hands the kernel all of them at once) are split over the
-CPU's cores.
+CPU's cores; under a device mesh each device runs the kernel on its own rows of a sharded
+batch (`lrux.kernels.sharded`), so the kernels serve 8 CPU devices or many hosts unchanged.
 
 When no compiler is found or the build fails, `native_available()` is False (with one
 warning saying why) and ``mode="auto"`` keeps the chunked XLA scan. ``LRUX_NATIVE=0`` turns
@@ -30,7 +31,6 @@ import warnings
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float
 
 SOURCE = os.path.join(os.path.dirname(__file__), "scan_cpu.cc")
@@ -164,46 +164,79 @@ def _target(kind: str, dtype) -> str:
     return name
 
 
-def _call(kind: str, results: tuple[Array, ...], *args: Array, reverse: bool):
-    """Call kernel `kind` on `args`; its outputs have the shapes and dtypes of `results`.
-    vmap hands the kernel every batch axis as leading axes (it loops over them in C++)."""
-    call = jax.ffi.ffi_call(
-        _target(kind, args[-1].dtype),
-        tuple(jax.ShapeDtypeStruct(r.shape, r.dtype) for r in results),
-        vmap_method="broadcast_all",
+# Each kernel's per-sequence axes (factor names shared between arguments) and, for each
+# result, the argument whose shape it has. The linear kernels' a is "s" or "l s" (constant
+# or time-varying), filled in per call.
+_CORE_DIMS = {
+    "forward": (("n", "n", "m", "l m"), (3,)),  # lam_re, lam_im, h0, b -> h
+    "backward": (("n", "n", "l m", "l m"), (2, 0, 1)),  # lam_re, lam_im, h, g -> adj, dre, dim
+    "linear_forward": ((None, "l s", "s"), (1,)),  # a, b, h0 -> h
+    "linear_backward": ((None, "l s", "s", "l s"), (1, 0, 2)),  # a, h, h0, g -> adj, da, dh0
+}
+
+
+def _call(kind: str, *args: Array, reverse: bool, aliases: tuple[tuple[int, int], ...] = ()):
+    """Call kernel `kind` on `args` (`aliases`: (argument, result) pairs written in place).
+    vmap hands the kernel every batch axis as leading axes (it loops over them in C++), and
+    under a device mesh each device runs it on its own rows (`lrux.kernels.sharded`)."""
+    from lrux.kernels.sharded import batched_kernel
+
+    dims, like = _CORE_DIMS[kind]
+    if dims[0] is None:  # the linear kernels: a is time-varying when it has b's rank
+        dims = ("l s" if args[0].ndim == args[1].ndim else "s", *dims[1:])
+    kernel = batched_kernel(
+        _target(kind, args[-1].dtype), dims, like, aliases, reverse=int(reverse), threads=_cores()
     )
-    return call(*args, reverse=np.int64(reverse), threads=np.int64(_cores()))
+    return kernel(*args)
 
 
 def native_complex_scan(
     lam_re: Float[Array, " n"],
     lam_im: Float[Array, " n"],
     b: Float[Array, "seq two_n"],
+    h0: Float[Array, " two_n"] | None = None,
     *,
     reverse: bool = False,
+    in_place: bool = False,
 ) -> Float[Array, "seq two_n"]:
-    """h_t = lambda * h_{t-1} + b_t on [Re | Im] pairs (zero initial state), in one C++ pass;
-    `reverse=True` runs from the end. Same contract as `lrux.scan.complex_scan_stacked`,
-    with a custom VJP that is one more C++ pass."""
-    return _native_scan(lam_re.astype(b.dtype), lam_im.astype(b.dtype), b, bool(reverse))
+    """h_t = lambda * h_{t-1} + b_t on [Re | Im] pairs from h0 (zeros when None), in one C++
+    pass; `reverse=True` runs from the end (h0 is the state after the end). Same contract as
+    `lrux.scan.complex_scan_stacked`, with a custom VJP that is one more C++ pass.
+
+    `in_place=True` writes h over b's buffer (XLA copies b first if it is still needed), for
+    a forward that is not differentiated; it is not differentiable."""
+    lam_re, lam_im = lam_re.astype(b.dtype), lam_im.astype(b.dtype)
+    h0 = jnp.zeros(b.shape[1:], b.dtype) if h0 is None else h0.astype(b.dtype)
+    if in_place:
+        return _call("forward", lam_re, lam_im, h0, b, reverse=reverse, aliases=((3, 0),))[0]
+    return _native_scan(lam_re, lam_im, h0, b, bool(reverse))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-def _native_scan(lam_re, lam_im, b, reverse):
-    return _native_fwd(lam_re, lam_im, b, reverse)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _native_scan(lam_re, lam_im, h0, b, reverse):
+    return _native_fwd(lam_re, lam_im, h0, b, reverse)[0]
 
 
-def _native_fwd(lam_re, lam_im, b, reverse):
-    (h,) = _call("forward", (b,), lam_re, lam_im, b, reverse=reverse)
-    return h, (lam_re, lam_im, h)
+def _native_fwd(lam_re, lam_im, h0, b, reverse):
+    (h,) = _call("forward", lam_re, lam_im, h0, b, reverse=reverse)
+    return h, (lam_re, lam_im, h0, h)
 
 
 def _native_bwd(reverse, residuals, g):
-    lam_re, lam_im, h = residuals
-    adj, grad_re, grad_im = _call(
-        "backward", (h, lam_re, lam_im), lam_re, lam_im, h, g, reverse=reverse
+    lam_re, lam_im, h0, h = residuals
+    n = lam_re.shape[-1]
+    adj, grad_re, grad_im = _call("backward", lam_re, lam_im, h, g, reverse=reverse)
+    # The kernel pairs the adjoint with h_{t-1} inside the sequence; the first step's
+    # h_{-1} = h0 adds its term here, and dh0 = conj(lambda) * adj there.
+    first = adj[..., -1, :] if reverse else adj[..., 0, :]
+    a_re, a_im = first[..., :n], first[..., n:]
+    p_re, p_im = h0[..., :n], h0[..., n:]
+    grad_re = grad_re + a_re * p_re + a_im * p_im
+    grad_im = grad_im + a_im * p_re - a_re * p_im
+    grad_h0 = jnp.concatenate(
+        [lam_re * a_re + lam_im * a_im, lam_re * a_im - lam_im * a_re], axis=-1
     )
-    return grad_re, grad_im, adj
+    return grad_re, grad_im, grad_h0, adj
 
 
 _native_scan.defvjp(_native_fwd, _native_bwd)
@@ -229,13 +262,13 @@ def _native_linear(a, b, h0, reverse):
 
 
 def _native_linear_fwd(a, b, h0, reverse):
-    (h,) = _call("linear_forward", (b,), a, b, h0, reverse=reverse)
+    (h,) = _call("linear_forward", a, b, h0, reverse=reverse)
     return h, (a, h, h0)
 
 
 def _native_linear_bwd(reverse, residuals, g):
     a, h, h0 = residuals
-    adj, grad_a, grad_h0 = _call("linear_backward", (h, a, h0), a, h, h0, g, reverse=reverse)
+    adj, grad_a, grad_h0 = _call("linear_backward", a, h, h0, g, reverse=reverse)
     return grad_a, adj, grad_h0
 
 

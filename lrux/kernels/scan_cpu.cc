@@ -2,11 +2,12 @@
 //
 // 1. LruxScan*: the complex recurrence of the LRU family on stacked [Re | Im] real pairs.
 //
-//   forward:  h_t = lambda * h_{t-1} + b_t                 (or from the end: reverse != 0)
+//   forward:  h_t = lambda * h_{t-1} + b_t, h_{-1} = h0    (or from the end: reverse != 0)
 //   backward: a_t = g_t + conj(lambda) * a_{t+1}           (the adjoint, opposite direction)
 //             dlambda = sum_t a_t * conj(h_{t-1})          (fused into the same pass)
 //
-// Shapes (row-major): lam_re, lam_im (batch, N); b, h, g, a (batch, L, 2N); grads (batch, N).
+// Shapes (row-major): lam_re, lam_im (batch, N); h0 (batch, 2N); b, h, g, a (batch, L, 2N);
+// grads (batch, N).
 // `batch` is every leading axis (vmap adds them); each sequence is one pass over memory.
 // Sequences are split over up to `threads` std::threads. Built by lrux/kernels/__init__.py.
 //
@@ -28,19 +29,22 @@ namespace ffi = xla::ffi;
 
 namespace {
 
+// b and h may be the same buffer (the scan in place): each step reads b_t before it
+// writes h_t, so they carry no __restrict__.
 template <typename T>
-void ForwardOne(const T* __restrict__ lr, const T* __restrict__ li, const T* __restrict__ b,
-                T* __restrict__ h, int64_t L, int64_t N, bool reverse) {
-  std::vector<T> state(2 * N, T(0));
+void ForwardOne(const T* __restrict__ lr, const T* __restrict__ li, const T* __restrict__ h0,
+                const T* b, T* h, int64_t L, int64_t N, bool reverse) {
+  std::vector<T> state(h0, h0 + 2 * N);
   T* __restrict__ sr = state.data();
   T* __restrict__ si = sr + N;
   for (int64_t s = 0; s < L; ++s) {
     const int64_t t = reverse ? L - 1 - s : s;
-    const T* __restrict__ bt = b + t * 2 * N;
-    T* __restrict__ ht = h + t * 2 * N;
+    const T* bt = b + t * 2 * N;
+    T* ht = h + t * 2 * N;
     for (int64_t n = 0; n < N; ++n) {
-      const T r = lr[n] * sr[n] - li[n] * si[n] + bt[n];
-      const T i = lr[n] * si[n] + li[n] * sr[n] + bt[N + n];
+      const T br = bt[n], bi = bt[N + n];
+      const T r = lr[n] * sr[n] - li[n] * si[n] + br;
+      const T i = lr[n] * si[n] + li[n] * sr[n] + bi;
       sr[n] = r;
       si[n] = i;
       ht[n] = r;
@@ -145,17 +149,21 @@ ffi::Error Dims(const LamBuffer& lam, const SeqBuffer& seq, int64_t* batch, int6
 
 template <ffi::DataType DT>
 ffi::Error Forward(int64_t reverse, int64_t threads, ffi::Buffer<DT> lr, ffi::Buffer<DT> li,
-                   ffi::Buffer<DT> b, ffi::ResultBuffer<DT> h) {
+                   ffi::Buffer<DT> h0, ffi::Buffer<DT> b, ffi::ResultBuffer<DT> h) {
   int64_t batch, n, length;
   if (auto err = Dims(lr, b, &batch, &n, &length); err.failure()) return err;
+  if (h0.element_count() != batch * 2 * n) {
+    return ffi::Error::InvalidArgument("lrux scan kernel: h0 must be (..., 2N)");
+  }
   auto* plr = lr.typed_data();
   auto* pli = li.typed_data();
+  auto* p0 = h0.typed_data();
   auto* pb = b.typed_data();
   auto* ph = h->typed_data();
   const int64_t stride = length * 2 * n;
   ParallelFor(batch, batch * stride, threads, [&](int64_t i) {
-    ForwardOne(plr + i * n, pli + i * n, pb + i * stride, ph + i * stride, length, n,
-               reverse != 0);
+    ForwardOne(plr + i * n, pli + i * n, p0 + i * 2 * n, pb + i * stride, ph + i * stride,
+               length, n, reverse != 0);
   });
   return ffi::Error::Success();
 }
@@ -334,6 +342,7 @@ ffi::Error LinearBackward(int64_t reverse, int64_t threads, ffi::Buffer<DT> a, f
                                 ffi::Ffi::Bind()                                    \
                                     .Attr<int64_t>("reverse")                       \
                                     .Attr<int64_t>("threads")                       \
+                                    .Arg<ffi::Buffer<DT>>()                         \
                                     .Arg<ffi::Buffer<DT>>()                         \
                                     .Arg<ffi::Buffer<DT>>()                         \
                                     .Arg<ffi::Buffer<DT>>()                         \

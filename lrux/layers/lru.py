@@ -33,7 +33,7 @@ from lrux.layers.base import (  # noqa: F401 (check_sizes, check_sequence: old i
     check_step,
     floating,
 )
-from lrux.scan import ScanMode, complex_scan_stacked
+from lrux.scan import ScanMode, complex_scan_stacked, projected_complex_scan
 
 
 def _input_matrix(B_re, B_im, gain):
@@ -67,9 +67,12 @@ def diagonal_recurrence(
 
     `reverse=True` runs the recurrence from the end of the sequence.
     """
-    bu = x @ _input_matrix(B_re, B_im, gain).T  # (seq, 2N) = [Re | Im] of gain * B u
-    h = complex_scan_stacked(lam_re, lam_im, bu, reverse=reverse, mode=scan_mode)
-    return h @ _output_matrix(C_re, C_im).T + D * x
+    # h = complex_scan_stacked(lambda, x @ w_in^T), y = h @ w_out^T + D x, in one call that
+    # fuses the three over sequence chunks when it is not differentiated
+    w_in = _input_matrix(B_re, B_im, gain)  # (2N, H): u -> [Re | Im] of gain * B u
+    return projected_complex_scan(
+        x, w_in, lam_re, lam_im, _output_matrix(C_re, C_im), D, reverse=reverse, mode=scan_mode
+    )
 
 
 def diagonal_step(
