@@ -245,6 +245,19 @@ def print_probes(name, sc):
           f"{sc['planted_shortcut_pixels_logreg']:.3f}")
 
 
+def probes_markdown(res):
+    """The probe table of a data_probes_d*.json (one row per probed set)."""
+    rows = ["| set | images | pixels (logreg) | pixel stats (logreg) | marker distance "
+            "(threshold) | components (logreg) | components (best threshold) | planted "
+            "shortcut (logreg) |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in res["sets"].items():
+        rows.append(f"| {name} | {r['n']} | {r['pixels_logreg']:.3f} | "
+                    f"{r['pixel_stats_logreg']:.3f} | {r['marker_distance_threshold']:.3f} | "
+                    f"{r['components_logreg']:.3f} | {r['components_best_threshold']:.3f} | "
+                    f"{r['planted_shortcut_pixels_logreg']:.3f} |")
+    return "\n".join(rows)
+
+
 def probe_sets(specs, difficulty, out_dir):
     """The no-shortcut probes on existing Pathfinder-32 folders (NAME=DIR each)."""
     res = {"difficulty": difficulty, "sets": {}}
@@ -257,6 +270,7 @@ def probe_sets(specs, difficulty, out_dir):
     with open(path, "w") as f:
         json.dump(res, f, indent=1)
     print(f"wrote {path}")
+    print(probes_markdown(res))
     return res
 
 

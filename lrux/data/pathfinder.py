@@ -188,8 +188,19 @@ def _distance(px, py, item) -> float:
 
 
 def _clear(pts, items, grow: float = 0.0) -> bool:
-    """True when every (x, y) of pts keeps r + grow from each item (ax, ay, bx, by, r, h)."""
-    return all(_distance(x, y, it) >= it[4] + grow for it in items for x, y in pts)
+    """True when every (x, y) of pts (points along a segment, or one point) keeps r + grow
+    from each item (ax, ay, bx, by, r, h). Items whose bounding circle is farther than
+    that from the points' bounding circle are skipped without a distance test."""
+    (x0, y0), (x1, y1) = pts[0], pts[-1]
+    cx, cy, rp = (x0 + x1) / 2, (y0 + y1) / 2, math.hypot(x1 - x0, y1 - y0) / 2
+    for it in items:
+        ax, ay, bx, by, r = it[:5]
+        ri = math.hypot(bx - ax, by - ay) / 2
+        if math.hypot(cx - (ax + bx) / 2, cy - (ay + by) / 2) > rp + ri + r + grow + 1e-9:
+            continue
+        if any(_distance(x, y, it) < r + grow for x, y in pts):
+            return False
+    return True
 
 
 _ANGLES = 256  # paddle headings of the precomputed occupancy stamps
