@@ -1,0 +1,34 @@
+"""`.ci/run` reaches the test suite: no step can end it early with a success status."""
+
+import re
+import shlex
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CI = ROOT / ".ci"
+
+
+def _commands(script: Path) -> list[list[str]]:
+    lines = [ln.strip() for ln in script.read_text().splitlines()]
+    return [shlex.split(ln) for ln in lines if ln and not ln.startswith("#")]
+
+
+def test_sourced_scripts_never_exit():
+    """A script run with `source` (or `.`) shares .ci/run's shell: an `exit 0` in it ends CI
+    green before any test ran (this happened: CI 'passed' in 5 s)."""
+    sourced = []
+    for words in _commands(CI / "run"):
+        for i, w in enumerate(words[:-1]):
+            if w in ("source", "."):
+                sourced.append(ROOT / words[i + 1])
+    for path in sourced:
+        text = path.read_text()
+        assert not re.search(r"^\s*exit\b", text, re.M), f"{path} is sourced but calls exit"
+
+
+def test_the_whole_suite_is_the_last_step():
+    """The README's test command is .ci/run's last command, so its summary closes the log."""
+    last = _commands(CI / "run")[-1]
+    assert last == ["python", "-m", "pytest"]
+    readme = (ROOT / "README.md").read_text()
+    assert "python -m pytest" in readme
