@@ -9,8 +9,17 @@ CI = ROOT / ".ci"
 
 
 def _commands(script: Path) -> list[list[str]]:
-    lines = [ln.strip() for ln in script.read_text().splitlines()]
-    return [shlex.split(ln) for ln in lines if ln and not ln.startswith("#")]
+    """The script's non-comment lines, split into words (a line shlex cannot split, such as
+    the first line of a multi-line quoted command, is split on whitespace)."""
+    out = []
+    for line in script.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            try:
+                out.append(shlex.split(line))
+            except ValueError:
+                out.append(line.split())
+    return out
 
 
 def test_sourced_scripts_never_exit():
