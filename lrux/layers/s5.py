@@ -161,8 +161,8 @@ class S5(AbstractMixer):
         lam, v, v_inv = hippo_n_blocks(d_state, blocks, conj_sym)
         m = lam.shape[0]
         k_b, k_c, k_c2, k_d, k_dt = jax.random.split(key, 5)
-        self.Lambda_re = jnp.asarray(lam.real)
-        self.Lambda_im = jnp.asarray(lam.imag)
+        self.Lambda_re = jnp.asarray(np.real(lam))
+        self.Lambda_im = jnp.asarray(np.imag(lam))
         b = _lecun_trunc(k_b, (d_state, d_model), d_state)
         bt = jnp.asarray(v_inv) @ b.astype(jnp.result_type(b.dtype, jnp.complex64))
         self.B_re, self.B_im = bt.real, bt.imag
