@@ -9,9 +9,12 @@ Rows, all measured in this process:
   then the first `load_split` (TSV parse + cache write) and the second (cache hit).
 - ``pathfinder32`` / ``pathx``: images/s of `generate_pathfinder` (PNG written) with W
   workers, and the projected time for 200k images (target for Pathfinder-32: < 30 min).
-- ``shortcut``: L2 logistic regression on raw pixels (and on pixel statistics, and a
-  threshold on marker distance) of the generated Pathfinder-32 images, held-out accuracy
-  (chance 0.5), with a planted faint shortcut as the probe's positive control.
+- ``shortcut``: probes that must stay at chance on the generated Pathfinder-32 images
+  (5-fold out-of-fold accuracy, chance 0.5): L2 logistic regression on raw pixels, on
+  pixel statistics and on connected-component features (total ink, component counts and
+  the two largest components with the ink joined by dilations of 0, 1, 2 px: the contour
+  count / longest contour cue), a best single threshold on those features, and a
+  threshold on marker distance; a planted faint shortcut as the probe's positive control.
 - ``pipeline[TASK]``: examples/s of `make_loader` (worker_count 0, memmapped uint arrays of
   the task's real shape, Table 9 batch size) against the examples/s a training step
   consumes: LRU steps/s on one A100 (paper Table 4) x batch size.
@@ -20,6 +23,8 @@ Writes ``benchmarks/results/data.json`` (``data_quick.json`` with --quick).
 
     python benchmarks/bench_data.py              # full: 100k ListOps, 4000 + 1000 images
     python benchmarks/bench_data.py --quick      # tiny sizes, seconds
+    python benchmarks/bench_data.py --only-pathfinder   # generator rows + probes only
+    python benchmarks/bench_data.py --probe new=DIR old=DIR2 --difficulty 14
 """
 
 import argparse
@@ -79,27 +84,51 @@ def bench_pathfinder(root, size, n, workers):
             "projected_200k_s_free_cores": 200_000 * cpu / n / workers}
 
 
-def logreg_holdout(X, y, lam=1e-2, train_frac=0.8):
+def cv_predictions(X, y, fit_predict, folds=5, seed=0):
+    """Out-of-fold predictions (0/1) of `fit_predict(X_train, y_train, X_test)`."""
+    idx = np.random.default_rng(seed).permutation(len(y))
+    pred = np.zeros(len(y))
+    for k in range(folds):
+        te = idx[k::folds]
+        tr = np.setdiff1d(idx, te)
+        pred[te] = fit_predict(X[tr], y[tr], X[te])
+    return pred
+
+
+def logreg(lam=1e-2):
+    """L2 logistic regression (scipy L-BFGS) on standardised features, as fit_predict."""
     from scipy.optimize import minimize
 
-    n = int(train_frac * len(y))
-    mu, sd = X[:n].mean(0), X[:n].std(0) + 1e-6
-    A = np.c_[(X[:n] - mu) / sd, np.ones(n)]
-    B = np.c_[(X[n:] - mu) / sd, np.ones(len(y) - n)]
+    def fit_predict(Xtr, ytr, Xte):
+        mu, sd = Xtr.mean(0), Xtr.std(0) + 1e-6
+        A = np.c_[(Xtr - mu) / sd, np.ones(len(ytr))]
 
-    def f(w):
-        z = A @ w
-        p = 1 / (1 + np.exp(-z))
-        g = A.T @ (p - y[:n]) / n
-        g[:-1] += 2 * lam * w[:-1]
-        return np.mean(np.logaddexp(0, z) - y[:n] * z) + lam * w[:-1] @ w[:-1], g
+        def f(w):
+            z = A @ w
+            g = A.T @ (1 / (1 + np.exp(-z)) - ytr) / len(ytr)
+            g[:-1] += 2 * lam * w[:-1]
+            return np.mean(np.logaddexp(0, z) - ytr * z) + lam * w[:-1] @ w[:-1], g
 
-    w = minimize(f, np.zeros(A.shape[1]), jac=True, method="L-BFGS-B",
-                 options={"maxiter": 500}).x
-    return float(np.mean((B @ w > 0) == y[n:])), float(np.mean((A @ w > 0) == y[:n]))
+        w = minimize(f, np.zeros(A.shape[1]), jac=True, method="L-BFGS-B",
+                     options={"maxiter": 500}).x
+        return np.c_[(Xte - mu) / sd, np.ones(len(Xte))] @ w > 0
+
+    return fit_predict
+
+
+def best_threshold(Xtr, ytr, Xte):
+    """The single feature and threshold (either sign) with the best training accuracy."""
+    best = (0.0, 0, 0.0, True)
+    for j in range(Xtr.shape[1]):
+        for t in np.unique(np.quantile(Xtr[:, j], np.linspace(0.02, 0.98, 49))):
+            acc = np.mean((Xtr[:, j] > t) == ytr)
+            best = max(best, (max(acc, 1 - acc), j, t, acc >= 0.5), key=lambda b: b[0])
+    _, j, t, sign = best
+    return (Xte[:, j] > t) == sign
 
 
 def marker_distance(X, size):
+    """Distance between the two brightest blobs' centres (the markers), per image."""
     from scipy import ndimage
 
     out = np.zeros(len(X))
@@ -111,27 +140,67 @@ def marker_distance(X, size):
     return out
 
 
-def bench_shortcut(root):
-    splits = [D.load_split("pathfinder", k, root, progress=False) for k in
-              ("train", "val", "test")]
-    X = np.concatenate([s.inputs[..., 0] for s in splits]).astype(np.float64) / 255
-    y = np.concatenate([s.labels for s in splits]).astype(np.float64)
-    pix_test, pix_train = logreg_holdout(X, y)
+def component_features(X, size):
+    """Per image: total ink, inked pixels, and for the ink (> 0.25) joined by dilation of
+    0, 1 and 2 pixels (8-connected) the number of components and the sizes of the two
+    largest: what a pixel-grouping cue sees of contour counts and the longest contour."""
+    from scipy import ndimage
+
+    disc2 = np.hypot(*np.mgrid[-2:3, -2:3]) <= 2.0
+    structs = [None, np.ones((3, 3), bool), disc2]
+    rows = []
+    for x in X.reshape(-1, size, size):
+        ink = x > 0.25
+        row = [x.sum(), ink.sum()]
+        for st in structs:
+            grown = ink if st is None else ndimage.binary_dilation(ink, st)
+            lab, k = ndimage.label(grown, np.ones((3, 3), bool))
+            sizes = np.sort(np.bincount(lab.ravel())[1:])[::-1] if k else np.zeros(0)
+            sizes = np.r_[sizes, 0, 0]
+            row += [k, sizes[0], sizes[1]]
+        rows.append(row)
+    return np.asarray(rows, np.float64)
+
+
+COMPONENT_NAMES = ["ink_sum", "ink_pixels"] + [f"{n}_d{r}" for r in (0, 1, 2)
+                                               for n in ("components", "largest", "second")]
+
+
+def shortcut_probes(X, y, size=32):
+    """5-fold out-of-fold accuracies (chance 0.5) of the no-shortcut probes on images X
+    (n, size*size) in [0, 1] with labels y; a planted faint shortcut as positive control."""
+    acc = lambda pred: float(np.mean(pred == y))  # noqa: E731
     stats = np.c_[X.sum(1), (X > 0.9).sum(1), (X > 0).sum(1), (X > 0.5).sum(1)]
-    stat_test, _ = logreg_holdout(stats, y, lam=1e-4)
-    d = marker_distance(X, 32)
-    n = int(0.8 * len(y))
-    thresholds = np.unique(d[:n])
-    best = max(thresholds, key=lambda t: abs(np.mean((d[:n] > t) == y[:n]) - 0.5))
-    sign = np.mean((d[:n] > best) == y[:n]) >= 0.5
-    dist_test = float(np.mean(((d[n:] > best) == y[n:]) == sign))
+    d = marker_distance(X, size)[:, None]
+    comp = component_features(X, size)
     leaky = X.copy()
     leaky[:, :16] += 0.3 * y[:, None]
-    planted, _ = logreg_holdout(leaky, y)
-    return {"n": len(y), "label_mean": float(y.mean()), "pixels_test_acc": pix_test,
-            "pixels_train_acc": pix_train, "stats_test_acc": stat_test,
-            "marker_distance_test_acc": dist_test, "planted_shortcut_test_acc": planted,
-            "held_out": len(y) - n, "chance_sd": float(0.5 / np.sqrt(len(y) - n))}
+    out = {
+        "n": len(y), "label_mean": float(y.mean()), "chance_sd": float(0.5 / np.sqrt(len(y))),
+        "pixels_logreg": acc(cv_predictions(X, y, logreg())),
+        "pixel_stats_logreg": acc(cv_predictions(stats, y, logreg(1e-4))),
+        "marker_distance_threshold": acc(cv_predictions(d, y, best_threshold)),
+        "components_logreg": acc(cv_predictions(comp, y, logreg(1e-4))),
+        "components_best_threshold": acc(cv_predictions(comp, y, best_threshold)),
+        "planted_shortcut_pixels_logreg": acc(cv_predictions(leaky, y, logreg())),
+    }
+    out["components_by_label"] = {
+        name: [float(comp[y == k, j].mean()) for k in (0, 1)]
+        for j, name in enumerate(COMPONENT_NAMES)}
+    return out
+
+
+def load_pathfinder_pixels(root, difficulty=14):
+    """(X (n, 1024) in [0, 1], y) of every split of the Pathfinder-32 set under root."""
+    splits = [D.load_split("pathfinder", k, root, progress=False, difficulty=difficulty)
+              for k in ("train", "val", "test")]
+    X = np.concatenate([s.inputs[..., 0] for s in splits]).astype(np.float64) / 255
+    y = np.concatenate([s.labels for s in splits]).astype(np.float64)
+    return X, y
+
+
+def bench_shortcut(root, difficulty=14):
+    return shortcut_probes(*load_pathfinder_pixels(root, difficulty))
 
 
 def bench_pipeline(task, tmp, n, batches):
@@ -166,55 +235,119 @@ def bench_pipeline(task, tmp, n, batches):
             "ratio": rate / need}
 
 
+def print_probes(name, sc):
+    print(f"no shortcut ({name}, n={sc['n']}, 5-fold out-of-fold, chance 0.5, sd "
+          f"{sc['chance_sd']:.3f}): pixels {sc['pixels_logreg']:.3f}, pixel stats "
+          f"{sc['pixel_stats_logreg']:.3f}, marker distance "
+          f"{sc['marker_distance_threshold']:.3f}, components (ink, counts, largest) "
+          f"{sc['components_logreg']:.3f} / best single threshold "
+          f"{sc['components_best_threshold']:.3f}; planted control "
+          f"{sc['planted_shortcut_pixels_logreg']:.3f}")
+
+
+def probes_markdown(res):
+    """The probe table of a data_probes_d*.json (one row per probed set)."""
+    rows = ["| set | images | pixels (logreg) | pixel stats (logreg) | marker distance "
+            "(threshold) | components (logreg) | components (best threshold) | planted "
+            "shortcut (logreg) |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in res["sets"].items():
+        rows.append(f"| {name} | {r['n']} | {r['pixels_logreg']:.3f} | "
+                    f"{r['pixel_stats_logreg']:.3f} | {r['marker_distance_threshold']:.3f} | "
+                    f"{r['components_logreg']:.3f} | {r['components_best_threshold']:.3f} | "
+                    f"{r['planted_shortcut_pixels_logreg']:.3f} |")
+    return "\n".join(rows)
+
+
+def probe_sets(specs, difficulty, out_dir):
+    """The no-shortcut probes on existing Pathfinder-32 folders (NAME=DIR each)."""
+    res = {"difficulty": difficulty, "sets": {}}
+    for spec in specs:
+        name, _, root = spec.partition("=")
+        res["sets"][name] = {"data_dir": os.path.abspath(root),
+                             **bench_shortcut(root, difficulty)}
+        print_probes(name, res["sets"][name])
+    path = os.path.join(out_dir, f"data_probes_d{difficulty}.json")
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
+    print(f"wrote {path}")
+    print(probes_markdown(res))
+    return res
+
+
+def print_report(res):
+    if "listops" in res:
+        lo = res["listops"]
+        print(f"{'generator':<14}{'n':>8}{'workers':>9}{'per s':>10}{'cpu s/item':>12}"
+              f"{'projected (wall)':>20}{'(W free cores)':>16}")
+        print(f"{'listops':<14}{lo['n']:>8}{lo['workers']:>9}{lo['per_s']:>10.0f}"
+              f"{lo['cpu_seconds'] / lo['n']:>12.4f}{lo['projected_100k_s']:>12.0f} s/100k"
+              f"{lo['projected_100k_s_free_cores']:>9.0f} s/100k")
+    for name in ("pathfinder32", "pathx"):
+        r = res[name]
+        print(f"{name:<14}{r['n']:>8}{r['workers']:>9}{r['per_s']:>10.1f}"
+              f"{r['cpu_seconds'] / r['n']:>12.4f}{r['projected_200k_s'] / 60:>11.1f} min/200k"
+              f"{r['projected_200k_s_free_cores'] / 60:>7.1f} min/200k")
+    if "listops" in res:
+        lo = res["listops"]
+        print(f"listops load: first {lo['load_first_s']:.2f} s, cached "
+              f"{lo['load_cached_s']:.3f} s; median length {lo['median_length']:.0f}; "
+              f"labels {lo['label_fractions']}")
+    print_probes("pathfinder32 difficulty 14", res["shortcut"])
+    if "pipeline" in res:
+        print(f"{'pipeline':<12}{'batch':>6}{'examples/s':>12}{'needed/s':>10}{'ratio':>8}")
+        for r in res["pipeline"]:
+            print(f"{r['task']:<12}{r['batch']:>6}{r['examples_per_s']:>12.0f}"
+                  f"{r['needed_per_s']:>10.0f}{r['ratio']:>8.1f}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes (seconds)")
+    ap.add_argument("--only-pathfinder", action="store_true",
+                    help="only the Pathfinder/PathX generator rows and the probes "
+                         "(writes data_pathfinder.json)")
+    ap.add_argument("--probe", nargs="+", metavar="NAME=DIR", default=None,
+                    help="only run the no-shortcut probes on these existing Pathfinder-32 "
+                         "folders (writes data_probes_dDIFFICULTY.json)")
+    ap.add_argument("--difficulty", type=int, default=14, choices=(6, 9, 14),
+                    help="difficulty of the --probe folders")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--listops", type=int, default=100_000)
     ap.add_argument("--pathfinder", type=int, default=4000)
     ap.add_argument("--pathx", type=int, default=1000)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    if args.probe:
+        for spec in args.probe:
+            if "=" not in spec or not os.path.isdir(spec.partition("=")[2]):
+                ap.error(f"--probe {spec}: expected NAME=DIR with DIR an existing folder")
+        return probe_sets(args.probe, args.difficulty, args.out)
     if args.quick:
         args.workers, args.listops, args.pathfinder, args.pathx = 1, 50, 60, 4
     tmp = tempfile.mkdtemp(prefix="lrux_bench_data_")
-    res = {"machine": platform.platform(), "cpus": os.cpu_count(), "quick": args.quick}
+    res = {"machine": platform.platform(), "cpus": os.cpu_count(), "quick": args.quick,
+           "load_at_start": os.getloadavg()[0]}
     try:
-        res["listops"] = bench_listops(os.path.join(tmp, "lo"), args.listops, args.workers)
+        if not args.only_pathfinder:
+            res["listops"] = bench_listops(os.path.join(tmp, "lo"), args.listops,
+                                           args.workers)
         pf_root = os.path.join(tmp, "pf")
         res["pathfinder32"] = bench_pathfinder(pf_root, 32, args.pathfinder, args.workers)
         res["pathx"] = bench_pathfinder(os.path.join(tmp, "px"), 128, args.pathx, args.workers)
+        res["load_after_generation"] = os.getloadavg()[0]
         res["shortcut"] = bench_shortcut(pf_root)
-        n_rows = 64 if args.quick else 512
-        n_batches = 2 if args.quick else 20
-        res["pipeline"] = [bench_pipeline(t, tmp, n_rows, n_batches)
-                           for t in ("listops", "text", "retrieval", "image", "pathfinder",
-                                     "pathx")]
+        if not args.only_pathfinder:
+            n_rows = 64 if args.quick else 512
+            n_batches = 2 if args.quick else 20
+            res["pipeline"] = [bench_pipeline(t, tmp, n_rows, n_batches)
+                               for t in ("listops", "text", "retrieval", "image",
+                                         "pathfinder", "pathx")]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    lo, pf, px, sc = res["listops"], res["pathfinder32"], res["pathx"], res["shortcut"]
-    print(f"{'generator':<14}{'n':>8}{'workers':>9}{'per s':>10}{'cpu s/item':>12}"
-          f"{'projected (wall)':>20}{'(W free cores)':>16}")
-    print(f"{'listops':<14}{lo['n']:>8}{lo['workers']:>9}{lo['per_s']:>10.0f}"
-          f"{lo['cpu_seconds'] / lo['n']:>12.4f}{lo['projected_100k_s']:>12.0f} s/100k"
-          f"{lo['projected_100k_s_free_cores']:>9.0f} s/100k")
-    for name, r in (("pathfinder32", pf), ("pathx", px)):
-        print(f"{name:<14}{r['n']:>8}{r['workers']:>9}{r['per_s']:>10.1f}"
-              f"{r['cpu_seconds'] / r['n']:>12.4f}{r['projected_200k_s'] / 60:>11.1f} min/200k"
-              f"{r['projected_200k_s_free_cores'] / 60:>7.1f} min/200k")
-    print(f"listops load: first {lo['load_first_s']:.2f} s, cached {lo['load_cached_s']:.3f} s;"
-          f" median length {lo['median_length']:.0f}; labels {lo['label_fractions']}")
-    print(f"no shortcut (pathfinder32, n={sc['n']}, held-out {sc['held_out']}, chance sd "
-          f"{sc['chance_sd']:.3f}): pixels {sc['pixels_test_acc']:.3f} (train "
-          f"{sc['pixels_train_acc']:.3f}), pixel stats {sc['stats_test_acc']:.3f}, marker "
-          f"distance {sc['marker_distance_test_acc']:.3f}; planted control "
-          f"{sc['planted_shortcut_test_acc']:.3f}")
-    print(f"{'pipeline':<12}{'batch':>6}{'examples/s':>12}{'needed/s':>10}{'ratio':>8}")
-    for r in res["pipeline"]:
-        print(f"{r['task']:<12}{r['batch']:>6}{r['examples_per_s']:>12.0f}"
-              f"{r['needed_per_s']:>10.0f}{r['ratio']:>8.1f}")
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "data_quick.json" if args.quick else "data.json")
+    print_report(res)
+    name = "data_quick" if args.quick else "data_pathfinder" if args.only_pathfinder else "data"
+    path = os.path.join(args.out, f"{name}.json")
     with open(path, "w") as f:
         json.dump(res, f, indent=1)
     print(f"wrote {path}")

@@ -64,6 +64,7 @@ class Config:
     seed: int = 0
     workers: int = 2  # generation / PNG decoding processes
     init: str = ""  # start from these CNN weights (an earlier run's --save), e.g. difficulty 6
+    step_offset: int = 0  # steps already taken by the --init run (a continuation's curve)
     save: str = ""  # write the final CNN weights here (eqx.tree_serialise_leaves)
 
     def resolved_data_dir(self) -> str:
@@ -243,7 +244,7 @@ def train(cfg: Config, out: str, data=None) -> dict[str, Any]:
         accs.append(acc)
         out_of_time = cfg.minutes > 0 and time.perf_counter() - t0 > 60 * cfg.minutes
         if step % cfg.eval_every == 0 or step == cfg.steps or out_of_time:
-            point = {"step": step, "train_loss": float(np.mean(losses)),
+            point = {"step": step + cfg.step_offset, "train_loss": float(np.mean(losses)),
                      "train_acc": float(np.mean(accs)),
                      "val_acc": accuracy(eval_logits, model, xva, yva, 256),
                      "elapsed_s": round(time.perf_counter() - t0, 1)}
@@ -312,60 +313,101 @@ def _segment_gap(a, b, c, d) -> float:
     return float(np.min(np.linalg.norm(p[:, None] - q[None], axis=-1)))
 
 
-def draw_geometry(difficulty: int, label: int, rng):
-    """(path, distractors, markers, snakes) of one lrux image; coordinates in output px."""
-    from lrux.data.pathfinder import PARAMS, _DeadEnd, _Snakes
-
-    while True:
-        sn = _Snakes(PARAMS[SIZE], difficulty, rng)
-        try:
-            segs, markers = sn.draw(label)
-        except _DeadEnd:
-            continue
-        s = PARAMS[SIZE].antialias
-        segs = [(a / s, b / s) for a, b in segs]
-        return segs[:difficulty], segs[difficulty:], [m / s for m in markers], sn
+def _summary(values) -> dict[str, float]:
+    a = np.asarray(values, float)
+    return {"mean": float(a.mean()), "min": float(a.min()), "max": float(a.max())}
 
 
-def generator_stats(difficulty: int, n: int = 200, seed: int = 0) -> dict[str, Any]:
-    """Construction statistics of n lrux images (half of each label), in output pixels:
-    paddles and contours per image, the dash gap inside a contour, the gap between the
-    two arms at the middle of the path (label 1: one dash gap; label 0: the seed gap), the
-    closest approach of a distractor to the path, and each marker's distance to its
-    nearest paddle end. Next to the LRA release's settings (two targets of
-    `difficulty` paddles, 20 // (difficulty // 3) distractors of difficulty // 3)."""
-    from lrux.data.pathfinder import PARAMS
+def geometry_stats(difficulty: int, n: int = 200, seed: int = 0) -> dict[str, Any]:
+    """Construction statistics of n lrux geometries, in output pixels: target and
+    distractor counts and lengths, the dash gap, the distance of the two origins, the
+    closest approach of a distractor to a target and of the two targets, and the marker
+    distance by label (both labels from the same geometry: the label only picks the
+    marked end)."""
+    from lrux.data.pathfinder import draw_geometry
 
-    rows = {0: [], 1: []}
+    rows = []
     for i in range(n):
-        label = i % 2
-        rng = np.random.default_rng([seed, difficulty, i])
-        path, dis, markers, sn = draw_geometry(difficulty, label, rng)
-        a1 = difficulty - difficulty // 2
-        ends = [e for seg in path for e in seg]
-        rows[label].append([
-            len(path) + len(dis),
-            2 if label == 0 else 1,
-            len(dis) / max(1, difficulty // 3),
-            np.mean([np.linalg.norm(path[j + 1][0] - path[j][1]) for j in range(a1 - 1)]),
-            np.linalg.norm(path[a1][0] - path[0][0]),
-            min((_segment_gap(*p, *d) for p in path for d in dis), default=np.inf),
-            max(min(np.linalg.norm(m - e) for e in ends) for m in markers),
-        ])
-    names = ["paddles", "target_contours", "distractors", "dash_gap", "middle_gap",
-             "distractor_to_path_min", "marker_to_end_max"]
-    out = {"difficulty": difficulty, "images": n, "lrux": {}}
-    for label, r in rows.items():
-        a = np.array(r, float)
-        out["lrux"][f"label_{label}"] = {
-            k: {"mean": float(a[:, j].mean()), "min": float(a[:, j].min()),
-                "max": float(a[:, j].max())} for j, k in enumerate(names)}
-    dl = difficulty // 3
-    out["lra_settings"] = {"target_contours": 2, "target_paddles": 2 * difficulty,
-                           "distractors": 20 // dl, "distractor_paddles": 20 // dl * dl,
-                           "paddles": 2 * difficulty + 20 // dl * dl,
-                           "seed_distance": PARAMS[SIZE].seed_distance,
-                           "dash_gap (margin)": 1}
+        g = draw_geometry(SIZE, difficulty, np.random.default_rng([seed, difficulty, i]))
+        t0, t1 = g.targets
+        segs = [s for c in g.targets + g.distractors for s in c]
+        gaps = [np.linalg.norm(c[j + 1][0] - c[j][1]) for c in g.targets + g.distractors
+                for j in range(len(c) - 1)]
+        m1, m0 = g.markers(1, 0), g.markers(0, 0)
+        rows.append({
+            "paddles": len(segs), "target_paddles": [len(t0), len(t1)],
+            "distractors": len(g.distractors),
+            "distractor_paddles": sorted({len(d) for d in g.distractors}),
+            "dash_gap": float(np.mean(gaps)),
+            "origin_distance": float(np.linalg.norm(g.origins()[0] - g.origins()[1])),
+            "distractor_to_target_min": min(_segment_gap(*p, *d) for p in t0 + t1
+                                            for c in g.distractors for d in c),
+            "target_to_target_min": min(_segment_gap(*p, *q) for p in t0 for q in t1),
+            "marker_distance_label_1": float(np.linalg.norm(m1[0] - m1[1])),
+            "marker_distance_label_0": float(np.linalg.norm(m0[0] - m0[1])),
+        })
+    out = {"difficulty": difficulty, "images": n}
+    for k, v in rows[0].items():
+        out[k] = v if isinstance(v, list) else _summary([r[k] for r in rows])
+    out["marker_distance_cue"] = marker_distance_cue(difficulty, 4 * n, seed)
+    return out
+
+
+def marker_distance_cue(difficulty: int, n: int, seed: int = 0) -> dict[str, float]:
+    """How much the exact marker distance tells the label: n geometries, label i % 2, a
+    random target marked; the best threshold (either sign) on the first half, its accuracy
+    on the second half (chance 0.5)."""
+    from lrux.data.pathfinder import draw_geometry
+
+    d, y = np.zeros(n), np.arange(n) % 2
+    for i in range(n):
+        rng = np.random.default_rng([seed, difficulty, 10_000 + i])
+        g = draw_geometry(SIZE, difficulty, rng)
+        m = g.markers(int(y[i]), int(rng.integers(0, 2)))
+        d[i] = np.linalg.norm(m[0] - m[1])
+    h = n // 2
+    best = max(((max(a, 1 - a), t, a >= 0.5) for t in np.quantile(d[:h], np.linspace(0, 1, 201))
+                for a in [np.mean((d[:h] > t) == y[:h])]), key=lambda b: b[0])
+    _, t, sign = best
+    return {"images": n, "threshold": float(t),
+            "held_out_accuracy": float(np.mean(((d[h:] > t) == y[h:]) == sign))}
+
+
+def pixel_stats(data_dir: str, difficulty: int, n: int = 1000) -> dict[str, Any]:
+    """Pixel statistics of the first n training images of a Pathfinder-32 folder (lrux's
+    or any in the release layout): brightness percentiles of the ink off the markers
+    (10 < pixel < 250), the fraction of non-zero pixels, and the component features of
+    benchmarks/bench_data.py by label."""
+    sys.path.insert(0, HERE)
+    import bench_data
+
+    from lrux.data import load_split
+
+    s = load_split("pathfinder", "train", data_dir, difficulty=difficulty, progress=False)
+    x = np.asarray(s.inputs[:n, :, 0], np.int64)
+    y = np.asarray(s.labels[:n])
+    ink = x[(x > 10) & (x < 250)]
+    comp = bench_data.component_features(x / 255.0, SIZE)
+    return {
+        "data_dir": os.path.abspath(data_dir), "images": len(y),
+        "ink_percentiles_25_50_75_90": np.percentile(ink, [25, 50, 75, 90]).tolist(),
+        "nonzero_fraction": float((x > 0).mean()),
+        "max_is_255": float((x.max(1) == 255).mean()),
+        "components_by_label": {
+            name: [float(comp[y == k, j].mean()) for k in (0, 1)]
+            for j, name in enumerate(bench_data.COMPONENT_NAMES)},
+    }
+
+
+def generator_stats(folders: dict[str, dict[int, str]], n: int = 200) -> dict[str, Any]:
+    """Geometry of lrux's generator at difficulties 6 and 14, and pixel statistics of the
+    folders given: {"lrux": {difficulty: dir}, "reference": {...}} (a reference is e.g. the
+    original generator's output or the LRA release)."""
+    out = {"command": " ".join(["python", "benchmarks/pathfinder_control.py", *sys.argv[1:]]),
+           "geometry": [geometry_stats(d, n) for d in (6, 14)], "pixels": {}}
+    for name, dirs in folders.items():
+        for d, path in sorted(dirs.items()):
+            out["pixels"][f"{name}_d{d}"] = pixel_stats(path, d)
     return out
 
 
@@ -427,6 +469,53 @@ def markdown(paths: list[str]) -> str:
     return "\n".join(rows)
 
 
+def generator_markdown(path: str) -> str:
+    """The generator table (geometry and pixels) from pathfinder_control_generator.json."""
+    with open(path) as f:
+        st = json.load(f)
+    geo = {g["difficulty"]: g for g in st["geometry"]}
+    pix = st["pixels"]
+    cols = [("lrux", 6), ("lrux", 14), ("reference", 6), ("reference", 14)]
+    cols = [c for c in cols if f"{c[0]}_d{c[1]}" in pix or c[0] == "lrux"]
+    head = "| | " + " | ".join(f"{n} difficulty {d}" for n, d in cols) + " |"
+    rows = [head, "|---|" + "---|" * len(cols)]
+
+    def geo_row(name, fmt):
+        cells = [fmt(geo[d]) if n == "lrux" else "-" for n, d in cols]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+
+    def pix_row(name, fmt):
+        cells = [fmt(pix[f"{n}_d{d}"]) if f"{n}_d{d}" in pix else "-" for n, d in cols]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+
+    mm = lambda v: f"{v['mean']:.2f} [{v['min']:.2f}, {v['max']:.2f}]"  # noqa: E731
+    geo_row("target contours x paddles", lambda g: f"2 x {g['target_paddles'][0]}")
+    geo_row("distractors x paddles", lambda g: f"{g['distractors']['mean']:.0f} x "
+            f"{g['distractor_paddles'][0]}")
+    geo_row("paddles per image", lambda g: f"{g['paddles']['mean']:.0f}")
+    geo_row("dash gap (mean [min, max])", lambda g: mm(g["dash_gap"]))
+    geo_row("distance of the two origins", lambda g: mm(g["origin_distance"]))
+    geo_row("closest distractor to a target", lambda g: mm(g["distractor_to_target_min"]))
+    geo_row("closest approach of the two targets", lambda g: mm(g["target_to_target_min"]))
+    geo_row("marker distance, label 1 / label 0 (mean)",
+            lambda g: f"{g['marker_distance_label_1']['mean']:.2f} / "
+                      f"{g['marker_distance_label_0']['mean']:.2f}")
+    geo_row("label from the exact marker distance (held-out acc.)",
+            lambda g: f"{g['marker_distance_cue']['held_out_accuracy']:.3f} "
+                      f"(n={g['marker_distance_cue']['images'] // 2})")
+    pix_row("ink off the markers, percentiles 25/50/75/90",
+            lambda p: "/".join(f"{v:.0f}" for v in p["ink_percentiles_25_50_75_90"]))
+    pix_row("non-zero pixels", lambda p: f"{p['nonzero_fraction']:.3f}")
+    pix_row("images whose maximum is 255", lambda p: f"{p['max_is_255']:.3f}")
+    for key, name in (("ink_pixels", "pixels > 64, label 0 / 1"),
+                      ("components_d0", "ink components, label 0 / 1"),
+                      ("largest_d0", "largest ink component (px), label 0 / 1"),
+                      ("components_d1", "components after 1-px dilation, label 0 / 1"),
+                      ("second_d1", "second largest after 1-px dilation, label 0 / 1")):
+        pix_row(name, lambda p, k=key: "{:.1f} / {:.1f}".format(*p["components_by_label"][k]))
+    return "\n".join(rows)
+
+
 def save_grid(cfg: Config, out_png: str, n: int = 24) -> None:
     """A PNG of the first n test images (upscaled x4), each titled with its label."""
     import matplotlib
@@ -467,6 +556,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=d.workers)
     p.add_argument("--init", default="", help="start from CNN weights saved by --save")
     p.add_argument("--save", default="", help="write the final CNN weights to this file")
+    p.add_argument("--step-offset", type=int, default=0, help="with --init of the same "
+                   "difficulty: steps the earlier run took (the curve continues its steps)")
     p.add_argument("--data-dir", default="", help="Pathfinder folder (default "
                    "/work/data/pf32-dDIFFICULTY); generated there when empty")
     p.add_argument("--out", default="", help="result JSON (default benchmarks/results/"
@@ -478,7 +569,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--markdown", action="store_true", help="print the results table")
     p.add_argument("--grid", action="store_true", help="save labelled example images")
     p.add_argument("--stats", action="store_true", help="write the generator's construction "
-                   "statistics (difficulties 6 and 14) to pathfinder_control_generator.json")
+                   "and pixel statistics (difficulties 6 and 14) to "
+                   "pathfinder_control_generator.json")
+    p.add_argument("--lrux", nargs="*", default=[], metavar="DIFFICULTY=DIR",
+                   help="with --stats: lrux Pathfinder-32 folders for the pixel statistics")
+    p.add_argument("--reference", nargs="*", default=[], metavar="DIFFICULTY=DIR",
+                   help="with --stats: Pathfinder-32 folders (release layout) to compare "
+                   "the pixel statistics with")
     args = p.parse_args(argv)
     for name in ("num", "steps", "batch", "eval_every", "eval_n", "workers"):
         if getattr(args, name) < 1:
@@ -491,7 +588,8 @@ def main(argv=None) -> int:
     cfg = Config(difficulty=args.difficulty, num=args.num, data_dir=args.data_dir,
                  steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr,
                  eval_every=args.eval_every, eval_n=args.eval_n, seed=args.seed,
-                 workers=args.workers, init=args.init, save=args.save)
+                 workers=args.workers, init=args.init, save=args.save,
+                 step_offset=args.step_offset)
     report = args.plot or args.markdown or args.grid or args.stats
     if args.from_run:
         if not args.out:
@@ -506,8 +604,16 @@ def main(argv=None) -> int:
         out = args.out or os.path.join(RESULTS, f"pathfinder_control_cnn_d{cfg.difficulty}.json")
         train(cfg, out)
     if args.stats:
-        stats = {"command": "python benchmarks/pathfinder_control.py --stats",
-                 "difficulties": [generator_stats(d, 200) for d in (6, 14)]}
+        folders: dict[str, dict[int, str]] = {"lrux": {}, "reference": {}}
+        for name in folders:
+            for spec in getattr(args, name):
+                d, _, path = spec.partition("=")
+                if d not in ("6", "14") or not os.path.isdir(path):
+                    print(f"error: --{name} {spec}: expected 6=DIR or 14=DIR with DIR an "
+                          "existing folder", file=sys.stderr)
+                    return 2
+                folders[name][int(d)] = path
+        stats = generator_stats(folders)
         write_json(os.path.join(RESULTS, "pathfinder_control_generator.json"), stats)
         print(json.dumps(stats, indent=1))
     if args.grid:
@@ -516,6 +622,10 @@ def main(argv=None) -> int:
         plot(result_files(), os.path.join(FIGURES, "pathfinder_control.png"))
     if args.markdown:
         print(markdown(result_files()))
+        gen = os.path.join(RESULTS, "pathfinder_control_generator.json")
+        if os.path.exists(gen):
+            print()
+            print(generator_markdown(gen))
     return 0
 
 

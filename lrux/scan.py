@@ -1,6 +1,7 @@
-"""Diagonal linear recurrences h_t = a_t * h_{t-1} + b_t: the one recurrence engine of lrux.
+"""Diagonal linear recurrences h_t = a_t * h_{t-1} + b_t: lrux's two scan engines.
 
-Every recurrent layer calls `linear_scan`, so a faster scan speeds up every layer at once.
+`linear_scan` (real or complex values; S5 and the RG-LRU) and `complex_scan_stacked` (the same
+recurrence on `[Re | Im]` pairs: the LRU and the diagonal rungs of the ladder).
 Modes (all give the same values):
 
 - ``"sequential"``: one `lax.scan` step per time step.

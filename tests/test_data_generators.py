@@ -1,5 +1,6 @@
 """ListOps and Pathfinder generators: format, labels from independent evaluators, bounds,
-determinism, label balance and the absence of a linear shortcut."""
+determinism, label balance, Pathfinder's geometry (LRA's two-target design) and the
+absence of a linear or contour-count shortcut."""
 
 import os
 
@@ -229,6 +230,131 @@ def test_pathfinder_has_no_linear_shortcut(small_pathfinder):
     leaky = X.copy()
     leaky[:, :16] += 0.3 * y[:, None]
     assert _logreg_cv_accuracy(leaky, y) > 0.9
+
+
+def _gaps(segs1, segs2) -> np.ndarray:
+    """(S1, S2) smallest distances between segments, from 41 points along each (an oracle
+    independent of the generator's own distance code)."""
+    t = np.linspace(0.0, 1.0, 41)[None, :, None]
+    p = [np.asarray([s[k] for s in segs])[:, None] for segs in (segs1, segs2) for k in (0, 1)]
+    a, b = p[0] + (p[1] - p[0]) * t, p[2] + (p[3] - p[2]) * t  # (S, 41, 2)
+    d = np.linalg.norm(a[:, None, :, None] - b[None, :, None, :], axis=-1)
+    return d.min(axis=(2, 3))
+
+
+def _geometries(size, difficulty, n):
+    from lrux.data.pathfinder import draw_geometry
+
+    return [draw_geometry(size, difficulty, np.random.default_rng([7, size, difficulty, i]))
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("difficulty", [6, 14])
+def test_pathfinder_two_full_length_targets_as_in_lra(difficulty):
+    """LRA's design: two targets of `difficulty` paddles each (the old split design had
+    one path of `difficulty` paddles, halved for label 0), origins seed_distance apart, the
+    first inside 2 x seed_distance of every border, distractors of difficulty // 3."""
+    from lrux.data.pathfinder import PARAMS
+
+    p = PARAMS[32]
+    for g in _geometries(32, difficulty, 8):
+        assert [len(t) for t in g.targets] == [difficulty, difficulty]
+        assert len(g.distractors) == p.distractor_budget // (difficulty // 3)
+        assert all(len(d) == difficulty // 3 for d in g.distractors)
+        o0, o1 = g.origins()
+        assert abs(np.linalg.norm(o0 - o1) - p.seed_distance) < 1e-9
+        lo, hi = 2 * p.seed_distance - 0.5, 31 - 2 * p.seed_distance + 0.5
+        for q in g.targets[0][0]:  # the first paddle, both ends
+            assert (q >= lo).all() and (q <= hi).all()
+        for c in g.targets + g.distractors:
+            for (a, b), (c2, _) in zip(c, c[1:], strict=False):
+                assert abs(np.linalg.norm(b - a) - p.paddle_length) < 1e-9
+                # the dash gap: one margin to the pivot, one margin on (90 deg turn: sqrt 2)
+                gap = np.linalg.norm(c2 - b)
+                assert np.sqrt(2) * g.margin - 1e-9 <= gap <= 2 * g.margin + 1e-9
+
+
+@pytest.mark.parametrize("size", [32, 128])
+def test_pathfinder_contours_never_touch(size):
+    """Distractors keep off the targets, the targets off each other and off themselves
+    (but for neighbouring paddles), and nothing runs under a marker: centre lines at least
+    thickness + margin apart (an ink gap of one margin); ends keep marker radius + margin."""
+    from lrux.data.pathfinder import PARAMS
+
+    p = PARAMS[size]
+    for g in _geometries(size, 14, 6 if size == 32 else 2):
+        near = p.thickness + g.margin
+        t0, t1 = g.targets
+        others = [s for d in g.distractors for s in d]
+        assert _gaps(t0, t1).min() >= near
+        assert _gaps(t0 + t1, others).min() >= near
+        for t in (t0, t1):
+            assert (np.triu(_gaps(t, t), 2) + np.tril(np.full((14, 14), np.inf), 1)).min() >= near
+        keep = p.marker_radius + g.margin + p.thickness / 2 - 0.5  # - stamp rounding
+        for k, end in enumerate(g.origins() + g.terminals()):
+            own = g.targets[k % 2]
+            rest = others + g.targets[1 - k % 2] + own[1:-1]
+            assert _gaps([(end, end)], rest).min() >= keep
+
+
+def test_pathfinder_markers_on_the_ends_the_label_says():
+    """draw_image marks the origin of a random target and the far end of the same target
+    (label 1) or of the other (label 0); the image's two brightest blobs sit there."""
+    from scipy import ndimage
+
+    from lrux.data.pathfinder import PARAMS, draw_geometry, draw_image, render
+
+    firsts = set()
+    for i in range(10):
+        label = i % 2
+        img, margin = draw_image(32, 14, label, np.random.default_rng(i))
+        rng = np.random.default_rng(i)  # the same draws, step by step
+        g = draw_geometry(32, 14, rng)
+        first = int(rng.integers(0, 2))
+        firsts.add(first)
+        m = g.markers(label, first)
+        np.testing.assert_array_equal(img, render(PARAMS[32], g, m))
+        ends = [g.origins(), g.terminals()]
+        assert np.array_equal(m[0], ends[0][first])
+        assert np.array_equal(m[1], ends[1][first if label else 1 - first])
+        lab, k = ndimage.label(img >= 250)
+        centres = ndimage.center_of_mass(img >= 250, lab, range(1, k + 1))
+        for c in m:  # (x, y) marker, (row, col) blob
+            assert min(np.hypot(c[0] - cc[1], c[1] - cc[0]) for cc in centres) < 0.75
+    assert firsts == {0, 1}
+
+
+def test_pathfinder_paddles_as_bright_as_the_release_settings(small_pathfinder):
+    """Paddles at the release's contrast (2 x 0.75 against markers at 1, then scaled to a
+    maximum of 255): the brightest tenth of the ink off the markers is above 120 of 255
+    (the old lrux images, contrast 0.75 without the scaling, had ~104)."""
+    _, sub, meta = small_pathfinder
+    ink = []
+    for f in meta[0][:40]:
+        with Image.open(os.path.join(sub, f[0], f[1])) as im:
+            a = np.asarray(im).astype(int)
+        assert a.max() == 255
+        ink.append(a[(a > 10) & (a < 250)])
+    assert np.percentile(np.concatenate(ink), 90) > 120
+
+
+def test_pathfinder_no_contour_count_or_length_cue(small_pathfinder):
+    """Total ink, component counts and the largest components (ink joined by 0-2 px) do
+    not tell the label (the old split design: only label 1 held a contour longer than
+    difficulty / 2 paddles)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_data", os.path.join(os.path.dirname(__file__), "..", "benchmarks",
+                                   "bench_data.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out, _, _ = small_pathfinder
+    X, y = bench.load_pathfinder_pixels(out)
+    comp = bench.component_features(X, 32)
+    # 360 out-of-fold predictions: chance 0.5, sd 0.026
+    assert np.mean(bench.cv_predictions(comp, y, bench.logreg(1e-4)) == y) < 0.62
+    assert np.mean(bench.cv_predictions(comp, y, bench.best_threshold) == y) < 0.62
 
 
 def test_pathx_image_and_bad_arguments(tmp_path):

@@ -110,16 +110,15 @@ def test_from_run_converts_a_train_lra_run(pc, tmp_path):
     assert pc.main(["--from-run", str(tmp_path / "missing"), "--out", "x.json"]) == 2
 
 
-def test_generator_stats_markers_on_ends_and_gaps(pc):
-    """The construction the positive control reports: markers sit on paddle ends, the path
-    of label 1 is one contour (middle gap = dash gap), label 0 has a wider seed gap, and no
-    distractor touches the path (ink half-width is 0.25 px)."""
-    s = pc.generator_stats(6, n=6, seed=3)
-    one, zero = s["lrux"]["label_1"], s["lrux"]["label_0"]
-    for lab in (one, zero):
-        assert lab["marker_to_end_max"]["max"] < 1e-9
-        assert lab["distractor_to_path_min"]["min"] > 1.0
-        assert lab["paddles"]["min"] == 6 + 10 * 2  # path + 20 // 2 distractors of 2
-    assert abs(one["middle_gap"]["max"] - one["dash_gap"]["mean"]) < 1e-6
-    assert zero["middle_gap"]["min"] > 2 * one["dash_gap"]["mean"]
-    assert one["target_contours"]["max"] == 1 and zero["target_contours"]["min"] == 2
+def test_geometry_stats_two_full_targets_and_clearances(pc):
+    """The construction the positive control reports: two targets of `difficulty` paddles
+    seed_distance apart, 20 // 2 distractors of 2 at difficulty 6, no distractor within
+    thickness + margin (1.5 px) of a target, and a held-out marker-distance accuracy."""
+    s = pc.geometry_stats(6, n=6, seed=3)
+    assert s["target_paddles"] == [6, 6] and s["distractor_paddles"] == [2]
+    assert s["paddles"]["min"] == s["paddles"]["max"] == 2 * 6 + 10 * 2
+    assert abs(s["origin_distance"]["max"] - 7.0) < 1e-9
+    assert s["distractor_to_target_min"]["min"] >= 1.5
+    assert 1.4 <= s["dash_gap"]["min"] <= s["dash_gap"]["max"] <= 2.0
+    cue = s["marker_distance_cue"]
+    assert cue["images"] == 24 and 0.0 <= cue["held_out_accuracy"] <= 1.0

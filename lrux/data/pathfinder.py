@@ -1,23 +1,40 @@
-"""Pathfinder / PathX generator: the "snakes" construction of Linsley et al. (2018) as used by
-LRA (Tay et al. 2020), reimplemented with numpy and written in the release layout.
+"""Pathfinder / PathX generator: the "snakes" construction of Linsley et al. (2018) as LRA
+(Tay et al. 2020) generated its Pathfinder sets, reimplemented with numpy and written in
+the release layout.
 
-Each image holds a target path and distractor contours, every contour a dashed curve of
-straight paddles. A contour grows paddle by paddle: the next paddle starts `gap` after the end
-of the previous one, turned by an angle drawn with weight cos(min(|turn| * continuity,
-pi/2))^2 (so at most 90 deg at continuity 1.0, 50 deg at 1.8), and may not come within
-`thickness + margin` of any earlier paddle except its predecessor (an occupancy mask at 2x
-resolution). A dead end in a target restarts the image.
+An image holds two target contours and distractor contours, each a dashed curve of straight
+paddles, and two markers. The construction follows the original generator
+(github.com/drewlinsley/pathfinder, `snakes2.py`) at the settings LRA's TFDS builders list
+(google-research/long-range-arena, `lra_benchmarks/data/pathfinder.py`):
 
-The target path is built identically for both labels: two arms of contour_length / 2
-paddles grow from two nearby seeds in roughly opposite directions, and the two markers sit
-on the arms' far ends. Label 1: the seeds are one dash gap apart and the second arm continues
-the first (one contour of `contour_length` paddles joins the markers). Label 0: the seeds are
-`seed_distance`-ish apart and the arms are two separate contours. Marker distance, ink and
-contour counts therefore carry (almost) no information about the label; only following the
-contour decides it. Distractors have contour_length / 3 paddles.
+- Targets: two contours of `contour_length` paddles each. The first starts (its "origin")
+  near the image centre: its first paddle lies at least 2 x seed_distance from every border;
+  the second starts exactly seed_distance from it, in a uniform direction, with its own
+  uniform heading. They grow alternately, one paddle each.
+- A contour grows paddle by paddle around pivots: the next pivot is one margin after the end
+  of the previous paddle and the next paddle starts one margin after the pivot (a dash gap
+  of about 2 x margin), turned by an angle drawn with weight cos(min(|turn| x continuity,
+  pi/2))^2 (turns up to 90 deg at continuity 1.0, 50 deg at 1.8). A paddle's centre line
+  keeps `thickness + 1.5 x margin` from every earlier paddle except its predecessor (an
+  occupancy mask at 2x resolution; the release tests margin-dilated masks for overlap).
+- Distractors: distractor_budget // (contour_length // 3) contours of contour_length // 3
+  paddles, seeded anywhere free, after the targets.
+- Markers: one on the origin of a random target; label 1: the other on the far end of the
+  same target; label 0: on the far end of the other target. All the geometry above is drawn
+  before the label is used, so only the choice of the marked end depends on it.
+- Rendering: paddles and markers drawn antialiased at 2x, each layer downsampled with
+  Lanczos; paddles at `contrast` (the release's snake x paddle contrast: 2 x 0.75 at size
+  32) against markers at 1; the image is then scaled so its maximum is 255 (what the
+  release's `scipy.misc.imsave` did to a float image).
+
+Two things differ from the release on purpose: a keep-out disc (marker radius + margin)
+around all four target ends, so no other contour runs under a marker (the release drew the
+markers last, over whatever was there), and the second target's first paddle is checked
+against the first (the release placed it unchecked). A dead end anywhere restarts the image.
 """
 
 import dataclasses
+import functools
 import math
 import numbers
 import os
@@ -33,7 +50,10 @@ from .workers import progress_bar, resolve_workers, worker_map
 
 @dataclasses.dataclass(frozen=True)
 class SnakeParams:
-    """Geometry of one image size, in output pixels (drawn at `antialias` x resolution)."""
+    """Geometry of one image size, in output pixels (drawn at `antialias` x resolution).
+
+    `contrast` is the paddles' intensity relative to the markers' before the image is
+    scaled to a maximum of 255."""
 
     size: int
     paddle_length: float
@@ -48,45 +68,93 @@ class SnakeParams:
     antialias: int = 2
 
 
-# Per-size settings after the LRA release's generator settings (lra-data.md).
+# The LRA release's settings per size (lra_benchmarks/data/pathfinder.py docstrings; fields
+# they do not set take snakes2_wrapper.py's defaults: paddle length 5, seed distance 27,
+# padding 22, paddle contrast 1).
 PARAMS = {
-    32: SnakeParams(32, 2.0, 0.5, (1,), 1.5, 7.0, 1.0, 0.75, 20),
-    64: SnakeParams(64, 3.0, 1.0, (1,), 2.5, 12.0, 1.8, 0.8, 22),
+    32: SnakeParams(32, 2.0, 0.5, (1,), 1.5, 7.0, 1.0, 2.0 * 0.75, 20),
+    64: SnakeParams(64, 5.0, 1.0, (1,), 2.5, 12.0, 1.8, 0.8, 22),
     128: SnakeParams(128, 5.0, 1.5, (2, 3), 3.0, 20.0, 1.8, 0.9, 35),
-    256: SnakeParams(256, 8.0, 2.0, (3,), 5.0, 36.0, 1.8, 1.0, 30),
+    256: SnakeParams(256, 5.0, 2.0, (3,), 5.0, 27.0, 1.8, 1.0, 30, padding=22.0),
 }
 
 _CANDIDATES = 24  # turn angles drawn per paddle
-_START_TRIES = 40
+_START_TRIES = 40  # placements tried for a contour's first paddle
+_DISTRACTOR_TRIES = 10  # contours tried per distractor before the image restarts
 
 
 class _DeadEnd(Exception):
     pass
 
 
-class _Canvas:
-    """Occupancy mask at high resolution; all coordinates are (x, y) in high-res pixels."""
+Segment = tuple[np.ndarray, np.ndarray]  # (start, end), each (x, y)
 
-    def __init__(self, n: int, pad: float):
+
+@dataclasses.dataclass
+class Geometry:
+    """The contours of one image, in output pixels (x, y). Each target's paddles run from
+    its origin (the end grown first) to its terminal end; `margin` is the paddle margin."""
+
+    targets: list[list[Segment]]
+    distractors: list[list[Segment]]
+    margin: float
+
+    def origins(self) -> list[np.ndarray]:
+        return [t[0][0] for t in self.targets]
+
+    def terminals(self) -> list[np.ndarray]:
+        return [t[-1][1] for t in self.targets]
+
+    def markers(self, label: int, first: int) -> list[np.ndarray]:
+        """The two marker centres: the origin of target `first`, and the terminal end of
+        the same target (label 1) or of the other one (label 0)."""
+        other = first if label == 1 else 1 - first
+        return [self.origins()[first], self.terminals()[other]]
+
+
+class _Canvas:
+    """Occupancy mask at high resolution; coordinates are (x, y) in high-res pixels.
+    Paddles (`length`) are committed with a clearance `radius` from stamps."""
+
+    def __init__(self, n: int, pad: float, length: float, radius: float):
         self.n = n
+        self.k, self.stamps = _stamps(length, radius)
         self.occ = np.zeros((n, n), bool)
         self.lo = pad
         self.hi = n - 1 - pad
 
-    def free(self, pts: np.ndarray) -> np.ndarray:
-        """pts (K, P, 2) -> (K,) True where every point is inside and unoccupied."""
-        x, y = pts[..., 0], pts[..., 1]
-        inside = ((x >= self.lo) & (x <= self.hi) & (y >= self.lo) & (y <= self.hi)).all(-1)
-        top = self.n - 1
-        xi = np.minimum(np.maximum(np.rint(x), 0), top).astype(np.intp)
-        yi = np.minimum(np.maximum(np.rint(y), 0), top).astype(np.intp)
-        return inside & ~self.occ[yi, xi].any(-1)
+    def free(self, pts) -> bool:
+        """True when every (x, y) of pts is inside the padding and unoccupied."""
+        lo, hi, occ = self.lo, self.hi, self.occ
+        for x, y in pts:
+            if not (lo <= x <= hi and lo <= y <= hi) or occ[int(y + 0.5), int(x + 0.5)]:
+                return False
+        return True
 
-    def commit(self, a: np.ndarray, b: np.ndarray, radius: float) -> None:
+    def commit(self, a, b, radius: float) -> None:
         """Mark every pixel within `radius` of segment a-b."""
         d, ys, xs = _segment_distance(a, b, radius, self.n)
         if d is not None:
             self.occ[ys, xs] |= d <= radius
+
+    def commit_item(self, item) -> None:
+        """Mark a keep-out (ax, ay, bx, by, radius, heading): a paddle (heading not None;
+        the canvas's length and radius) from a precomputed stamp, its heading and start
+        quantised to 1/256 turn and 1/4 pixel; a disc (heading None) exactly."""
+        ax, ay, bx, by, radius, h = item
+        if h is None:
+            self.commit((ax, ay), (bx, by), radius)
+            return
+        k, stamps = self.k, self.stamps
+        q = round(h * _ANGLES / (2 * math.pi)) % _ANGLES
+        ia, ja = math.floor(ax + 0.5), math.floor(ay + 0.5)
+        i = min(int((ax - ia + 0.5) * _SUBPIXEL), _SUBPIXEL - 1)
+        j = min(int((ay - ja + 0.5) * _SUBPIXEL), _SUBPIXEL - 1)
+        x0, y0 = ia - k, ja - k
+        cx0, cy0 = max(x0, 0), max(y0, 0)
+        cx1, cy1 = min(x0 + 2 * k + 1, self.n), min(y0 + 2 * k + 1, self.n)
+        if cx0 < cx1 and cy0 < cy1:
+            self.occ[cy0:cy1, cx0:cx1] |= stamps[q, i, j, cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
 
 
 def _segment_distance(a, b, reach, n):
@@ -99,204 +167,291 @@ def _segment_distance(a, b, reach, n):
         return None, None, None
     xs = np.arange(x0, x1, dtype=np.float64)[None, :]
     ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    return _segment_distance_grid(xs, ys, a, b)[0], slice(y0, y1), slice(x0, x1)
+
+
+def _segment_distance_grid(xs, ys, a, b):
+    """(distance from the grid points (xs (1, W), ys (H, 1)) to segment a-b, None, None)."""
     dx, dy = b[0] - a[0], b[1] - a[1]
     ll = dx * dx + dy * dy
-    if ll > 0:
-        t = np.minimum(np.maximum(((xs - a[0]) * dx + (ys - a[1]) * dy) / ll, 0.0), 1.0)
-    else:
-        t = np.zeros((1, 1))
-    d = np.hypot(xs - (a[0] + t * dx), ys - (a[1] + t * dy))
-    return d, slice(y0, y1), slice(x0, x1)
+    t = 0.0 if ll == 0 else np.clip(((xs - a[0]) * dx + (ys - a[1]) * dy) / ll, 0.0, 1.0)
+    return np.hypot(xs - (a[0] + t * dx), ys - (a[1] + t * dy)), None, None
+
+
+def _distance(px, py, item) -> float:
+    """Distance from point (px, py) to the segment of a keep-out item (ax, ay, bx, by, ...)."""
+    ax, ay, bx, by = item[:4]
+    dx, dy = bx - ax, by - ay
+    ll = dx * dx + dy * dy
+    t = 0.0 if ll == 0 else min(max(((px - ax) * dx + (py - ay) * dy) / ll, 0.0), 1.0)
+    return math.hypot(px - ax - t * dx, py - ay - t * dy)
+
+
+def _clear(pts, items, grow: float = 0.0) -> bool:
+    """True when every (x, y) of pts (points along a segment, or one point) keeps r + grow
+    from each item (ax, ay, bx, by, r, h). Items whose bounding circle is farther than
+    that from the points' bounding circle are skipped without a distance test."""
+    (x0, y0), (x1, y1) = pts[0], pts[-1]
+    cx, cy, rp = (x0 + x1) / 2, (y0 + y1) / 2, math.hypot(x1 - x0, y1 - y0) / 2
+    for it in items:
+        ax, ay, bx, by, r = it[:5]
+        ri = math.hypot(bx - ax, by - ay) / 2
+        if math.hypot(cx - (ax + bx) / 2, cy - (ay + by) / 2) > rp + ri + r + grow + 1e-9:
+            continue
+        if any(_distance(x, y, it) < r + grow for x, y in pts):
+            return False
+    return True
+
+
+_ANGLES = 256  # paddle headings of the precomputed occupancy stamps
+_SUBPIXEL = 4  # start-point offsets per pixel of the stamps
+
+
+@functools.lru_cache(maxsize=16)
+def _stamps(length: float, radius: float) -> tuple[int, np.ndarray]:
+    """(K, stamps): stamps[q, i, j] is the (2K+1, 2K+1) mask of the pixels within `radius`
+    of a paddle of `length` at heading 2 pi q / _ANGLES starting at offset (i, j) /
+    _SUBPIXEL from pixel (K, K). Built once per process and geometry."""
+    k = math.ceil(length + radius) + 1
+    grid = np.arange(-k, k + 1, dtype=np.float64)
+    out = np.zeros((_ANGLES, _SUBPIXEL, _SUBPIXEL, 2 * k + 1, 2 * k + 1), bool)
+    for q in range(_ANGLES):
+        h = 2 * math.pi * q / _ANGLES
+        for i in range(_SUBPIXEL):
+            for j in range(_SUBPIXEL):
+                a = ((i + 0.5) / _SUBPIXEL - 0.5, (j + 0.5) / _SUBPIXEL - 0.5)
+                b = (a[0] + length * math.cos(h), a[1] + length * math.sin(h))
+                d, _, _ = _segment_distance_grid(grid[None, :], grid[:, None], a, b)
+                out[q, i, j] = d <= radius
+    return k, out
+
+
+class _Random:
+    """Uniform draws on [0, 1) taken from `rng` in blocks (one generator call a block)."""
+
+    def __init__(self, rng: np.random.Generator, block: int = 2048):
+        self.rng, self.block = rng, block
+        self.buf, self.i = rng.random(block), 0
+
+    def take(self, k: int) -> np.ndarray:
+        if self.i + k > len(self.buf):
+            self.buf, self.i = self.rng.random(max(self.block, k)), 0
+        self.i += k
+        return self.buf[self.i - k:self.i]
+
+
+@dataclasses.dataclass
+class _Contour:
+    """A contour being grown: its paddles, the next pivot and heading, and its keep-outs
+    (ax, ay, bx, by, radius, heading or None) not yet in the occupancy mask (its last
+    paddle, its ends)."""
+
+    segs: list
+    pivot: tuple[float, float]
+    theta: float
+    pending: list
+
+
+def _disc_points(radius: float) -> list[tuple[float, float]]:
+    """Offsets: the centre and rings about one pixel apart out to `radius`."""
+    radii = [*np.arange(1.0, radius, 1.0).tolist(), radius] if radius > 0 else []
+    pts = [(0.0, 0.0)]
+    for r in radii:
+        k = max(6, math.ceil(2 * math.pi * r))
+        pts += [(r * math.cos(2 * math.pi * i / k), r * math.sin(2 * math.pi * i / k))
+                for i in range(k)]
+    return pts
 
 
 class _Snakes:
+    """Draws the geometry of one image at high resolution; nothing here sees the label."""
+
     def __init__(self, p: SnakeParams, contour_length: int, rng: np.random.Generator):
-        self.p = p
-        self.rng = rng
-        s = p.antialias
+        self.p, self.C = p, contour_length
+        self.random = _Random(rng)
+        s = self.s = p.antialias
         self.n = p.size * s
         self.margin = float(rng.choice(p.margins))
+        self.m = self.margin * s  # paddle end -> pivot -> next paddle start
         self.L = p.paddle_length * s
-        self.gap = 1.5 * self.margin * s  # dash gap between consecutive paddles
-        self.r_ink = p.thickness * s / 2.0
-        self.r_block = p.thickness * s + self.margin * s
-        self.r_marker = p.marker_radius * s
+        self.sep = (p.thickness + 1.5 * self.margin) * s  # centre-line clearance
+        self.r_keep = (p.marker_radius + self.margin + p.thickness / 2.0) * s  # around ends
+        self.pad = p.padding * s + p.thickness * s / 2.0
+        self.frac = np.linspace(0.0, 1.0, max(3, math.ceil(self.L) + 1)).tolist()
+        self.grow = max(self.r_keep - self.sep, 0.0)
+        self.disc = _disc_points(self.grow)
         self.max_turn = math.pi / (2.0 * p.continuity)
-        self.C = contour_length
-        self.pad = p.padding * s + self.r_ink
-        npts = max(3, int(math.ceil((self.L + self.gap) / 1.0)) + 1)
-        self.frac = np.linspace(0.0, 1.0, npts)
-        ang = np.linspace(0.0, 2.0 * math.pi, 8, endpoint=False)
-        self.ring = np.stack([np.cos(ang), np.sin(ang)], -1) * self.r_marker
 
-    def _candidates(self, q, theta, turns):
-        """Paddles starting gap after point q at headings theta + turns."""
-        h = theta + turns
-        u = np.stack([np.cos(h), np.sin(h)], -1)  # (K, 2)
-        start = q[None, :] + self.gap * u
-        end = start + self.L * u
-        # centre-line points from halfway through the gap to the paddle's end
-        a = q[None, :] + 0.5 * self.gap * u
-        pts = a[:, None, :] + (end - a)[:, None, :] * self.frac[None, :, None]
-        return h, start, end, pts
+    def _paddle(self, x, y, h) -> tuple[tuple, tuple, list]:
+        """The paddle starting at (x, y) with heading h: start, end, test points."""
+        ux, uy = math.cos(h) * self.L, math.sin(h) * self.L
+        return (x, y), (x + ux, y + uy), [(x + f * ux, y + f * uy) for f in self.frac]
 
-    def _pick(self, canvas, q, theta, last, turns=None):
-        if turns is None:
-            turns = self.rng.uniform(-self.max_turn, self.max_turn, _CANDIDATES)
-        h, start, end, pts = self._candidates(q, theta, turns)
-        ok = canvas.free(pts)
-        if last:
-            ring = end[:, None, :] + self.ring[None]
-            ok &= canvas.free(ring)
-        if not ok.any():
-            raise _DeadEnd
-        w = np.cos(np.minimum(np.abs(turns) * self.p.continuity, math.pi / 2)) ** 2 * ok
-        tot = w.sum()
-        if tot <= 0:
-            raise _DeadEnd
-        k = int(np.searchsorted(np.cumsum(w), self.rng.uniform(0.0, tot), side="right"))
-        k = min(k, len(w) - 1)
-        return float(h[k]), start[k], end[k]
+    def _end_free(self, canvas: _Canvas, end, others) -> bool:
+        """True when no centre line but the own paddle's comes within r_keep of `end`."""
+        ex, ey = end
+        return (canvas.free([(ex + dx, ey + dy) for dx, dy in self.disc])
+                and _clear([end], others, self.grow))
 
-    def _grow(self, canvas, q, theta, n, first_turns, pending, segs, hold_first=False):
-        """Grow n paddles after point q / heading theta; `pending` is the exempt predecessor.
+    def _seed(self, canvas, origin, theta, others, keep_out: bool) -> _Contour | None:
+        """A contour whose first paddle starts at `origin` with heading theta, or None."""
+        a, b, pts = self._paddle(origin[0], origin[1], theta)
+        if not (canvas.free(pts) and _clear(pts, others)):
+            return None
+        if keep_out and not self._end_free(canvas, a, others):
+            return None
+        pending = [(*a, *b, self.sep, theta)] + ([(*a, *a, self.r_keep, None)] if keep_out
+                                                       else [])
+        pivot = (b[0] + self.m * math.cos(theta), b[1] + self.m * math.sin(theta))
+        return _Contour([(a, b)], pivot, float(theta), pending)
 
-        With `hold_first` the first paddle is left out of the occupancy mask (the caller
-        commits it later: it is the predecessor of another arm's first paddle).
-        """
-        for j in range(n):
-            theta, a, b = self._pick(canvas, q, theta, last=(j == n - 1),
-                                     turns=first_turns if j == 0 else None)
-            if pending is not None and not (hold_first and j == 1):
-                canvas.commit(pending[0], pending[1], self.r_block)
-            pending = (a, b)
-            segs.append(pending)
-            q = b
-        return pending
+    def _step(self, canvas: _Canvas, c: _Contour, others, last: bool) -> None:
+        """Add one paddle to c (raises _DeadEnd); `others`: keep-outs not yet in the mask
+        that c must respect too. The last paddle leaves room for a marker at its end.
 
-    def _random_start(self, canvas):
-        lo, hi = self.pad + self.gap, self.n - 1 - self.pad - self.gap
-        p0 = self.rng.uniform(lo, hi, 2)
-        theta = self.rng.uniform(0, 2 * math.pi)
-        return p0, theta
-
-    def _fresh(self, canvas, n, segs, p0=None, theta=None):
-        """A new contour of n paddles starting at p0 (random if None)."""
-        for _ in range(_START_TRIES):
-            if p0 is None:
-                q0, th = self._random_start(canvas)
-            else:
-                q0, th = p0, theta
-            u = np.array([math.cos(th), math.sin(th)])
-            q = q0 - self.gap * u  # virtual end of a predecessor so that paddle 0 starts at q0
-            local: list = []
-            try:
-                pending = self._grow(canvas, q, th, n, np.zeros(1), None, local)
-            except _DeadEnd:
-                if p0 is not None:
-                    raise
+        _CANDIDATES uniform turns in a random order weighted by cos(turn x continuity)^2
+        (exponential clocks): the first that fits is a draw with those weights among the
+        candidates that fit, as if all were tested."""
+        u = self.random.take(2 * _CANDIDATES)
+        turns = (2.0 * u[:_CANDIDATES] - 1.0) * self.max_turn
+        clocks = -np.log1p(-u[_CANDIDATES:]) / (np.cos(turns * self.p.continuity) ** 2 + 1e-12)
+        px, py = c.pivot
+        for turn in turns[np.argsort(clocks)].tolist():
+            h = c.theta + turn
+            a, b, pts = self._paddle(px + self.m * math.cos(h), py + self.m * math.sin(h), h)
+            if not (canvas.free(pts) and _clear(pts, others)):
                 continue
-            segs.extend(local)
-            return pending
+            if last and not self._end_free(canvas, b, others):
+                continue
+            for it in c.pending:  # the predecessor joins the mask now
+                canvas.commit_item(it)
+            c.pending = [(*a, *b, self.sep, h)] + ([(*b, *b, self.r_keep, None)] if last
+                                                   else [])
+            c.segs.append((a, b))
+            c.theta = h
+            c.pivot = (b[0] + self.m * math.cos(h), b[1] + self.m * math.sin(h))
+            return
         raise _DeadEnd
 
-    def draw(self, label: int):
-        """Return (segments, markers) in high-res coordinates, or raise _DeadEnd."""
-        canvas = _Canvas(self.n, self.pad)
-        segs: list = []
-        a1 = self.C - self.C // 2
-        a2 = self.C // 2
-        # arm 1 from seed p0
-        p0, theta = self._random_start(canvas)
-        u = np.array([math.cos(theta), math.sin(theta)])
-        arm1: list = []
-        pend1 = self._grow(canvas, p0 - self.gap * u, theta, a1, np.zeros(1), None, arm1,
-                           hold_first=(label == 1 and a1 > 1))
-        first1 = arm1[0]
-        if pend1 is not first1:
-            canvas.commit(pend1[0], pend1[1], self.r_block)
-        end1 = arm1[-1][1]
-        canvas.commit(end1, end1, self.r_marker + self.r_block)
-        arm2: list = []
-        back = theta + math.pi
-        if label == 1:
-            # the second arm continues the first backwards from its first paddle (exempt)
-            turns = self.rng.uniform(-self.max_turn, self.max_turn, _CANDIDATES)
-            pend2 = self._grow(canvas, first1[0], back, a2, turns, first1, arm2)
-        else:
-            canvas.commit(first1[0], first1[1], self.r_block)
-            lo = self.gap + 2.0 * self.r_block + 1.0
-            hi = max(lo + 1.0, self.p.seed_distance * self.p.antialias)
-            pend2 = None
+    def _targets(self, canvas: _Canvas) -> list[_Contour]:
+        """The two target seeds: the first paddle 2 x seed_distance inside every border,
+        the second origin seed_distance from the first in a uniform direction."""
+        lo = 2.0 * self.p.seed_distance * self.s
+        hi = self.n - 1 - lo
+        dist = self.p.seed_distance * self.s
+        for _ in range(_START_TRIES):
+            r = self.random.take(3)
+            theta = (2.0 * r[0] - 1.0) * math.pi
+            lu = self.L * np.array([math.cos(theta), math.sin(theta)])
+            a, b = lo - np.minimum(lu, 0.0), hi - np.maximum(lu, 0.0)
+            if (a > b).any():
+                raise _DeadEnd
+            first = self._seed(canvas, tuple((a + (b - a) * r[1:]).tolist()), theta, [], True)
+            if first is None:
+                continue
+            ox, oy = first.segs[0][0]
             for _ in range(_START_TRIES):
-                d = self.rng.uniform(lo, hi)
-                phi = back + self.rng.uniform(-self.max_turn, self.max_turn)
-                s2 = p0 + d * np.array([math.cos(phi), math.sin(phi)])
-                th2 = back + self.rng.uniform(-self.max_turn, self.max_turn)
-                try:
-                    local: list = []
-                    pend2 = self._fresh(canvas, a2, local, p0=s2, theta=th2)
-                    arm2 = local
-                    break
-                except _DeadEnd:
-                    continue
-            if pend2 is None:
-                raise _DeadEnd
-        canvas.commit(pend2[0], pend2[1], self.r_block)
-        end2 = arm2[-1][1]
-        canvas.commit(end2, end2, self.r_marker + self.r_block)
-        segs = arm1 + arm2
-        markers = [end1, end2]
-        # distractors
-        dl = max(1, self.C // 3)
-        for _ in range(self.p.distractor_budget // dl):
-            for _attempt in range(10):
-                saved = canvas.occ.copy()
-                local = []
-                try:
-                    pend = self._fresh(canvas, dl, local)
-                except _DeadEnd:
-                    canvas.occ = saved
-                    continue
-                canvas.commit(pend[0], pend[1], self.r_block)
-                segs.extend(local)
-                break
-            else:
-                raise _DeadEnd
-        return segs, markers
+                phi, th2 = ((2.0 * self.random.take(2) - 1.0) * math.pi).tolist()
+                o2 = (ox + dist * math.cos(phi), oy + dist * math.sin(phi))
+                second = self._seed(canvas, o2, th2, first.pending, keep_out=True)
+                if second is not None:
+                    return [first, second]
+        raise _DeadEnd
 
-    def render(self, segs, markers) -> np.ndarray:
-        """uint8 (size, size) image: antialiased paddles and markers, downsampled."""
-        img = np.zeros((self.n, self.n))
-        reach = self.r_ink + 1.0
+    def _fresh(self, canvas: _Canvas, length: int) -> list:
+        """A distractor of `length` paddles seeded anywhere free (raises _DeadEnd)."""
+        for _ in range(_START_TRIES):
+            x, y, theta = self.random.take(3).tolist()
+            span = self.n - 1 - 2 * self.pad
+            origin = (self.pad + x * span, self.pad + y * span)
+            c = self._seed(canvas, origin, (2 * theta - 1) * math.pi, [], False)
+            if c is not None:
+                break
+        else:
+            raise _DeadEnd
+        for _ in range(length - 1):
+            self._step(canvas, c, [], last=False)
+        for it in c.pending:
+            canvas.commit_item(it)
+        return c.segs
+
+    def _distractor(self, canvas: _Canvas, length: int) -> list:
+        for _ in range(_DISTRACTOR_TRIES):
+            saved = canvas.occ.copy()
+            try:
+                return self._fresh(canvas, length)
+            except _DeadEnd:
+                canvas.occ = saved
+        raise _DeadEnd
+
+    def draw(self) -> Geometry:
+        """The geometry in output pixels, or raise _DeadEnd."""
+        canvas = _Canvas(self.n, self.pad, self.L, self.sep)
+        targets = self._targets(canvas)
+        for j in range(1, self.C):  # the two targets grow alternately
+            for me, other in ((0, 1), (1, 0)):
+                self._step(canvas, targets[me], targets[other].pending, j == self.C - 1)
+        for c in targets:
+            for it in c.pending:
+                canvas.commit_item(it)
+        dl = max(1, self.C // 3)
+        distractors = [self._distractor(canvas, dl)
+                       for _ in range(self.p.distractor_budget // dl)]
+        out = self._to_output
+        return Geometry([[out(g) for g in c.segs] for c in targets],
+                        [[out(g) for g in d] for d in distractors], self.margin)
+
+    def _to_output(self, seg) -> Segment:
+        """High-res (x, y) -> output pixels (pixel centres at integers)."""
+        off = (self.s - 1) / 2.0
+        return tuple((np.asarray(q, np.float64) - off) / self.s for q in seg)
+
+
+def render(p: SnakeParams, geo: Geometry, markers) -> np.ndarray:
+    """uint8 (size, size): paddles and markers drawn antialiased at high resolution, each
+    layer downsampled with Lanczos, paddles at `p.contrast`, scaled to a maximum of 255."""
+    from PIL import Image
+
+    s, n = p.antialias, p.size * p.antialias
+    off = (s - 1) / 2.0
+
+    def layer(segs, radius):
+        img = np.zeros((n, n), np.float32)
         for a, b in segs:
-            d, ys, xs = _segment_distance(a, b, reach, self.n)
+            a, b = np.asarray(a) * s + off, np.asarray(b) * s + off
+            d, ys, xs = _segment_distance(a, b, radius + 1.0, n)
             if d is not None:
-                ink = np.clip(self.r_ink + 0.5 - d, 0.0, 1.0) * self.p.contrast
-                np.maximum(img[ys, xs], ink, out=img[ys, xs])
-        for c in markers:
-            d, ys, xs = _segment_distance(c, c, self.r_marker + 1.0, self.n)
-            if d is not None:
-                ink = np.clip(self.r_marker + 0.5 - d, 0.0, 1.0)
-                np.maximum(img[ys, xs], ink, out=img[ys, xs])
-        s = self.p.antialias
-        low = img.reshape(self.p.size, s, self.p.size, s).mean(axis=(1, 3))
-        return np.rint(np.clip(low, 0.0, 1.0) * 255.0).astype(np.uint8)
+                np.maximum(img[ys, xs], np.clip(radius + 0.5 - d, 0.0, 1.0), out=img[ys, xs])
+        small = Image.fromarray(img).resize((p.size, p.size), Image.Resampling.LANCZOS)
+        return np.maximum(np.asarray(small, np.float64), 0.0)
+
+    segs = [g for c in geo.targets + geo.distractors for g in c]
+    img = np.maximum(layer(segs, p.thickness * s / 2.0) * p.contrast,
+                     layer([(m, m) for m in markers], p.marker_radius * s))
+    return np.rint(np.clip(img * (255.0 / img.max()), 0.0, 255.0)).astype(np.uint8)
+
+
+def draw_geometry(size: int, contour_length: int, rng: np.random.Generator,
+                  max_restarts: int = 1000) -> Geometry:
+    """The contours of one image (restarting on dead ends)."""
+    p = PARAMS[size]
+    for _ in range(max_restarts):
+        try:
+            return _Snakes(p, contour_length, rng).draw()
+        except _DeadEnd:
+            continue
+    raise RuntimeError(f"pathfinder: no image after {max_restarts} restarts "
+                       f"(size={size}, contour_length={contour_length})")
 
 
 def draw_image(size: int, contour_length: int, label: int, rng: np.random.Generator,
                max_restarts: int = 1000) -> tuple[np.ndarray, float]:
-    """One (size, size) uint8 image with the given label; returns (image, paddle margin)."""
-    p = PARAMS[size]
-    for _ in range(max_restarts):
-        sn = _Snakes(p, contour_length, rng)
-        try:
-            segs, markers = sn.draw(label)
-        except _DeadEnd:
-            continue
-        return sn.render(segs, markers), sn.margin
-    raise RuntimeError(f"pathfinder: no image after {max_restarts} restarts "
-                       f"(size={size}, contour_length={contour_length})")
+    """One (size, size) uint8 image with the given label; returns (image, paddle margin).
+    The geometry is drawn first; then a random target's origin is marked, and the far end
+    of the same target (label 1) or of the other one (label 0)."""
+    geo = draw_geometry(size, contour_length, rng, max_restarts)
+    first = int(rng.integers(0, 2))
+    return render(PARAMS[size], geo, geo.markers(label, first)), geo.margin
 
 
 def _work(args) -> tuple[int, int, list[str]]:
