@@ -18,6 +18,7 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
 
 from lrux import hippo
@@ -93,7 +94,7 @@ class S4D(AbstractMixer):
     d_model: int = eqx.field(static=True)
     d_state: int = eqx.field(static=True)
     init: str = eqx.field(static=True)
-    discretization: str = eqx.field(static=True)
+    discretization: hippo.Discretization = eqx.field(static=True)
 
     recurrent_params: ClassVar[tuple[str, ...]] = ("A_re_log", "A_im", "B_re", "B_im", "log_dt")
 
