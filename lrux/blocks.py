@@ -15,7 +15,7 @@ over a sharded global batch this is the global batch, so data parallelism does n
 the statistics.
 """
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Literal
 
 import equinox as eqx
@@ -26,6 +26,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 NORMS = ("batch", "layer", "none")
 GLUS = ("full", "half", "half2")
 Glu = Literal["full", "half", "half2"]
+# what a block needs of its mixer: (seq, d_model) -> (seq, d_model), as lrux.AbstractMixer does
+Mixer = Callable[[Float[Array, "seq d_model"]], Float[Array, "seq d_model"]]
 
 
 class BatchNorm(eqx.Module):
@@ -112,9 +114,12 @@ class Identity(eqx.Module):
         return x, state
 
 
+Norm = BatchNorm | LayerNorm | Identity
+
+
 def make_norm(
     kind: str, d: int, *, momentum: float = 0.9, axis_name: Hashable = "batch"
-) -> eqx.Module:
+) -> Norm:
     """`"batch"` -> BatchNorm, `"layer"` -> LayerNorm, `"none"` -> Identity."""
     if kind == "batch":
         return BatchNorm(d, momentum=momentum, axis_name=axis_name)
@@ -133,6 +138,7 @@ class Dense(eqx.Module):
 
     def __init__(self, d_in: int, d_out: int, *, key: PRNGKeyArray):
         lin = eqx.nn.Linear(d_in, d_out, key=key)
+        assert lin.bias is not None  # eqx.nn.Linear has use_bias=True by default
         self.weight = lin.weight
         self.bias = lin.bias
 
@@ -173,8 +179,8 @@ class ResidualBlock(eqx.Module):
     tied over time unless `dropout_tied=False` (see the module docstring).
     """
 
-    norm: eqx.Module
-    mixer: eqx.Module
+    norm: Norm
+    mixer: Mixer
     out1: Dense
     out2: Dense | None
     dropout_rate: float = eqx.field(static=True)
@@ -184,7 +190,7 @@ class ResidualBlock(eqx.Module):
 
     def __init__(
         self,
-        mixer: eqx.Module,
+        mixer: Mixer,
         d_model: int,
         *,
         norm: str = "batch",
@@ -225,6 +231,7 @@ class ResidualBlock(eqx.Module):
         y = self.mixer(x)
         z = dropout(jax.nn.gelu(y), self.dropout_rate, k1, inference, tied=self.dropout_tied)
         if self.glu == "full":
+            assert self.out2 is not None  # built when glu="full"
             z = self.out1(z) * jax.nn.sigmoid(self.out2(z))
         elif self.glu == "half":
             z = z * jax.nn.sigmoid(self.out1(z))

@@ -97,14 +97,14 @@ def legs_dplr(
     """
     _check_size("n", n, even=True)
     lam, v, p, b = legs_nplr(n)
-    order = np.argsort(lam.imag, kind="stable")
+    order = np.argsort(np.imag(lam), kind="stable")
     lam, v = lam[order], v[:, order]
     m = n // 2
     lam, v = lam[:m], v[:, :m]
     pt = v.conj().T @ p
     bt = v.conj().T @ b
     if clip_b is not None:
-        bt = bt.real + 1j * np.clip(bt.imag, -clip_b, clip_b)
+        bt = np.real(bt) + 1j * np.clip(np.imag(bt), -clip_b, clip_b)
     return lam, pt, bt, v
 
 

@@ -14,14 +14,14 @@ Each model works on one example and threads an `equinox.nn.State` (batch-norm st
 """
 
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray, Shaped
 
-from lrux.blocks import Dense, ResidualBlock
+from lrux.blocks import Dense, Mixer, ResidualBlock
 
 POOLINGS = ("mean", "last", "none")
 
@@ -43,7 +43,7 @@ class SequenceEncoder(eqx.Module):
 
     def __init__(
         self,
-        make_mixer: Callable[[PRNGKeyArray], eqx.Module],
+        make_mixer: Callable[[PRNGKeyArray], Mixer],
         *,
         depth: int,
         d_model: int,
@@ -74,6 +74,7 @@ class SequenceEncoder(eqx.Module):
             self.embedding = jax.random.normal(keys[0], (vocab_size, d_model))
             self.encoder = None
         else:
+            assert channels is not None  # exactly one of the two, checked above
             self.embedding = None
             self.encoder = Dense(channels, d_model, key=keys[0])
         self.blocks = tuple(
@@ -110,6 +111,7 @@ class SequenceEncoder(eqx.Module):
         else:
             if x.ndim != 2:
                 raise ValueError(f"pixel model expects (seq, channels) input, got {x.shape}")
+            assert self.encoder is not None  # set when there is no embedding
             h = self.encoder(x.astype(jnp.float32))
         keys = (
             jax.random.split(key, len(self.blocks))
@@ -260,15 +262,17 @@ def batched_apply(
     inference: bool,
 ) -> tuple[Float[Array, "batch classes"], eqx.nn.State]:
     """vmap a per-example model over the batch (axis name "batch"), one dropout key each."""
+    # a Classifier or RetrievalDualEncoder: model(x, length, state, *, key, inference)
+    call = cast(Callable[..., tuple[Array, eqx.nn.State]], model)
     if key is None or inference:
         return jax.vmap(
-            lambda x, n: model(x, n, state, inference=inference),
+            lambda x, n: call(x, n, state, inference=inference),
             axis_name="batch",
             out_axes=(0, None),
         )(inputs, lengths)
     keys = jax.random.split(key, inputs.shape[0])
     return jax.vmap(
-        lambda x, n, k: model(x, n, state, key=k, inference=False),
+        lambda x, n, k: call(x, n, state, key=k, inference=False),
         axis_name="batch",
         out_axes=(0, None),
     )(inputs, lengths, keys)

@@ -248,12 +248,14 @@ def _ring_options(task: str, model: str) -> dict[str, float]:
     return {"r_min": r_min, "r_max": r_max, "max_phase": phase}
 
 
-def _common(task: str, model: str) -> dict[str, Any]:
-    return dict(
+def _common(task: str, model: str, **overrides: Any) -> dict[str, Any]:
+    """The fields every paper preset shares, with `overrides` replacing some of them."""
+    common: dict[str, Any] = dict(
         task=task, model=model, name="paper", bidirectional=task in ("pathfinder", "pathx"),
         glu="half" if task == "pathx" else "full", pooling="mean", eval_every=0,
         log_every=100, require_full_data=True,
     )
+    return common | overrides
 
 
 def _s5_preset(task: str) -> Preset:
@@ -262,7 +264,7 @@ def _s5_preset(task: str) -> Preset:
     epoch = TRAIN_SIZE[task] // s.batch
     groups = dict(_S5_GROUPS[s.groups])
     return Preset(
-        **(_common(task, "s5") | dict(bidirectional=True, combine="shared", glu=s.activation)),
+        **_common(task, "s5", bidirectional=True, combine="shared", glu=s.activation),
         mixer_options={"blocks": s.blocks, "c_init": s.c_init, **s.extra},
         depth=s.layers, d_model=s.d_model, d_state=s.P, batch_size=s.batch, steps=steps,
         lr=s.ssm_lr * s.lr_factor, lr_factor=1.0 / s.lr_factor, weight_decay=s.wd,
@@ -274,7 +276,7 @@ def _s5_preset(task: str) -> Preset:
 def _s4d_preset(task: str) -> Preset:
     depth, h, n, drop, lr, bs, epochs, wd, prenorm, extra = _S4D[task]
     return Preset(
-        **(_common(task, "s4d") | dict(bidirectional=True, glu="full")),
+        **_common(task, "s4d", bidirectional=True, glu="full"),
         mixer_options=dict(extra),
         depth=depth, d_model=h, d_state=n, batch_size=bs,
         steps=epochs * TRAIN_SIZE[task] // bs, lr=lr, lr_factor=min(lr, 0.001) / lr,
@@ -292,7 +294,7 @@ def _paper(task: str, model: str) -> Preset:
 
 
 def _smoke(task: str, model: str) -> Preset:
-    kw = dict(
+    kw: dict[str, Any] = dict(
         depth=2, d_model=32, d_state=32, bidirectional=task in ("pathfinder", "pathx"),
         glu="half" if task == "pathx" else "full", dropout=0.0, lr=3e-3, lr_factor=0.5,
         weight_decay=0.05, checkpoint_every="", mixer_options=_ring_options(task, model),

@@ -16,7 +16,7 @@ names the option, the mixer and the accepted values, before building anything.
 import dataclasses
 import difflib
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, get_args
 
 from jaxtyping import PRNGKeyArray
@@ -293,8 +293,12 @@ def make_mixer(
     if combine is not None and combine not in COMBINES:
         raise ConfigError(f"combine must be one of {COMBINES}{_suggest(combine, COMBINES)}")
 
+    # every registered class takes (d_model, d_state, *, key, **options); type[AbstractMixer]
+    # alone does not say so
+    layer = typing.cast(Callable[..., AbstractMixer], entry.layer)
+
     def one(k):
-        return entry.layer(d_model, d_state, key=k, **kwargs)
+        return layer(d_model, d_state, key=k, **kwargs)
 
     if not bidirectional:
         return _build(name, lambda: one(key))
@@ -306,7 +310,7 @@ def make_mixer(
         )
     if combine == "shared":
         return _build(
-            name, lambda: entry.layer(d_model, d_state, key=key, bidirectional=True, **kwargs)
+            name, lambda: layer(d_model, d_state, key=key, bidirectional=True, **kwargs)
         )
     return _build(
         name, lambda: Bidirectional.from_factory(one, d_model, combine=combine, key=key)

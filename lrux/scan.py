@@ -25,7 +25,7 @@ one more scan instead of differentiating through the associative scan's levels.
 
 import functools
 import math
-from typing import Literal
+from typing import Literal, cast
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +40,7 @@ SCAN_MODES: tuple[str, ...] = ("auto", "parallel", "sequential", "chunked", "nat
 _SHORT = 64
 
 
-def resolve_mode(mode: str, length: int, backend: str | None = None) -> str:
+def resolve_mode(mode: str, length: int, backend: str | None = None) -> ScanMode:
     """The concrete mode that ``mode`` stands for at this sequence length and backend.
 
     "auto" picks the native kernel on CPU when it builds, with any number of devices: under
@@ -58,7 +58,7 @@ def resolve_mode(mode: str, length: int, backend: str | None = None) -> str:
             f"scan mode 'pallas' runs on GPUs (on CPU interpreted), backend is {backend!r}"
         )
     if mode != "auto":
-        return mode
+        return cast(ScanMode, mode)  # one of SCAN_MODES, checked above
     if backend == "cpu":
         from lrux.kernels import native_available
 
@@ -137,16 +137,16 @@ def _linear_scan_fwd(a, b, h0, reverse, mode, chunk):
 def _linear_scan_bwd(reverse, mode, chunk, residuals, g):
     a, h, h0 = residuals
     time_varying = a.ndim == h.ndim
-    one = jnp.ones((1,) + a.shape[1:], a.dtype) if time_varying else None
+    ones = lambda: jnp.ones((1,) + a.shape[1:], a.dtype)
     if not reverse:
         # lambda_t = g_t + a_{t+1} lambda_{t+1}: a reversed scan with a shifted one step.
-        a_adj = jnp.concatenate([a[1:], one]) if time_varying else a
+        a_adj = jnp.concatenate([a[1:], ones()]) if time_varying else a
         h_prev = jnp.concatenate([h0[None], h[:-1]])
         a_first = a[0] if time_varying else a
         lam = _scan_impl(a_adj, g, jnp.zeros_like(h0), True, mode, chunk)
         grad_h0 = a_first * lam[0]
     else:
-        a_adj = jnp.concatenate([one, a[:-1]]) if time_varying else a
+        a_adj = jnp.concatenate([ones(), a[:-1]]) if time_varying else a
         h_prev = jnp.concatenate([h[1:], h0[None]])
         a_last = a[-1] if time_varying else a
         lam = _scan_impl(a_adj, g, jnp.zeros_like(h0), False, mode, chunk)

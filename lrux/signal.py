@@ -36,7 +36,7 @@ import numpy as np
 from jaxtyping import Array, Complex, Float, Inexact, PRNGKeyArray
 
 from lrux.init import glorot_matrix
-from lrux.layers.base import LinearSystem
+from lrux.layers.base import AbstractMixer, LinearSystem
 from lrux.layers.diagonal import DiagonalRNN
 from lrux.layers.lru import AbstractDiagonalRNN
 from lrux.layers.rnn import DenseLinearRNN
@@ -170,7 +170,8 @@ def diagonalize(mixer: eqx.Module) -> eqx.Module:
         lambda m: m.C_im,
         lambda m: m.D,
     )
-    values = (lam.real, lam.imag, b.real, b.imag, c.real, c.imag, np.asarray(mixer.D))
+    values = (np.real(lam), np.imag(lam), np.real(b), np.imag(b), np.real(c), np.imag(c),
+              np.asarray(mixer.D))
     for get, value in zip(fields, values, strict=True):
         diag = eqx.tree_at(get, diag, jnp.asarray(value, dtype))
     return diag
@@ -193,7 +194,7 @@ def kernel(mixer: eqx.Module, length: int) -> Float[Array, "length d_model d_mod
 
 
 def impulse_response(
-    mixer: eqx.Module, length: int, *, amplitude: float = 1.0
+    mixer: AbstractMixer, length: int, *, amplitude: float = 1.0
 ) -> Float[Array, "length d_model d_model"]:
     """Measured response R[k, i, j] = (y_k)_i to u = amplitude * e_j at time 0, / amplitude.
 
@@ -230,7 +231,7 @@ def _state_vector(mixer: eqx.Module, state) -> Array:
     return vector.reshape(-1)
 
 
-def hidden_states(mixer: eqx.Module, x: Float[Array, "seq d_model"]) -> Inexact[Array, "seq n"]:
+def hidden_states(mixer: AbstractMixer, x: Float[Array, "seq d_model"]) -> Inexact[Array, "seq n"]:
     """The hidden state after each step, running `mixer.step` from `mixer.init_state()`.
 
     The part of the state that `mixer.state_vector` reads: the S4 state is its x (not the
@@ -250,7 +251,7 @@ def hidden_states(mixer: eqx.Module, x: Float[Array, "seq d_model"]) -> Inexact[
 
 
 def state_variance(
-    mixer: eqx.Module, length: int, *, key: PRNGKeyArray, num_samples: int = 64
+    mixer: AbstractMixer, length: int, *, key: PRNGKeyArray, num_samples: int = 64
 ) -> Float[Array, " seq"]:
     """Measured E|x_k|^2 (mean over the state's coordinates) for u_k ~ N(0, I) iid.
 
@@ -309,11 +310,12 @@ def ring_variance(r_min: float, r_max: float) -> float:
 
 def without_gamma(mixer: eqx.Module) -> eqx.Module:
     """The same LRU (or DiagonalRNN with gamma) with its normalisation gamma set to 1."""
-    if not isinstance(mixer, AbstractDiagonalRNN) or getattr(mixer, "gamma_log", None) is None:
+    gamma_log = getattr(mixer, "gamma_log", None)
+    if not isinstance(mixer, AbstractDiagonalRNN) or gamma_log is None:
         raise ValueError(
             f"without_gamma expects an LRU or a DiagonalRNN with gamma=True, got {_name(mixer)}"
         )
-    return eqx.tree_at(lambda m: m.gamma_log, mixer, jnp.zeros_like(mixer.gamma_log))
+    return eqx.tree_at(lambda m: m.gamma_log, mixer, jnp.zeros_like(gamma_log))
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,7 +323,7 @@ def without_gamma(mixer: eqx.Module) -> eqx.Module:
 
 
 def gradient_reach(
-    mixer: eqx.Module, length: int, *, key: PRNGKeyArray, num_samples: int = 4
+    mixer: AbstractMixer, length: int, *, key: PRNGKeyArray, num_samples: int = 4
 ) -> Float[Array, " length"]:
     """g[k] = ||d y_{L-1} / d u_{L-1-k}||_F for k = 0..L-1, mean over white-noise inputs.
 

@@ -118,3 +118,19 @@ def test_pyright_sees_the_lazy_exports(tmp_path):
     assert "linear_scan" in revealed and "reverse: bool" in revealed, messages
     errors = [d for d in report["generalDiagnostics"] if d["severity"] == "error"]
     assert len(errors) == 1 and '"Literal[\'yes\']"' in errors[0]["message"], errors
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pyright") is None, reason="pyright is in the dev extras")
+def test_pyright_reports_no_errors_in_lrux():
+    """`pyright lrux` (basic mode, [tool.pyright] in pyproject.toml) finds no type errors."""
+    out = subprocess.run(["pyright", "--outputjson", "lrux"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    report = json.loads(out.stdout)
+    errors = [d for d in report["generalDiagnostics"] if d["severity"] == "error"]
+    shown = "\n".join(
+        f"{os.path.relpath(d['file'], ROOT)}:{d['range']['start']['line'] + 1}: "
+        f"{d['message'].splitlines()[0]} ({d.get('rule', '')})"
+        for d in errors[:10]
+    )
+    assert report["summary"]["errorCount"] == 0, f"{len(errors)} error(s):\n{shown}"

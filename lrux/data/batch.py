@@ -2,7 +2,7 @@
 and the transform that pads and converts one batch. Numpy only (no grain, no jax).
 """
 
-from typing import NamedTuple
+from typing import NamedTuple, SupportsIndex
 
 import numpy as np
 from jaxtyping import Bool, Int32, Shaped
@@ -56,8 +56,8 @@ class SplitSource:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def __getitem__(self, i):
-        i = int(i)
+    def __getitem__(self, index: SupportsIndex) -> dict[str, np.ndarray]:
+        i = int(index)
         return {"inputs": np.asarray(self.inputs[i]), "lengths": np.asarray(self.lengths[i]),
                 "labels": np.asarray(self.labels[i])}
 

@@ -143,6 +143,7 @@ def _read_png_chunk(args):
         elif shape != (size, size):
             problems.append((i, f"{shape[1]}x{shape[0]}, expected {size}x{size}"))
         else:
+            assert a is not None  # read for mode L
             out[i] = a.reshape(-1)
             ok[i] = True
     return out, ok, problems

@@ -404,7 +404,8 @@ class _Snakes:
     def _to_output(self, seg) -> Segment:
         """High-res (x, y) -> output pixels (pixel centres at integers)."""
         off = (self.s - 1) / 2.0
-        return tuple((np.asarray(q, np.float64) - off) / self.s for q in seg)
+        start, end = ((np.asarray(q, np.float64) - off) / self.s for q in seg)
+        return start, end
 
 
 def render(p: SnakeParams, geo: Geometry, markers) -> np.ndarray:

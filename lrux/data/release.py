@@ -144,7 +144,8 @@ def _options(task: str, options: dict) -> dict:
 
 
 def _relative(task: str, opts: dict) -> str:
-    sub = PATHFINDER_DIFFICULTY_DIRS.get(opts.get("difficulty"), "")
+    difficulty = opts.get("difficulty")
+    sub = "" if difficulty is None else PATHFINDER_DIFFICULTY_DIRS.get(difficulty, "")
     return SOURCES[task].folder.replace("{sub}", sub)
 
 

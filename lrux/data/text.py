@@ -25,12 +25,19 @@ def _shown(names, limit: int = 3) -> str:
     return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
 
 
+def _id_and_rating(name: str) -> tuple[int, int]:
+    """(id, rating) of a review file name ID_RATING.txt (one that REVIEW matches)."""
+    match = REVIEW.match(name)
+    assert match is not None, name
+    return int(match.group(1)), int(match.group(2))
+
+
 def reviews(d: str) -> tuple[list[str], list[str]]:
     """(review files ordered by integer id, other entries) of one aclImdb label folder."""
     names = sorted(os.listdir(d))
     good = [n for n in names if REVIEW.match(n) and os.path.isfile(os.path.join(d, n))]
     stray = [n for n in names if n not in set(good)]
-    good.sort(key=lambda n: (int(REVIEW.match(n).group(1)), n))
+    good.sort(key=lambda n: (_id_and_rating(n)[0], n))
     return [os.path.join(d, n) for n in good], stray
 
 
@@ -58,6 +65,7 @@ def _table(vocab: str) -> dict:
 def _encode(raw: bytes, tokenizer: str, table: dict | None, max_length: int) -> np.ndarray:
     if tokenizer == "bytes":
         return np.frombuffer(raw[:max_length], np.uint8).astype(np.uint16) + 1
+    assert table is not None  # built for the char tokenizer
     text = raw.decode("utf-8", errors="replace")[:max_length]
     return np.fromiter((table.get(c, 1) for c in text), np.uint16, len(text))
 
@@ -93,7 +101,7 @@ def _imdb_notes(root: str) -> list[str]:
             notes.append(f"{d}: {len(stray)} entr{'y' if len(stray) == 1 else 'ies'} that "
                          f"are not reviews (ID_RATING.txt) left out: {_shown(stray)}")
         wrong = [os.path.basename(p) for p in files
-                 if (int(REVIEW.match(os.path.basename(p)).group(2)) >= 5) != (c == "pos")]
+                 if (_id_and_rating(os.path.basename(p))[1] >= 5) != (c == "pos")]
         if wrong:
             notes.append(f"{d}: {len(wrong)} review(s) rated on the other side of 5 than "
                          f"'{c}' (e.g. {_shown(wrong)}): labelled by folder ({c})")

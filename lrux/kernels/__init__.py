@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -68,11 +69,11 @@ def _cpu_features() -> str:
 
 
 def _library_path(compiler: str, flags: tuple[str, ...]) -> str:
-    import jaxlib
+    from jaxlib.version import __version__ as jaxlib_version
 
     with open(SOURCE, "rb") as f:
         digest = hashlib.sha256(f.read())
-    key = (compiler, *flags, jaxlib.__version__, sys.platform, platform.machine(), _cpu_features())
+    key = (compiler, *flags, jaxlib_version, sys.platform, platform.machine(), _cpu_features())
     digest.update(" ".join(key).encode())
     return os.path.join(cache_dir(), f"scan_cpu-{digest.hexdigest()[:16]}.so")
 
@@ -252,12 +253,13 @@ def native_linear_scan(a: Array, b: Array, h0: Array, *, reverse: bool = False) 
     length, state = b.shape[0], b.shape[1:]
     size = math.prod(state)
     flat_a = a.reshape((length, size) if a.ndim == b.ndim else (size,))
+    # cast: jax.custom_vjp applied through functools.partial loses the return type
     h = _native_linear(flat_a, b.reshape(length, size), h0.reshape(size), bool(reverse))
-    return h.reshape(b.shape)
+    return cast(Array, h).reshape(b.shape)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-def _native_linear(a, b, h0, reverse):
+def _native_linear(a: Array, b: Array, h0: Array, reverse: bool) -> Array:
     return _native_linear_fwd(a, b, h0, reverse)[0]
 
 

@@ -16,6 +16,7 @@ interpret mode (slow: for tests). Their speed on a GPU is not measured yet, so
 """
 
 import functools
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -47,7 +48,7 @@ def _block(n: int) -> int:
     return min(MAX_BLOCK, n & -n)
 
 
-def _mul(a, h, conj=False):
+def _mul(a: tuple[Array, ...], h: tuple[Array, ...], conj: bool = False) -> tuple[Array, ...]:
     """a * h (or conj(a) * h) on tuples of planes: (x,) real, (re, im) complex."""
     if len(a) == 1:
         return (a[0] * h[0],)
@@ -200,12 +201,13 @@ def pallas_complex_scan(
     forward, one fused pass backward (the adjoint and the gradient of lambda)."""
     lam = jnp.stack([lam_re, lam_im]).astype(b.dtype)
     length, n = b.shape[0], lam_re.shape[0]
-    h = _complex_scan(lam, b.reshape(length, 2, n), bool(reverse))
+    # cast: jax.custom_vjp applied through functools.partial loses the return type
+    h = cast(Array, _complex_scan(lam, b.reshape(length, 2, n), bool(reverse)))
     return h.reshape(length, 2 * n)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _complex_scan(lam, b, reverse):
+def _complex_scan(lam: Array, b: Array, reverse: bool) -> Array:
     return pallas_forward(lam, b, jnp.zeros_like(lam), reverse=reverse)
 
 

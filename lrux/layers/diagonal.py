@@ -75,7 +75,7 @@ class DiagonalRNN(AbstractDiagonalRNN):
     r_min: float = eqx.field(static=True)
     r_max: float = eqx.field(static=True)
     max_phase: float = eqx.field(static=True)
-    scan_mode: str = eqx.field(static=True)
+    scan_mode: ScanMode = eqx.field(static=True)
 
     # Fields of the unused parameterizations are None and hold no leaves.
     recurrent_params: ClassVar[tuple[str, ...]] = (
@@ -150,12 +150,18 @@ class DiagonalRNN(AbstractDiagonalRNN):
     def lambda_parts(self) -> tuple[Float[Array, " d_state"], Float[Array, " d_state"]]:
         """(Re lambda, Im lambda) (N,) from the stored parameters."""
         if self.parameterization == "reim":
+            assert self.lam_re is not None and self.lam_im is not None  # set for "reim"
             return self.lam_re, self.lam_im
         if self.parameterization == "exp":
+            assert self.nu is not None and self.theta is not None  # set for "exp"
             mod = jnp.exp(self.nu)
             return mod * jnp.cos(self.theta), mod * jnp.sin(self.theta)
+        assert self.nu_log is not None and self.theta_log is not None  # set for "stable-exp"
         return stable_exp_lambda(self.nu_log, self.theta_log)
 
     def input_gain(self) -> Float[Array, " d_state"] | None:
         """g = exp(gamma_log) (N,) with gamma normalisation, else None (g = 1)."""
-        return jnp.exp(self.gamma_log) if self.gamma else None
+        if not self.gamma:
+            return None
+        assert self.gamma_log is not None  # set when gamma=True
+        return jnp.exp(self.gamma_log)

@@ -61,7 +61,7 @@ def diagonal_recurrence(
     D: Float[Array, " d_model"],
     *,
     reverse: bool = False,
-    scan_mode: str = "auto",
+    scan_mode: ScanMode = "auto",
 ) -> Float[Array, "seq d_model"]:
     """y_k = Re(C x_k) + D u_k with x_k = lambda * x_{k-1} + gain * (B u_k), x_{-1} = 0.
 
@@ -164,7 +164,7 @@ class AbstractDiagonalRNN(AbstractMixer):
     C_re: eqx.AbstractVar[Float[Array, "d_model d_state"]]
     C_im: eqx.AbstractVar[Float[Array, "d_model d_state"]]
     D: eqx.AbstractVar[Float[Array, " d_model"]]
-    scan_mode: eqx.AbstractVar[str]
+    scan_mode: eqx.AbstractVar[ScanMode]
 
     @abc.abstractmethod
     def lambda_parts(self) -> tuple[Float[Array, " d_state"], Float[Array, " d_state"]]:
@@ -241,7 +241,7 @@ class LRU(AbstractDiagonalRNN):
     C2_im: Float[Array, "d_model d_state"] | None
     d_model: int = eqx.field(static=True)
     d_state: int = eqx.field(static=True)
-    scan_mode: str = eqx.field(static=True)
+    scan_mode: ScanMode = eqx.field(static=True)
     bidirectional: bool = eqx.field(static=True)
 
     recurrent_params: ClassVar[tuple[str, ...]] = (
@@ -301,6 +301,7 @@ class LRU(AbstractDiagonalRNN):
             return super().__call__(x)
         check_sequence(x, self.d_model, "LRU")
         x = floating(x, self.B_re)
+        assert self.C2_re is not None and self.C2_im is not None  # set when bidirectional
         return bidirectional_diagonal_recurrence(
             x, *self._params(), self.C2_re, self.C2_im, scan_mode=self.scan_mode
         )

@@ -102,7 +102,7 @@ class RGLRU(AbstractMixer):
     conv_width: int = eqx.field(static=True)
     c: float = eqx.field(static=True)
     reset_first: bool = eqx.field(static=True)
-    scan_mode: str = eqx.field(static=True)
+    scan_mode: ScanMode = eqx.field(static=True)
 
     recurrent_params: ClassVar[tuple[str, ...]] = ("Lambda",)
 

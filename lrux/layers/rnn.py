@@ -219,6 +219,7 @@ class GRU(_DenseRNN):
         check_sizes(d_model, d_state)
         kc, kr = jax.random.split(key)
         cell = eqx.nn.GRUCell(d_model, d_state, key=kc)
+        assert cell.bias is not None and cell.bias_n is not None  # use_bias=True by default
         self.weight_ih = cell.weight_ih
         self.weight_hh = cell.weight_hh
         self.bias = cell.bias
@@ -263,6 +264,7 @@ class LSTM(_DenseRNN):
         check_sizes(d_model, d_state)
         kc, kr = jax.random.split(key)
         cell = eqx.nn.LSTMCell(d_model, d_state, key=kc)
+        assert cell.bias is not None  # use_bias=True by default
         self.weight_ih = cell.weight_ih
         self.weight_hh = cell.weight_hh
         self.bias = cell.bias

@@ -133,10 +133,10 @@ class S4(AbstractMixer):
         modes = d_state // 2
         tile = lambda v: jnp.broadcast_to(jnp.asarray(v), (d_model, modes))
         k_dt, k_cre, k_cim, k_d = jax.random.split(key, 4)
-        self.Lambda_re_log = tile(np.log(-lam.real))
-        self.Lambda_im = tile(lam.imag)
-        self.P_re, self.P_im = tile(pt.real), tile(pt.imag)
-        self.B_re, self.B_im = tile(bt.real), tile(bt.imag)
+        self.Lambda_re_log = tile(np.log(-np.real(lam)))
+        self.Lambda_im = tile(np.imag(lam))
+        self.P_re, self.P_im = tile(np.real(pt)), tile(np.imag(pt))
+        self.B_re, self.B_im = tile(np.real(bt)), tile(np.imag(bt))
         s = math.sqrt(0.5)
         self.C_re = jax.random.normal(k_cre, (d_model, modes)) * s
         self.C_im = jax.random.normal(k_cim, (d_model, modes)) * s

@@ -18,6 +18,7 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
 
 from lrux import hippo
@@ -93,7 +94,7 @@ class S4D(AbstractMixer):
     d_model: int = eqx.field(static=True)
     d_state: int = eqx.field(static=True)
     init: str = eqx.field(static=True)
-    discretization: str = eqx.field(static=True)
+    discretization: hippo.Discretization = eqx.field(static=True)
 
     recurrent_params: ClassVar[tuple[str, ...]] = ("A_re_log", "A_im", "B_re", "B_im", "log_dt")
 
@@ -119,10 +120,10 @@ class S4D(AbstractMixer):
         a, b = hippo.s4d_init(init, d_state)
         modes = d_state // 2
         tile = lambda v: jnp.broadcast_to(jnp.asarray(v), (d_model, modes))
-        self.A_re_log = tile(jnp.log(jnp.asarray(-a.real)))
-        self.A_im = tile(a.imag)
-        self.B_re = tile(b.real)
-        self.B_im = tile(b.imag)
+        self.A_re_log = tile(jnp.log(jnp.asarray(-np.real(a))))
+        self.A_im = tile(np.imag(a))
+        self.B_re = tile(np.real(b))
+        self.B_im = tile(np.imag(b))
         scale = jnp.sqrt(0.5)
         self.C_re = jax.random.normal(k_cre, (d_model, modes)) * scale
         self.C_im = jax.random.normal(k_cim, (d_model, modes)) * scale

@@ -121,11 +121,11 @@ class S5(AbstractMixer):
     d_state: int = eqx.field(static=True)
     blocks: int = eqx.field(static=True)
     conj_sym: bool = eqx.field(static=True)
-    discretization: str = eqx.field(static=True)
+    discretization: hippo.Discretization = eqx.field(static=True)
     step_rescale: float = eqx.field(static=True)
     clip_eigs: bool = eqx.field(static=True)
     bidirectional: bool = eqx.field(static=True)
-    scan_mode: str = eqx.field(static=True)
+    scan_mode: ScanMode = eqx.field(static=True)
 
     recurrent_params: ClassVar[tuple[str, ...]] = (
         "Lambda_re",
@@ -161,8 +161,8 @@ class S5(AbstractMixer):
         lam, v, v_inv = hippo_n_blocks(d_state, blocks, conj_sym)
         m = lam.shape[0]
         k_b, k_c, k_c2, k_d, k_dt = jax.random.split(key, 5)
-        self.Lambda_re = jnp.asarray(lam.real)
-        self.Lambda_im = jnp.asarray(lam.imag)
+        self.Lambda_re = jnp.asarray(np.real(lam))
+        self.Lambda_im = jnp.asarray(np.imag(lam))
         b = _lecun_trunc(k_b, (d_state, d_model), d_state)
         bt = jnp.asarray(v_inv) @ b.astype(jnp.result_type(b.dtype, jnp.complex64))
         self.B_re, self.B_im = bt.real, bt.imag
@@ -230,6 +230,7 @@ class S5(AbstractMixer):
         h = linear_scan(lbar, bu, mode=self.scan_mode)
         y = self._readout(h, self.C_re, self.C_im)
         if self.bidirectional:
+            assert self.C2_re is not None and self.C2_im is not None  # set when bidirectional
             h_rev = linear_scan(lbar, bu, reverse=True, mode=self.scan_mode)
             y = y + self._readout(h_rev, self.C2_re, self.C2_im)
         return y + self.D * x

@@ -46,7 +46,8 @@ def _prog() -> str:
 def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     from lrux.presets import PRESET_NAMES, TASKS
 
-    p = _Parser(prog=prog or _prog(), description=__doc__.split("\n\n")[0], epilog=_fields_help())
+    p = _Parser(prog=prog or _prog(), description=(__doc__ or "").split("\n\n")[0],
+                epilog=_fields_help())
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--model", default="lru", help="mixer name from lrux.registry (default lru)")
     p.add_argument("--preset", default="paper", choices=PRESET_NAMES)

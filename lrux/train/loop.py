@@ -188,7 +188,7 @@ class _Training:
         p = self.preset
         is_last = done == p.steps
         sync = jax.process_count() == 1 or done % SYNC_EVERY == 0 or is_last
-        stop_now, timed = any_process(stop.requested, self._timed_due()) if sync else (0, 0)
+        stop_now, timed = any_process(stop.requested, self._timed_due()) if sync else (False, False)
         evaluate_now = done % self.eval_every == 0 or is_last
         log_now = done % p.log_every == 0 or evaluate_now or stop_now
         save_now = evaluate_now or stop_now or timed or (

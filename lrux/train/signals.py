@@ -58,4 +58,5 @@ def any_process(*flags: bool) -> tuple[bool, ...]:
     from jax.experimental import multihost_utils
 
     everyone = multihost_utils.process_allgather(np.asarray(flags, np.int32))
-    return tuple(bool(x) for x in np.asarray(everyone).reshape(-1, len(flags)).any(axis=0))
+    rows = np.asarray(everyone).reshape(-1, len(flags))  # (processes, flags)
+    return tuple(bool(rows[:, i].any()) for i in range(len(flags)))

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.sharding import Mesh
 from jaxtyping import Array, Bool, Float, Int
@@ -32,6 +33,11 @@ class StepMetrics(NamedTuple):
     loss: Float[Array, ""]
     accuracy: Float[Array, ""]
     finite: Bool[Array, ""]
+
+
+def _arrays(*fields: np.ndarray | Array) -> tuple[Array, ...]:
+    """A Batch's fields as jax arrays: inside the jitted steps they already are (tracers)."""
+    return tuple(jnp.asarray(f) for f in fields)
 
 
 def masked_loss_and_correct(
@@ -59,9 +65,12 @@ def make_train_step(tx: optax.GradientTransformation, mesh: Mesh):
 
         def loss_fn(model):
             logits, bn_state = batched_apply(
-                model, state.bn_state, batch.inputs, batch.lengths, key=sub, inference=False
+                model, state.bn_state, *_arrays(batch.inputs, batch.lengths), key=sub,
+                inference=False,
             )
-            loss_sum, correct, count = masked_loss_and_correct(logits, batch.labels, batch.valid)
+            loss_sum, correct, count = masked_loss_and_correct(
+                logits, *_arrays(batch.labels, batch.valid)
+            )
             count = jnp.maximum(count, 1.0)
             return loss_sum / count, (bn_state, correct / count)
 
@@ -87,9 +96,9 @@ def make_eval_step(mesh: Mesh):
     @eqx.filter_jit
     def eval_step(model: eqx.Module, bn_state: eqx.nn.State, batch: Batch):
         logits, _ = batched_apply(
-            model, bn_state, batch.inputs, batch.lengths, key=None, inference=True
+            model, bn_state, *_arrays(batch.inputs, batch.lengths), key=None, inference=True
         )
-        out = masked_loss_and_correct(logits, batch.labels, batch.valid)
+        out = masked_loss_and_correct(logits, *_arrays(batch.labels, batch.valid))
         return eqx.filter_shard(out, rep)
 
     return eval_step
