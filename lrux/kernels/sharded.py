@@ -15,6 +15,7 @@ With one device the call lowers to the plain FFI call.
 """
 
 import functools
+import inspect
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +23,12 @@ import numpy as np
 from jax.experimental.custom_partitioning import custom_partitioning
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
+
+# newer jax: a Shardy rule with the core factors kept replicated; jax whose def_partition
+# has no need_replication_factors (0.5.x) partitions with GSPMD through `infer`
+_HAS_SHARDY_FACTORS = "need_replication_factors" in inspect.signature(
+    custom_partitioning.def_partition
+).parameters
 
 
 @functools.cache
@@ -98,8 +105,21 @@ def _partitioned(target, core_dims, results_like, aliases, attributes):
         local = _ffi(target, results_like, aliases, attributes, jax.local_device_count())
         return mesh, local, out_shardings, arg_shardings
 
+    def infer(mesh, arg_shapes, result_shape):
+        # GSPMD (jax without Shardy factors): results keep the first like-argument's
+        # batch sharding, core axes replicated
+        like = arg_shapes[results_like[0]]
+        n_batch = like.ndim - n_core[results_like[0]]
+        spec = tuple(getattr(like.sharding, "spec", ())) + (None,) * like.ndim
+        return tuple(
+            NamedSharding(mesh, P(*spec[:n_batch], *(None,) * n_core[i])) for i in results_like
+        )
+
     rule, factors = _rule(core_dims, results_like)
-    wrapped.def_partition(
-        partition=partition, sharding_rule=rule, need_replication_factors=factors
-    )
+    if _HAS_SHARDY_FACTORS:
+        wrapped.def_partition(
+            partition=partition, sharding_rule=rule, need_replication_factors=factors
+        )
+    else:
+        wrapped.def_partition(partition=partition, infer_sharding_from_operands=infer)
     return wrapped

@@ -14,7 +14,7 @@ import equinox as eqx
 import jax
 import optax
 from jax.sharding import Mesh
-from jaxtyping import PRNGKeyArray
+from jaxtyping import PRNGKeyArray, PyTree
 
 from lrux.errors import ConfigError
 from lrux.models import make_model
@@ -30,7 +30,7 @@ class TrainState(eqx.Module):
 
     model: eqx.Module
     bn_state: eqx.nn.State
-    opt_state: optax.OptState
+    opt_state: PyTree  # optax.OptState (optax 0.2.4 names it by a string beartype cannot resolve)
     key: PRNGKeyArray
 
     def items(self) -> dict[str, Any]:
