@@ -19,6 +19,8 @@ import json
 import logging
 import os
 import shutil
+import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,6 +134,26 @@ class _NoUnevaluatedWarning(logging.Filter):
 logging.getLogger("absl").addFilter(_NoUnevaluatedWarning())
 
 
+class _NoWorkerEchoes(logging.Filter):
+    """After a failed save, orbax's worker threads go on logging the same failure, and
+    asyncio logs its never-retrieved futures (Python its never-awaited coroutines) at exit,
+    while the run is already stopping. CheckpointError carries the cause, so these echoes
+    are dropped and the run's `error:` line stays the last one."""
+
+    ECHOES = ("_SignalingThread.run() raised", "exception was never retrieved")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(echo in message for echo in self.ECHOES)
+
+
+def _join_orbax_workers(timeout_s: float = 30.0) -> None:
+    """Wait for orbax's background save threads (its `_SignalingThread`s) to end."""
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and type(thread).__name__ == "_SignalingThread":
+            threading.Thread.join(thread, timeout_s)  # the plain join: orbax's re-raises
+
+
 def _val_accuracy(metrics: Any) -> float:
     return float(metrics["val_accuracy"])
 
@@ -161,6 +183,10 @@ class Checkpointer:
                 **args, meta=ocp.args.JsonSave(meta)), metrics=metrics, force=True)
             self.manager.wait_until_finished()
         except Exception as e:  # a full disk, a read-only folder, ...: keep the old ones
+            for name in ("absl", "asyncio"):
+                logging.getLogger(name).addFilter(_NoWorkerEchoes())
+            warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+            _join_orbax_workers()  # they may still be writing into the partial folder
             self._remove_partial(step)
             kept = ", ".join(map(str, self.steps())) or "none"
             raise CheckpointError(
