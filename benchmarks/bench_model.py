@@ -194,18 +194,14 @@ def variant_preset(preset, variant: str):
 def setup_variant(preset, variant: str, spec, mesh):
     """(state, step) of one variant; lru-scanned rebuilds the optimiser for its stacked
     parameters (same groups: they follow the parameters' field names)."""
-    from lrux.train import TrainState, init_train_state, make_optimizer, make_train_step, replicate
+    from lrux.train import TrainState, init_train_state, make_train_step, replicate
+    from lrux.train.state import preset_optimizer
 
     setup = init_train_state(variant_preset(preset, variant), spec, mesh, seed=0)
     state, tx = setup.state, setup.tx
     if variant == "lru-scanned":
         model = eqx.tree_at(lambda m: m.encoder, state.model, ScannedEncoder(state.model.encoder))
-        tx, _ = make_optimizer(
-            model, lr=preset.lr, lr_factor=preset.lr_factor, weight_decay=preset.weight_decay,
-            steps=preset.steps, warmup_frac=preset.warmup_frac, min_lr=preset.min_lr,
-            grad_clip=preset.grad_clip, decay_norm_bias=preset.decay_norm_bias,
-            group_overrides=preset.param_groups,
-        )
+        tx, _ = preset_optimizer(model, preset)
         opt_state = tx.init(eqx.filter(model, eqx.is_inexact_array))
         state = replicate(TrainState(model=model, bn_state=state.bn_state, opt_state=opt_state,
                                      key=state.key), mesh)

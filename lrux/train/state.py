@@ -108,17 +108,22 @@ def check_model(preset: Preset, spec: Any) -> None:
         raise ConfigError(f"--model {preset.model}: {e}") from e
 
 
-def init_train_state(preset: Preset, spec: Any, mesh: Mesh, *, seed: int) -> TrainSetup:
-    """The model, batch-norm state, optimiser state and RNG key of `preset` at step 0,
-    replicated over `mesh`, with the optimiser and its base learning-rate schedule."""
-    model_key, train_key = jax.random.split(jax.random.PRNGKey(seed))
-    model, bn_state = build_model(preset, spec, key=model_key)
-    tx, schedule = make_optimizer(
+def preset_optimizer(model: eqx.Module, preset: Preset):
+    """`make_optimizer` for `model` with every optimisation field of `preset`: (tx, schedule)."""
+    return make_optimizer(
         model, lr=preset.lr, lr_factor=preset.lr_factor, weight_decay=preset.weight_decay,
         steps=preset.steps, warmup_frac=preset.warmup_frac, min_lr=preset.min_lr,
         grad_clip=preset.grad_clip, decay_norm_bias=preset.decay_norm_bias,
         group_overrides=preset.param_groups,
     )
+
+
+def init_train_state(preset: Preset, spec: Any, mesh: Mesh, *, seed: int) -> TrainSetup:
+    """The model, batch-norm state, optimiser state and RNG key of `preset` at step 0,
+    replicated over `mesh`, with the optimiser and its base learning-rate schedule."""
+    model_key, train_key = jax.random.split(jax.random.PRNGKey(seed))
+    model, bn_state = build_model(preset, spec, key=model_key)
+    tx, schedule = preset_optimizer(model, preset)
     opt_state = tx.init(eqx.filter(model, eqx.is_inexact_array))
     state = TrainState(model=model, bn_state=bn_state, opt_state=opt_state, key=train_key)
     return TrainSetup(replicate(state, mesh), tx, schedule)
