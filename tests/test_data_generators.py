@@ -262,16 +262,24 @@ def test_pathfinder_two_full_length_targets_as_in_lra(difficulty):
         assert len(g.distractors) == p.distractor_budget // (difficulty // 3)
         assert all(len(d) == difficulty // 3 for d in g.distractors)
         o0, o1 = g.origins()
-        assert abs(np.linalg.norm(o0 - o1) - p.seed_distance) < 1e-9
-        lo, hi = 2 * p.seed_distance - 0.5, 31 - 2 * p.seed_distance + 0.5
+        snap = np.sqrt(0.5)  # paddles start on the nearest pixel centre
+        assert (o0 == np.rint(o0)).all() and (o1 == np.rint(o1)).all()
+        assert abs(np.linalg.norm(o0 - o1) - p.seed_distance) <= 2 * snap + 1e-9
+        lo, hi = 2 * p.seed_distance - 0.75, 31 - 2 * p.seed_distance + 0.75
         for q in g.targets[0][0]:  # the first paddle, both ends
             assert (q >= lo).all() and (q <= hi).all()
         for c in g.targets + g.distractors:
-            for (a, b), (c2, _) in zip(c, c[1:], strict=False):
+            for a, b in c:
                 assert abs(np.linalg.norm(b - a) - p.paddle_length) < 1e-9
-                # the dash gap: one margin to the pivot, one margin on (90 deg turn: sqrt 2)
+            # as the release's: integer coordinates for the first paddle's start and every
+            # later paddle's far end
+            assert (c[0][0] == np.rint(c[0][0])).all()
+            assert all((b == np.rint(b)).all() for _, b in c[1:])  # set exactly
+            for (_, b), (c2, _) in zip(c, c[1:], strict=False):
+                # the dash gap: one margin to the pivot (rounded up to the pixel grid: up to
+                # sqrt 2 more), one margin on (the far end rounded: within sqrt 1/2)
                 gap = np.linalg.norm(c2 - b)
-                assert np.sqrt(2) * g.margin - 1e-9 <= gap <= 2 * g.margin + 1e-9
+                assert 0.0 < gap <= 2 * g.margin + np.sqrt(2) + snap + 1e-9
 
 
 @pytest.mark.parametrize("size", [32, 128])
@@ -336,6 +344,32 @@ def test_pathfinder_paddles_as_bright_as_the_release_settings(small_pathfinder):
         assert a.max() == 255
         ink.append(a[(a > 10) & (a < 250)])
     assert np.percentile(np.concatenate(ink), 90) > 120
+
+
+@pytest.mark.parametrize("size", [32, 128])
+def test_pathfinder_paddles_are_sharp_dashes_on_the_pixel_grid(size):
+    """As the release draws them (its paddles sit on integer pixels, each downsampled on its
+    own): a horizontal paddle at size 32 is one row of ink, three pixels long, peak 0.6-0.9
+    of a marker (the release's: 0.60 / 0.79 / 0.68); no paddle at any heading outshines a
+    marker; and a whole image is the maximum of its paddles' patches where they sit."""
+    from lrux.data.pathfinder import _ANGLES, PARAMS, Geometry, _paddle_patch, render
+
+    p = PARAMS[size]
+    k, flat = _paddle_patch(0, p)
+    if size == 32:
+        row = flat[k]
+        assert flat.sum() - row.sum() < 0.05 * row.sum()
+        assert (row > 0.5).sum() == 3 and 0.6 <= row.max() <= 0.9
+    assert max(_paddle_patch(q, p)[1].max() for q in range(_ANGLES)) < 1.0
+    # one paddle from (x, y) = (16, 18) heading +x, a marker far off: there the image is
+    # the paddle's patch (to rounding), scaled as the marker's maximum goes to 255
+    seg = (np.array([16.0, 18.0]), np.array([16.0 + p.paddle_length, 18.0]))
+    img = render(p, Geometry([[seg]], [], 1.0), [np.array([3.0, 3.0])]).astype(float)
+    want = np.zeros((size, size))
+    want[18 - k:18 + k + 1, 16 - k:16 + k + 1] = flat
+    got, want = img[10:, 10:], want[10:, 10:]
+    assert img.max() == 255 and 0.5 * 255 <= got.max() < 255
+    assert np.abs(got - want * got.max() / want.max()).max() <= 1.0
 
 
 def test_pathfinder_no_contour_count_or_length_cue(small_pathfinder):

@@ -112,13 +112,17 @@ def test_from_run_converts_a_train_lra_run(pc, tmp_path):
 
 def test_geometry_stats_two_full_targets_and_clearances(pc):
     """The construction the positive control reports: two targets of `difficulty` paddles
-    seed_distance apart, 20 // 2 distractors of 2 at difficulty 6, no distractor within
+    about seed_distance apart, 20 // 2 distractors of 2 at difficulty 6, no distractor within
     thickness + margin (1.5 px) of a target, and a held-out marker-distance accuracy."""
     s = pc.geometry_stats(6, n=6, seed=3)
     assert s["target_paddles"] == [6, 6] and s["distractor_paddles"] == [2]
     assert s["paddles"]["min"] == s["paddles"]["max"] == 2 * 6 + 10 * 2
-    assert abs(s["origin_distance"]["max"] - 7.0) < 1e-9
+    # origins on pixel centres, seed_distance apart to the pixel (each within sqrt 1/2)
+    assert 7.0 - 2 ** 0.5 <= s["origin_distance"]["min"] <= s["origin_distance"]["max"] \
+        <= 7.0 + 2 ** 0.5
     assert s["distractor_to_target_min"]["min"] >= 1.5
-    assert 1.4 <= s["dash_gap"]["min"] <= s["dash_gap"]["max"] <= 2.0
+    # one margin each side of the pivot (1 + 1), the pivot rounded up to the pixel grid
+    # (up to sqrt 2 more) and the far end rounded (within sqrt 1/2)
+    assert 0.0 < s["dash_gap"]["min"] <= s["dash_gap"]["max"] <= 2.0 + 2 ** 0.5 + 0.5 ** 0.5
     cue = s["marker_distance_cue"]
     assert cue["images"] == 24 and 0.0 <= cue["held_out_accuracy"] <= 1.0

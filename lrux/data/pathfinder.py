@@ -9,7 +9,7 @@ paddles, and two markers. The construction follows the original generator
 
 - Targets: two contours of `contour_length` paddles each. The first starts (its "origin")
   near the image centre: its first paddle lies at least 2 x seed_distance from every border;
-  the second starts exactly seed_distance from it, in a uniform direction, with its own
+  the second starts seed_distance from it (to the pixel), in a uniform direction, with its own
   uniform heading. They grow alternately, one paddle each.
 - A contour grows paddle by paddle around pivots: the next pivot is one margin after the end
   of the previous paddle and the next paddle starts one margin after the pivot (a dash gap
@@ -22,10 +22,12 @@ paddles, and two markers. The construction follows the original generator
 - Markers: one on the origin of a random target; label 1: the other on the far end of the
   same target; label 0: on the far end of the other target. All the geometry above is drawn
   before the label is used, so only the choice of the marked end depends on it.
-- Rendering: paddles and markers drawn antialiased at 2x, each layer downsampled with
-  Lanczos; paddles at `contrast` (the release's snake x paddle contrast: 2 x 0.75 at size
-  32) against markers at 1; the image is then scaled so its maximum is 255 (what the
-  release's `scipy.misc.imsave` did to a float image).
+- Paddles start on output pixel centres (the release's coordinates are integers).
+- Rendering as the release's: each paddle a line at 2x on its own small canvas whose
+  centre pixel maps onto the output's, Lanczos-downsampled by itself, at `contrast` (the
+  release's snake x paddle contrast: 2 x 0.75 at size 32), so a paddle is a sharp
+  one-pixel dash; markers antialiased at 2x at 1; the maximum of all, scaled so the
+  image's maximum is 255 (what the release's `scipy.misc.imsave` did to a float image).
 
 Two things differ from the release on purpose: a keep-out disc (marker radius + margin)
 around all four target ends, so no other contour runs under a marker (the release drew the
@@ -282,6 +284,13 @@ class _Snakes:
         self.disc = _disc_points(self.grow)
         self.max_turn = math.pi / (2.0 * p.continuity)
 
+    def _snap(self, x: float, y: float, up: bool = False) -> tuple[float, float]:
+        """The output pixel centre nearest (x, y) (high-res coordinates), or the one up
+        and to the right (`up`: the release's ceil)."""
+        s, off = self.s, (self.s - 1) / 2.0
+        f = (lambda v: math.ceil(v - 1e-9)) if up else round
+        return f((x - off) / s) * s + off, f((y - off) / s) * s + off
+
     def _paddle(self, x, y, h) -> tuple[tuple, tuple, list]:
         """The paddle starting at (x, y) with heading h: start, end, test points."""
         ux, uy = math.cos(h) * self.L, math.sin(h) * self.L
@@ -295,14 +304,15 @@ class _Snakes:
 
     def _seed(self, canvas, origin, theta, others, keep_out: bool) -> _Contour | None:
         """A contour whose first paddle starts at `origin` with heading theta, or None."""
-        a, b, pts = self._paddle(origin[0], origin[1], theta)
+        a, b, pts = self._paddle(*self._snap(*origin), theta)
         if not (canvas.free(pts) and _clear(pts, others)):
             return None
         if keep_out and not self._end_free(canvas, a, others):
             return None
         pending = [(*a, *b, self.sep, theta)] + ([(*a, *a, self.r_keep, None)] if keep_out
                                                        else [])
-        pivot = (b[0] + self.m * math.cos(theta), b[1] + self.m * math.sin(theta))
+        pivot = self._snap(b[0] + self.m * math.cos(theta), b[1] + self.m * math.sin(theta),
+                           up=True)
         return _Contour([(a, b)], pivot, float(theta), pending)
 
     def _step(self, canvas: _Canvas, c: _Contour, others, last: bool) -> None:
@@ -316,9 +326,14 @@ class _Snakes:
         turns = (2.0 * u[:_CANDIDATES] - 1.0) * self.max_turn
         clocks = -np.log1p(-u[_CANDIDATES:]) / (np.cos(turns * self.p.continuity) ** 2 + 1e-12)
         px, py = c.pivot
+        reach = self.m + self.L
         for turn in turns[np.argsort(clocks)].tolist():
-            h = c.theta + turn
-            a, b, pts = self._paddle(px + self.m * math.cos(h), py + self.m * math.sin(h), h)
+            # as the release: the far end on the pixel grid, the heading from pivot to it
+            ex, ey = self._snap(px + reach * math.cos(turn + c.theta),
+                                py + reach * math.sin(turn + c.theta))
+            h = math.atan2(ey - py, ex - px)
+            a, _, pts = self._paddle(ex - self.L * math.cos(h), ey - self.L * math.sin(h), h)
+            b = (ex, ey)
             if not (canvas.free(pts) and _clear(pts, others)):
                 continue
             if last and not self._end_free(canvas, b, others):
@@ -329,7 +344,8 @@ class _Snakes:
                                                    else [])
             c.segs.append((a, b))
             c.theta = h
-            c.pivot = (b[0] + self.m * math.cos(h), b[1] + self.m * math.sin(h))
+            c.pivot = self._snap(b[0] + self.m * math.cos(h), b[1] + self.m * math.sin(h),
+                                 up=True)
             return
         raise _DeadEnd
 
@@ -408,27 +424,70 @@ class _Snakes:
         return start, end
 
 
-def render(p: SnakeParams, geo: Geometry, markers) -> np.ndarray:
-    """uint8 (size, size): paddles and markers drawn antialiased at high resolution, each
-    layer downsampled with Lanczos, paddles at `p.contrast`, scaled to a maximum of 255."""
+@functools.lru_cache(maxsize=4096)
+def _paddle_patch(q: int, p: SnakeParams) -> tuple[int, np.ndarray]:
+    """(K, patch): the (2K+1, 2K+1) image of one paddle at heading 2 pi q / _ANGLES whose
+    start is the centre pixel K. As the release draws a paddle: a line of width
+    thickness x antialias (one pixel per step when that is 1 or less) on a canvas of
+    2K antialias + 1 pixels whose centre pixel maps onto the output's, Lanczos-downsampled
+    by itself, times `p.contrast`."""
     from PIL import Image
 
-    s, n = p.antialias, p.size * p.antialias
+    s = p.antialias
+    k = math.ceil(p.paddle_length + p.thickness) + 1
+    n = 2 * k * s + 1
+    h = 2 * math.pi * q / _ANGLES
+    c = float(k * s)
+    end = (c + p.paddle_length * s * math.cos(h), c + p.paddle_length * s * math.sin(h))
+    width = p.thickness * s
+    grid = np.arange(n, dtype=np.float64)
+    if width <= 1.0:  # one pixel per step along the major axis, as a 1-pixel line is drawn
+        dx, dy = end[0] - c, end[1] - c
+        major, minor = (grid[None, :], grid[:, None]) if abs(dx) >= abs(dy) else (
+            grid[:, None], grid[None, :])
+        lo, hi = sorted((c, end[0] if abs(dx) >= abs(dy) else end[1]))
+        slope = dy / dx if abs(dx) >= abs(dy) else dx / dy
+        off = minor - (c + (major - c) * slope)
+        line = ((major >= round(lo)) & (major <= round(hi)) & (off > -0.5) & (off <= 0.5))
+        line = line.astype(np.float32)
+    else:
+        d, _, _ = _segment_distance_grid(grid[None, :], grid[:, None], (c, c), end)
+        line = (d <= width / 2.0).astype(np.float32)
+    small = Image.fromarray(line).resize((2 * k + 1, 2 * k + 1), Image.Resampling.LANCZOS)
+    return k, np.clip(np.asarray(small, np.float64), 0.0, 1.0) * p.contrast
+
+
+def render(p: SnakeParams, geo: Geometry, markers) -> np.ndarray:
+    """uint8 (size, size): each paddle drawn from its patch (`_paddle_patch`) at its start
+    pixel, markers (at the nearest pixel centres) drawn antialiased at high resolution and
+    downsampled with Lanczos, the maximum of all, scaled to a maximum of 255."""
+    from PIL import Image
+
+    n = p.size
+    img = np.zeros((n, n), np.float64)
+    for c in geo.targets + geo.distractors:
+        for a, b in c:
+            if np.abs(a - np.rint(a)).max() > 1e-6:  # drawn from the end on the pixel grid
+                a, b = b, a
+            q = round(math.atan2(b[1] - a[1], b[0] - a[0]) * _ANGLES / (2 * math.pi))
+            k, patch = _paddle_patch(q % _ANGLES, p)
+            x0, y0 = int(round(a[0])) - k, int(round(a[1])) - k
+            cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + 2 * k + 1, n), min(
+                y0 + 2 * k + 1, n)
+            if cx0 < cx1 and cy0 < cy1:
+                view = img[cy0:cy1, cx0:cx1]
+                np.maximum(view, patch[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0], out=view)
+    s, big = p.antialias, p.size * p.antialias
     off = (s - 1) / 2.0
-
-    def layer(segs, radius):
-        img = np.zeros((n, n), np.float32)
-        for a, b in segs:
-            a, b = np.asarray(a) * s + off, np.asarray(b) * s + off
-            d, ys, xs = _segment_distance(a, b, radius + 1.0, n)
-            if d is not None:
-                np.maximum(img[ys, xs], np.clip(radius + 0.5 - d, 0.0, 1.0), out=img[ys, xs])
-        small = Image.fromarray(img).resize((p.size, p.size), Image.Resampling.LANCZOS)
-        return np.maximum(np.asarray(small, np.float64), 0.0)
-
-    segs = [g for c in geo.targets + geo.distractors for g in c]
-    img = np.maximum(layer(segs, p.thickness * s / 2.0) * p.contrast,
-                     layer([(m, m) for m in markers], p.marker_radius * s))
+    disc = np.zeros((big, big), np.float32)
+    radius = p.marker_radius * s
+    for m in markers:
+        m = np.rint(np.asarray(m, np.float64)) * s + off
+        d, ys, xs = _segment_distance(m, m, radius + 1.0, big)
+        if d is not None:
+            np.maximum(disc[ys, xs], np.clip(radius + 0.5 - d, 0.0, 1.0), out=disc[ys, xs])
+    small = Image.fromarray(disc).resize((n, n), Image.Resampling.LANCZOS)
+    img = np.maximum(img, np.asarray(small, np.float64))
     return np.rint(np.clip(img * (255.0 / img.max()), 0.0, 255.0)).astype(np.uint8)
 
 
