@@ -198,6 +198,7 @@ def new_record(cfg: Config, sizes: dict[str, int], n_params: int) -> dict[str, A
     return {
         "model": "cnn",
         "label": f"CNN, difficulty {cfg.difficulty}"
+                 + (f", lr {cfg.lr:g}" if cfg.lr != Config.lr else "")
                  + (f" (from {os.path.basename(cfg.init)})" if cfg.init else ""),
         "difficulty": cfg.difficulty,
         "batch": cfg.batch,
