@@ -415,10 +415,10 @@ def generator_stats(folders: dict[str, dict[int, str]], n: int = 200) -> dict[st
 # ----------------------------------------------------------------------------- reports
 
 
-def result_files() -> list[str]:
-    """The training-run JSONs (those with a curve)."""
+def result_files(folder: str = RESULTS) -> list[str]:
+    """The training-run JSONs (those with a curve) in `folder`."""
     paths = []
-    for p in sorted(glob.glob(os.path.join(RESULTS, "pathfinder_control*.json"))):
+    for p in sorted(glob.glob(os.path.join(folder, "pathfinder_control*.json"))):
         with open(p) as f:
             if "curve" in json.load(f):
                 paths.append(p)
@@ -568,6 +568,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--label", default="", help="legend label for --from-run")
     p.add_argument("--plot", action="store_true", help="redraw the figure from the JSONs")
     p.add_argument("--markdown", action="store_true", help="print the results table")
+    p.add_argument("--results", default=RESULTS, metavar="DIR", help="the folder of run "
+                   "JSONs --markdown tabulates (e.g. results/pathfinder_control_offgrid_render)")
     p.add_argument("--grid", action="store_true", help="save labelled example images")
     p.add_argument("--stats", action="store_true", help="write the generator's construction "
                    "and pixel statistics (difficulties 6 and 14) to "
@@ -622,8 +624,8 @@ def main(argv=None) -> int:
     if args.plot:
         plot(result_files(), os.path.join(FIGURES, "pathfinder_control.png"))
     if args.markdown:
-        print(markdown(result_files()))
-        gen = os.path.join(RESULTS, "pathfinder_control_generator.json")
+        print(markdown(result_files(args.results)))
+        gen = os.path.join(args.results, "pathfinder_control_generator.json")
         if os.path.exists(gen):
             print()
             print(generator_markdown(gen))
