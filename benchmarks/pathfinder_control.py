@@ -267,6 +267,47 @@ def train(cfg: Config, out: str, data=None) -> dict[str, Any]:
     return rec
 
 
+def distance_controlled(cfg: Config, weights: str, bins: int = 10) -> dict[str, Any]:
+    """Test accuracy of saved CNN weights, and how much of it the marker distance explains:
+    the test images binned by the distance between their two markers (deciles), the best
+    distance-only rule per bin (its majority label, chosen on the test images themselves,
+    so this baseline is optimistic) against the CNN's accuracy in the same bin."""
+    import equinox as eqx
+    import jax
+
+    sys.path.insert(0, HERE)
+    import bench_data
+
+    from lrux.data import load_split
+
+    s = load_split("pathfinder", "test", cfg.resolved_data_dir(), difficulty=cfg.difficulty,
+                   workers=cfg.workers)
+    x, y = to_images(s.inputs), np.asarray(s.labels, np.int32)
+    model = eqx.tree_deserialise_leaves(weights, make_cnn(jax.random.PRNGKey(0), cfg.widths,
+                                                          cfg.hidden))
+    _, _, eval_logits = make_steps(cfg.lr)
+    pred = np.concatenate([np.argmax(np.asarray(eval_logits(model, x[lo:lo + 256])), -1)
+                           for lo in range(0, len(y), 256)])
+    dist = bench_data.marker_distance(np.asarray(s.inputs[:, :, 0], np.float64) / 255.0, SIZE)
+    edges = np.quantile(dist, np.linspace(0, 1, bins + 1)[1:-1])
+    which = np.digitize(dist, edges)
+    rows = []
+    for b in range(bins):
+        m = which == b
+        rate = float(y[m].mean())
+        rows.append({"bin": b, "images": int(m.sum()), "distance": [float(dist[m].min()),
+                     float(dist[m].max())], "label_1_rate": rate,
+                     "distance_rule_acc": max(rate, 1 - rate),
+                     "cnn_acc": float((pred[m] == y[m]).mean())})
+    n = len(y)
+    rule = sum(r["distance_rule_acc"] * r["images"] for r in rows) / n
+    return {"weights": weights, "data_dir": cfg.resolved_data_dir(),
+            "difficulty": cfg.difficulty, "test_images": n,
+            "cnn_test_acc": float((pred == y).mean()), "distance_rule_acc": rule,
+            "bins": rows,
+            "command": " ".join(["python", "benchmarks/pathfinder_control.py", *sys.argv[1:]])}
+
+
 # ----------------------------------------------------------------------------- LRU runs
 
 
@@ -563,6 +604,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "/work/data/pf32-dDIFFICULTY); generated there when empty")
     p.add_argument("--out", default="", help="result JSON (default benchmarks/results/"
                    "pathfinder_control_cnn_dDIFFICULTY.json)")
+    p.add_argument("--evaluate", default="", metavar="WEIGHTS", help="test accuracy of saved "
+                   "CNN weights (--save) against the best marker-distance rule, per distance "
+                   "decile; JSON to --out")
     p.add_argument("--from-run", default="", metavar="RUN_DIR",
                    help="convert an examples/train_lra.py run to a result JSON (--out)")
     p.add_argument("--label", default="", help="legend label for --from-run")
@@ -594,7 +638,21 @@ def main(argv=None) -> int:
                  workers=args.workers, init=args.init, save=args.save,
                  step_offset=args.step_offset)
     report = args.plot or args.markdown or args.grid or args.stats
-    if args.from_run:
+    if args.evaluate:
+        if not os.path.isfile(args.evaluate):
+            print(f"error: --evaluate {args.evaluate}: no such weights file (expected the "
+                  "file a run's --save wrote)", file=sys.stderr)
+            return 2
+        res = distance_controlled(cfg, args.evaluate)
+        if args.out:
+            write_json(args.out, res)
+        print(f"test accuracy {res['cnn_test_acc']:.4f} on {res['test_images']} images; the "
+              f"best marker-distance rule (per decile) {res['distance_rule_acc']:.4f}")
+        for r in res["bins"]:
+            print(f"  distance {r['distance'][0]:5.2f}-{r['distance'][1]:5.2f}: "
+                  f"{r['images']} images, rule {r['distance_rule_acc']:.3f}, "
+                  f"CNN {r['cnn_acc']:.3f}")
+    elif args.from_run:
         if not args.out:
             print("error: --from-run needs --out FILE.json", file=sys.stderr)
             return 2

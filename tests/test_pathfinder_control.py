@@ -126,3 +126,26 @@ def test_geometry_stats_two_full_targets_and_clearances(pc):
     assert 0.0 < s["dash_gap"]["min"] <= s["dash_gap"]["max"] <= 2.0 + 2 ** 0.5 + 0.5 ** 0.5
     cue = s["marker_distance_cue"]
     assert cue["images"] == 24 and 0.0 <= cue["held_out_accuracy"] <= 1.0
+
+
+def test_distance_controlled_evaluation_partitions_the_test_split(pc, tmp_path):
+    """--evaluate: the CNN's test accuracy is the image-weighted mean of its per-decile
+    accuracies, the deciles cover every test image once, and the per-decile distance rule
+    is at least the split's majority rate; a missing weights file is one error line."""
+    import equinox as eqx
+    import jax
+
+    from lrux.data import generate_pathfinder, load_split
+
+    generate_pathfinder(tmp_path, 32, 6, 120, seed=3, workers=1, progress=False)
+    weights = tmp_path / "cnn.eqx"
+    eqx.tree_serialise_leaves(weights, pc.make_cnn(jax.random.PRNGKey(0)))
+    cfg = pc.Config(difficulty=6, data_dir=str(tmp_path), workers=1)
+    res = pc.distance_controlled(cfg, str(weights), bins=4)
+    y = np.asarray(load_split("pathfinder", "test", tmp_path, difficulty=6).labels)
+    assert res["test_images"] == len(y) == sum(b["images"] for b in res["bins"])
+    mean = sum(b["cnn_acc"] * b["images"] for b in res["bins"]) / len(y)
+    assert abs(mean - res["cnn_test_acc"]) < 1e-9
+    assert max(y.mean(), 1 - y.mean()) - 1e-9 <= res["distance_rule_acc"] <= 1.0
+    code = pc.main(["--evaluate", str(tmp_path / "absent.eqx"), "--data-dir", str(tmp_path)])
+    assert code == 2
