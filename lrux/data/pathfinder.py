@@ -13,16 +13,19 @@ paddles, and two markers. The construction follows the original generator
   uniform heading. They grow alternately, one paddle each.
 - A contour grows paddle by paddle around pivots: the next pivot is one margin after the end
   of the previous paddle and the next paddle starts one margin after the pivot (a dash gap
-  of about 2 x margin), turned by an angle drawn with weight cos(min(|turn| x continuity,
-  pi/2))^2 (turns up to 90 deg at continuity 1.0, 50 deg at 1.8). A paddle's centre line
-  keeps `thickness + 1.5 x margin` from every earlier paddle except its predecessor (an
-  occupancy mask at 2x resolution; the release tests margin-dilated masks for overlap).
+  of about 2 x margin, spread by the rounding below), turned by an angle drawn with weight
+  cos(min(|turn| x continuity, pi/2))^2 (turns up to 90 deg at continuity 1.0, 50 deg at
+  1.8). A paddle's centre line keeps `thickness + 1.5 x margin` from every earlier paddle
+  except its predecessor (an occupancy mask at 2x resolution; the release tests
+  margin-dilated masks for overlap).
 - Distractors: distractor_budget // (contour_length // 3) contours of contour_length // 3
   paddles, seeded anywhere free, after the targets.
 - Markers: one on the origin of a random target; label 1: the other on the far end of the
   same target; label 0: on the far end of the other target. All the geometry above is drawn
   before the label is used, so only the choice of the marked end depends on it.
-- Paddles start on output pixel centres (the release's coordinates are integers).
+- On the pixel grid, as the release's integer coordinates: a contour's first paddle starts
+  on an output pixel centre, each pivot is rounded up to one (the release's ceil), and each
+  later paddle's far end is rounded to one, its heading taken from pivot to far end.
 - Rendering as the release's: each paddle a line at 2x on its own small canvas whose
   centre pixel maps onto the output's, Lanczos-downsampled by itself, at `contrast` (the
   release's snake x paddle contrast: 2 x 0.75 at size 32), so a paddle is a sharp
@@ -458,8 +461,8 @@ def _paddle_patch(q: int, p: SnakeParams) -> tuple[int, np.ndarray]:
 
 
 def render(p: SnakeParams, geo: Geometry, markers) -> np.ndarray:
-    """uint8 (size, size): each paddle drawn from its patch (`_paddle_patch`) at its start
-    pixel, markers (at the nearest pixel centres) drawn antialiased at high resolution and
+    """uint8 (size, size): each paddle drawn from its patch (`_paddle_patch`) at its end on
+    the pixel grid, markers (at the nearest pixel centres) drawn antialiased at high resolution and
     downsampled with Lanczos, the maximum of all, scaled to a maximum of 255."""
     from PIL import Image
 
