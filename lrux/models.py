@@ -33,6 +33,8 @@ class SequenceEncoder(eqx.Module):
 
     `pooling="mean"` averages positions < length (padded token tasks; pixel tasks pass
     length = seq); `"last"` takes position length - 1; `"none"` returns all positions.
+    Positions >= length are padding: the blocks' batch statistics skip them and no pooled
+    output depends on them, so an example's result does not depend on its batch's padding.
     """
 
     embedding: Float[Array, "vocab d_model"] | None
@@ -119,7 +121,7 @@ class SequenceEncoder(eqx.Module):
             else [None] * len(self.blocks)
         )
         def apply(block, h, state, k):
-            return block(h, state, key=k, inference=inference)
+            return block(h, state, length=length, key=k, inference=inference)
 
         if self.remat:  # recompute each block in the backward pass: activation memory / depth
             apply = eqx.filter_checkpoint(apply)

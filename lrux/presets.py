@@ -192,6 +192,9 @@ class Preset:
     eval_batch_size: int = 0  # 0: batch_size
     checkpoint_every: str = "30min"  # also "N" steps, "" (only at evaluations)
     data_shards: int = 0
+    # each batch padded to its longest sequence rounded up to this multiple (0: to the
+    # task's maximum); the results do not depend on it (padding never reaches an output)
+    pad_multiple: int = 256
     # data: {"generate": kwargs of generate_listops / generate_pathfinder when the data is
     # missing, "load": kwargs of lrux.data.load_split}
     data: dict[str, Any] = field(default_factory=dict)
@@ -490,7 +493,7 @@ def validate(p: Preset) -> None:
     for name in positive:
         if getattr(p, name) < 1:
             raise ConfigError(f"preset field {name} must be >= 1, got {getattr(p, name)}")
-    for name in ("eval_every", "eval_batch_size", "data_shards"):
+    for name in ("eval_every", "eval_batch_size", "data_shards", "pad_multiple"):
         if getattr(p, name) < 0:
             raise ConfigError(f"preset field {name} must be >= 0 (0: the default), got "
                               f"{getattr(p, name)}")

@@ -19,7 +19,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
+from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, Real
 
 from lrux import hippo
 from lrux.layers.base import (
@@ -165,9 +165,13 @@ class S4D(AbstractMixer):
         return LinearSystem(lbar.reshape(-1), b, c, self.D)
 
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
-        """FFT convolution of each channel with its kernel, plus the D skip; `key` unused."""
+        """Causal FFT convolution of each channel with its kernel, plus D (`length` not needed)."""
         check_sequence(x, self.d_model, "S4D")
         k = self.kernel(x.shape[0])
         return fft_conv(x, k.T) + self.D * x

@@ -119,7 +119,7 @@ class _Training:
         self.train_step = make_train_step(setup.tx, mesh)
         self.eval_step = make_eval_step(mesh)
         self.it = ShardedIterator(splits["train"], preset.batch_size, preset.data_shards,
-                                  seed=seed)
+                                  seed=seed, pad_multiple=preset.pad_multiple)
         self.ckpt = Checkpointer(run_dir.checkpoints)
         self.log = MetricsLog(run_dir.path, enabled=self.primary, writers=writers)
         self.eval_every = preset.eval_interval(len(splits["train"]))
@@ -240,7 +240,7 @@ class _Training:
     def _evaluate(self, state: TrainState, split: str) -> dict[str, Any]:
         return evaluate(state.model, state.bn_state, self.splits[split],
                         batch_size=self.eval_bs, mesh=self.mesh, eval_step=self.eval_step,
-                        seed=self.seed)
+                        seed=self.seed, pad_multiple=self.preset.pad_multiple)
 
     def _evaluate_and_save(self, done: int, state: TrainState) -> None:
         val = self._evaluate(state, "val")
