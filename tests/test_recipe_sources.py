@@ -168,3 +168,13 @@ def test_results_page_is_the_tables_output():
     assert rt.page_section() == rt.markdown(), (
         "docs/results.md's recipe tables are out of date: python benchmarks/recipe_table.py "
         "--write")
+    # the numbers the section's prose states, from the built presets
+    text = open(rt.DOC_PATH).read()
+    prose = text[text.index("## The training recipe against its sources"):
+                 text.index(rt.BEGIN)]
+    built = {(r.family, r.task, r.field): r.lrux for f in FAMILIES for r in rt.table(f)}
+    warm = sorted({built[("s4d", t, "warmup_steps")] for t in TASKS})
+    assert "warmup of " + " / ".join(f"{w:,}" for w in warm) + " steps" in prose
+    horizon = rt.sources()["s4d"]["listops"]["num_training_steps"]["value"]
+    assert f"({horizon:,} for ListOps' {built[('s4d', 'listops', 'steps')]:,} steps)" in prose
+    assert f"S5 Retrieval to {built[('s5', 'retrieval', 'steps')]:,} steps" in prose
