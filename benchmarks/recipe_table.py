@@ -301,8 +301,10 @@ def expected(family: str, task: str) -> dict[str, Expect]:
 # ------------------------------------------------------------------------------ the adapter
 
 
-def _decade(x: float) -> float:
-    return 10.0 ** math.floor(math.log10(x) + 1e-6)
+def _decade(x: float, up: bool = False) -> float:
+    """The power of ten at or below x (at or above with `up`), float32 rounding forgiven."""
+    e = math.log10(x)
+    return 10.0 ** (math.ceil(e - 1e-6) if up else math.floor(e + 1e-6))
 
 
 def _c_init(std: float, d_model: int, d_state: int) -> str:
@@ -400,7 +402,7 @@ def built_facts(preset: Preset) -> dict[str, Any]:
         dts = np.exp(np.concatenate([np.asarray(m.log_dt) for m in
                                      ([mixer.forward, mixer.backward] if inner is not mixer
                                       else [mixer])]))
-        facts |= {"dt_min": _decade(dts.min()), "dt_max": _decade(dts.max()) * 10,
+        facts |= {"dt_min": _decade(dts.min()), "dt_max": _decade(dts.max(), up=True),
                   "c_init": _c_init(float(np.std(np.asarray(inner.C_re))), SMALL_WIDTH,
                                     inner.d_state),
                   "discretization": inner.discretization}
