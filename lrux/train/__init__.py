@@ -110,7 +110,12 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        try:
+            module = importlib.import_module(_EXPORTS[name])
+        except AttributeError as e:  # else `from lrux.train import NAME` blames NAME
+            raise ImportError(f"importing {_EXPORTS[name]} (for lrux.train.{name}) failed: "
+                              f"{type(e).__name__}: {e}") from e
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'lrux.train' has no attribute {name!r}")

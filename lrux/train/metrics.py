@@ -53,8 +53,9 @@ class MetricsLog:
             return
         plain = json.loads(json.dumps(config, default=str))
         for w in self.writers:
-            if callable(getattr(w, "write_config", None)):
-                w.write_config(plain)
+            write_config = getattr(w, "write_config", None)
+            if callable(write_config):
+                write_config(plain)
 
     def truncate_after(self, step: int, *, drop_tests: bool = False) -> None:
         """Keep the records of steps <= `step` (and no test records if `drop_tests`)."""

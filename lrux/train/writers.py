@@ -77,10 +77,16 @@ class TensorBoardWriter:
         self.writer.add_text("config", "\n".join("    " + line for line in text.splitlines()))
         experiment, start, self._end = hparams(flat_config(config),
                                                dict.fromkeys(HPARAM_METRICS, 0.0))
-        for summary in (experiment, start):
-            self.writer.file_writer.add_summary(summary)
+        self._add_summaries(experiment, start)
         self._session_started = True
         self.writer.flush()
+
+    def _add_summaries(self, *summaries: Any) -> None:
+        file_writer = self.writer.file_writer
+        if file_writer is None:
+            raise RuntimeError("TensorBoardWriter: the writer is already closed")
+        for summary in summaries:
+            file_writer.add_summary(summary)
 
     def write(self, record: dict[str, Any]) -> None:
         step = int(record.get("step", 0))
@@ -90,7 +96,7 @@ class TensorBoardWriter:
 
     def close(self) -> None:
         if self._session_started:
-            self.writer.file_writer.add_summary(self._end)
+            self._add_summaries(self._end)
         self.writer.close()
 
 
