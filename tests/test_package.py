@@ -170,19 +170,25 @@ USER_CODE = """\
 import jax.numpy as jnp
 
 import lrux
+from lrux.presets import get_preset
+from lrux.train import TensorBoardWriter, run
 
 reveal_type(lrux.LRU)
 reveal_type(lrux.make_mixer)
 reveal_type(lrux.linear_scan)
+reveal_type(run)
 lrux.linear_scan(jnp.ones(3), jnp.ones((4, 3)), reverse="yes")
+run(get_preset("listops", "lru", "smoke"), data_dir="d", out_dir="o",
+    writers=[TensorBoardWriter("tb")])
 """
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pyright") is None, reason="pyright is in the dev extras")
 def test_pyright_sees_the_lazy_exports(tmp_path):
-    """A user's file: pyright knows lrux.LRU, make_mixer and linear_scan (not Any), and so
-    flags a wrong argument type."""
+    """A user's file: pyright knows lrux.LRU, make_mixer, linear_scan and lrux.train.run (not
+    Any, although both packages import lazily), so it flags a wrong argument type, and
+    accepts `run(..., writers=[...])` with a list."""
     (tmp_path / "user.py").write_text(USER_CODE)
     config = {"extraPaths": [str(ROOT)], "typeCheckingMode": "basic",
               "pythonVersion": f"{sys.version_info.major}.{sys.version_info.minor}"}
@@ -195,6 +201,7 @@ def test_pyright_sees_the_lazy_exports(tmp_path):
     assert 'Type of "lrux.LRU" is "type[LRU]"' in revealed, messages
     assert "make_mixer" in revealed and "-> AbstractMixer" in revealed, messages
     assert "linear_scan" in revealed and "reverse: bool" in revealed, messages
+    assert "writers: Sequence[MetricsWriter]" in revealed, messages  # a list is accepted
     errors = [d for d in report["generalDiagnostics"] if d["severity"] == "error"]
     assert len(errors) == 1 and '"Literal[\'yes\']"' in errors[0]["message"], errors
 
