@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
