@@ -1,4 +1,5 @@
-"""mkdocs hooks: the course notebooks as pages, with their outputs, figures and MathJax.
+"""mkdocs hooks: the README as the home page; the course notebooks as pages, with their
+outputs, figures and MathJax.
 
 - `on_config`: the nav section that holds `course.md` gets one entry per
   `notebooks/NN_*.ipynb`, in file order, titled by the notebook's first heading, so a renamed
