@@ -53,8 +53,7 @@ def fused_matmul_model(params, x, chunk=256):
 
 
 def paper_code(lru: lrux.LRU, x):
-    """The paper's appendix formulation, one sequence (vmapped by the caller); an LRU built
-    with bidirectional=True adds the same scan run from the end, read out by C2."""
+    """The paper's appendix formulation, one sequence (vmapped by the caller)."""
     lam = jnp.exp(-jnp.exp(lru.nu_log) + 1j * jnp.exp(lru.theta_log))
     b_norm = (lru.B_re + 1j * lru.B_im) * jnp.exp(lru.gamma_log)[:, None]
     c = lru.C_re + 1j * lru.C_im
@@ -67,14 +66,7 @@ def paper_code(lru: lrux.LRU, x):
         return a_j * a_i, a_j * b_i + b_j
 
     _, hidden = jax.lax.associative_scan(binary_operator_diag, (lam_elements, bu_elements))
-    y = jax.vmap(lambda h, u: (c @ h).real + lru.D * u)(hidden, x)
-    if getattr(lru, "bidirectional", False):
-        c2 = lru.C2_re + 1j * lru.C2_im
-        _, back = jax.lax.associative_scan(
-            binary_operator_diag, (lam_elements, bu_elements), reverse=True
-        )
-        y = y + jax.vmap(lambda h: (c2 @ h).real)(back)
-    return y
+    return jax.vmap(lambda h, u: (c @ h).real + lru.D * u)(hidden, x)
 
 
 def make_fns(apply):

@@ -19,6 +19,7 @@ from lrux.data.spec import TaskSpec
 from lrux.errors import ConfigError
 from lrux.presets import Preset
 from lrux.train.checkpoint import Checkpointer
+from lrux.train.convert import restore_model_items
 from lrux.train.rundir import RunDir
 from lrux.train.state import build_model
 
@@ -61,7 +62,7 @@ def load_model(
                               f"{'at step ' + str(step) if step is not None else 'saved'}; "
                               f"saved steps: {ckpt.steps() or 'none'}")
         like = {"model": eqx.filter(model, eqx.is_array), "bn_state": bn_state}
-        items, _ = ckpt.restore(like, step, items=("model", "bn_state"))
+        items = restore_model_items(ckpt, like, step)  # also lrux 0.1's layout (convert.py)
     finally:
         ckpt.close()
     model = eqx.combine(items["model"], eqx.filter(model, eqx.is_array, inverse=True))
