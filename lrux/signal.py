@@ -93,20 +93,19 @@ def _why_not(mixer: object, capability: str) -> str:
     """Why `mixer` is not an `capability` (a bidirectional wrapper reads the future)."""
     if isinstance(mixer, Bidirectional | SharedBidirectional):
         inner = mixer.forward if isinstance(mixer, Bidirectional) else mixer.mixer
-        return (f"a bidirectional {_name(inner)} is not causal ({_name(mixer)} reads the "
-                f"future), so it is not one recurrence; inspect the mixer it wraps")
+        return (f"a bidirectional {_name(inner)} is not causal: it reads the future, so it is "
+                "not one recurrence; inspect the mixer it wraps")
     if capability == "AbstractLinearMixer":
-        return (f"{_name(mixer)} has no linear_system(): it is not a linear time-invariant "
-                "layer (not an AbstractLinearMixer; nonlinear, gated and input-dependent "
-                "recurrences are not)")
-    return (f"{_name(mixer)} is not an {capability}: it has no init_state() / step() to run "
-            "one step at a time")
+        return ("it has no linear_system(), not being a linear time-invariant layer "
+                "(nonlinear, gated and input-dependent recurrences are not)")
+    return "it has no init_state() / step() to run one step at a time"
 
 
 def _require(mixer: object, capability: type, function: str) -> None:
     """ValueError naming the missing capability unless `mixer` is a `capability`."""
     if not isinstance(mixer, capability):
-        raise ValueError(f"{function}: {_why_not(mixer, capability.__name__)}")
+        name = capability.__name__
+        raise ValueError(f"{function}: {_name(mixer)} is not an {name}: {_why_not(mixer, name)}")
 
 
 # --------------------------------------------------------------------------------------------

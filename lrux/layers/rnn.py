@@ -211,6 +211,10 @@ class DenseLinearRNN(AbstractVectorRNN, AbstractLinearMixer):
         cdt = jnp.result_type(self.A.dtype, jnp.complex64)
         return LinearSystem(self.A.astype(cdt), self.B.astype(cdt), self.C.astype(cdt), self.D)
 
+    def eigenvalues(self) -> Complex[Array, " d_state"]:
+        """eig(A) of the real A, in numpy float64 (its complex pairs exactly conjugate)."""
+        return dense_eigenvalues(self.A)
+
 
 class GRU(AbstractVectorRNN):
     """GRU baseline as a sequence mixer: equinox's `GRUCell` equations, then y = C h + D u.
