@@ -329,14 +329,16 @@ class ResidualBlock(eqx.Module):
         """One position in inference mode (batch norm with its running statistics in
         `bn_state`, no dropout): (mixer state, x_t) -> (mixer state, output at t)."""
         mixer = self._stepping_mixer()
+
+        def norm(v):  # the norm of a one-position sequence (per position at inference)
+            return self.norm(v[None], bn_state, inference=True)[0][0]
+
         skip = x_t
         if self.config.prenorm:
-            x_t = self.norm(x_t, bn_state, inference=True)[0]
+            x_t = norm(x_t)
         state, y = mixer.step(state, x_t)
         out = skip + self._gate(y, jax.nn.gelu(y))
-        if not self.config.prenorm:
-            out = self.norm(out, bn_state, inference=True)[0]
-        return state, out
+        return state, out if self.config.prenorm else norm(out)
 
     def _stepping_mixer(self) -> AbstractRecurrentMixer:
         if not isinstance(self.mixer, AbstractRecurrentMixer):

@@ -202,7 +202,7 @@ class Classifier(eqx.Module):
             s, h = block.step(s, h, stream.bn_state)
             states.append(s)
         if enc.final_norm is not None:
-            h = enc.final_norm(h, stream.bn_state, inference=True)[0]
+            h = enc.final_norm(h[None], stream.bn_state, inference=True)[0][0]
         total, seen = stream.total + h, stream.seen + 1
         pooled = total / seen if enc.pooling == "mean" else h
         return StreamState(tuple(states), stream.bn_state, total, seen), self.decoder(pooled)

@@ -226,6 +226,19 @@ def test_medium_tier_tiny_runs_then_resumes(tmp_path):
     assert before == {t: (runs_dir / t / "metrics.jsonl").read_bytes() for t in runs}
 
 
+def test_figures_go_beside_an_out_that_points_elsewhere(tmp_path):
+    """With --out outside the repository, figures never land in docs/ (only the default
+    --out writes the committed figures); --fig-dir still wins."""
+    from benchmarks.learning_suite.cli import parse
+    from benchmarks.learning_suite.commands import FIGURES
+
+    out = tmp_path / "elsewhere" / "l.json"
+    assert parse(["--quick", "--out", str(out)]).fig_dir == str(out.parent)
+    assert parse(["--quick"]).fig_dir == FIGURES
+    assert parse(["--quick", "--out", str(out), "--fig-dir", str(tmp_path)]).fig_dir == str(
+        tmp_path)
+
+
 def test_bad_arguments(tmp_path):
     base = ["--tiny", "--out", str(tmp_path / "x.json")]
     for flags, match in ((["--only", "ladder,nope"], "--only"),

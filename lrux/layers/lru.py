@@ -170,6 +170,12 @@ class AbstractDiagonalRNN(AbstractDiagonalMixer):
         x = floating(x, self.B_re)
         return diagonal_recurrence(x, *self._params(), scan_mode=self.scan_mode)
 
+    def reverse(self, x: Real[Array, "seq d_model"]) -> Float[Array, "seq d_model"]:
+        """The anti-causal pass: the recurrence run from the end of the sequence."""
+        check_sequence(x, self.d_model, type(self).__name__)
+        x = floating(x, self.B_re)
+        return diagonal_recurrence(x, *self._params(), reverse=True, scan_mode=self.scan_mode)
+
     def init_state(self) -> Complex[Array, " d_state"]:
         """The zero complex state x_{-1} (N,)."""
         return jnp.zeros(self.d_state, jnp.result_type(self.B_re.dtype, jnp.complex64))
