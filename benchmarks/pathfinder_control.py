@@ -158,8 +158,7 @@ def to_images(inputs: np.ndarray) -> np.ndarray:
 
 def load_data(cfg: Config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{split: (images, labels)}; generates cfg.num images first if the folder is empty."""
-    from lrux.data import generate_pathfinder, load_split
-    from lrux.data.loaders import data_present
+    from lrux.data import data_present, generate_pathfinder, load_split
 
     d = cfg.resolved_data_dir()
     opts = dict(difficulty=cfg.difficulty, workers=cfg.workers)
