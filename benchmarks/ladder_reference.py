@@ -19,7 +19,7 @@ The PathX story, at the longest length: the LRU (gamma) and `diag-ring` (the sam
 without gamma) on PathX's ring with max phase pi/10 (two cells of the ladder), plus the LRU
 with max phase 2 pi and the LRU on sCIFAR's ring [0.9, 0.999].
 
-    python benchmarks/ladder_reference.py           # the reference (about 40 min on 2 busy cores)
+    python benchmarks/ladder_reference.py           # the reference (18 min on 2 cores at load 12)
     python benchmarks/ladder_reference.py --quick --out /tmp/ladder.json   # a smoke run
 
 Writes notebooks/reference/05_the_ladder.json: the config, and per run the rung, length,

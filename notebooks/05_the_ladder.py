@@ -209,8 +209,8 @@ print("classifier_from_scratch == lrux's Classifier on", len(test.inputs), "test
 # %% [markdown]
 # ## The reference run: every rung at four lengths
 #
-# Training all rungs at all lengths takes longer than a class (about 40 minutes on two busy
-# cores), so the curves come from a committed reference run of the code above,
+# Training all rungs at all lengths takes longer than a class (the time it took is printed
+# below), so the curves come from a committed reference run of the code above,
 # `reference/05_the_ladder.json`, which `python benchmarks/ladder_reference.py` regenerates:
 # 200 steps of batch 16 per rung and length, one seed. The slider moves along the sequence
 # length.
@@ -229,6 +229,21 @@ missing = [n for n in RUNGS if n not in ref_rungs]
 print(f"reference run of {reference['date']}: {reference['command']}, "
       f"{reference['wall_s'] / 60:.0f} min at load {reference['load_at_start'][0]:.1f}"
       + (f"; not in it (rerun the command): {', '.join(missing)}" if missing else ""))
+
+
+course.claims(
+    "the reference run's setup",
+    ("four lengths, 32 to 2,048", LENGTHS == [32, 128, 512, 2048], LENGTHS),
+    ("200 steps of batch 16, one seed", (reference["config"]["steps"], reference["config"]["batch"])
+     == (200, 16), reference["config"]),
+    ("one block of width 32", (reference["config"]["depth"], reference["config"]["d_model"])
+     == (1, 32), reference["config"]),
+    ("the ring rungs on PathX's ring [0.999, 0.9999], max phase pi/10",
+     reference["config"]["ring"] == {"r_min": 0.999, "r_max": 0.9999, "max_phase": math.pi / 10},
+     reference["config"]["ring"]),
+    ("this is the script's current setup", reference["config"] == json.loads(json.dumps(ref.CONFIG)),
+     "rerun python benchmarks/ladder_reference.py"),
+)
 
 
 def accuracy(name, length):

@@ -358,27 +358,30 @@ class Live:
         values = self.values if values is None else values
         return {k: self.controls[k].transform(v) for k, v in values.items()}
 
-    def render(self, values: dict[str, Any] | None = None, *, data_only: bool = False) -> bytes:
+    def render(self, values: dict[str, Any] | None = None, *, data_too: bool = False):
         """The figure for `values` (slider coordinates) as PNG bytes; times the redraw.
 
-        `data_only=True` hides every text (titles, labels, legends, annotations) and every
-        horizontal or vertical reference line before rendering, so that two renders differ
-        only if the plotted data differ (the tests' check that a figure follows its slider;
-        not timed).
+        `data_too=True` returns (png, data_png): the second is the same figure saved again with
+        every text (titles, labels, legends, annotations) and every horizontal or vertical
+        reference line hidden, so that two data_pngs differ only if the plotted data differ
+        (the tests' check that a figure follows its slider; not timed).
         """
         import matplotlib.pyplot as plt
 
         start, cpu = time.perf_counter(), time.process_time()
         fig = self.draw(**self.arguments(values))
-        if data_only:
-            _hide_text_and_reference_lines(fig)
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
+        self.seconds.append(time.perf_counter() - start)
+        self.cpu_seconds.append(time.process_time() - cpu)
+        if not data_too:
+            plt.close(fig)
+            return buf.getvalue()
+        _hide_text_and_reference_lines(fig)
+        data = io.BytesIO()
+        fig.savefig(data, format="png")
         plt.close(fig)
-        if not data_only:
-            self.seconds.append(time.perf_counter() - start)
-            self.cpu_seconds.append(time.process_time() - cpu)
-        return buf.getvalue()
+        return buf.getvalue(), data.getvalue()
 
     def _show_static(self):
         from IPython.display import Image, display
@@ -469,7 +472,7 @@ def exercise_live_figures() -> dict[str, dict[str, Any]]:
     """
     report = {}
     for live in LIVE:
-        base, base_data = live.render(), live.render(data_only=True)
+        base, base_data = live.render(data_too=True)
         changed, data_changed = {}, {}
         moves = [(f"{key}={value}", {**live.values, key: value})
                  for key, control in live.controls.items() for value in control.tries
@@ -479,8 +482,8 @@ def exercise_live_figures() -> dict[str, dict[str, Any]]:
             if not all(_same(v, live.values[k]) for k, v in coords.items()):
                 moves.append((label_, {**live.values, **coords}))
         for what, values in moves:
-            changed[what] = live.render(values) != base
-            data_changed[what] = live.render(values, data_only=True) != base_data
+            png, data = live.render(values, data_too=True)
+            changed[what], data_changed[what] = png != base, data != base_data
         report[live.name] = {"changed": changed, "data_changed": data_changed,
                              "seconds": list(live.seconds),
                              "cpu_seconds": list(live.cpu_seconds)}
@@ -624,9 +627,11 @@ def check_kernel(fn) -> Verdict:
             "your kernel is complex: K_k is the real part of C diag(lam)^k B")
         scale = np.abs(want).max()
         err = float(np.abs(got - want).max() / scale)
-        if err >= 1e-4 and float(np.abs(got[1:] - want[:-1]).max() / scale) < 1e-4:
-            raise AssertionError("your K_k equals the expected K_(k-1): the kernel starts at "
+        if err >= 1e-4 and float(np.abs(got[:-1] - want[1:]).max() / scale) < 1e-4:
+            raise AssertionError("your K_k equals the expected K_(k+1): the kernel starts at "
                                  "lam^0 (K_0 = Re(C B)), not lam^1")
+        if err >= 1e-4 and float(np.abs(got[1:] - want[:-1]).max() / scale) < 1e-4:
+            raise AssertionError("your K_k equals the expected K_(k-1): one step late")
         assert err < 1e-4, f"K_k is off by up to {err:.1e} of the kernel's largest entry"
         return f"max relative error {err:.1e} against a float64 loop"
 
