@@ -452,9 +452,13 @@ def _hide_text_and_reference_lines(fig) -> None:
             ax.get_legend().set_visible(False)
         for text in ax.texts:
             text.set_visible(False)
-        for line in ax.lines:  # axhline / axvline live in a blended (axes + data) transform
-            if line.get_transform() != ax.transData:
-                line.set_visible(False)
+        reference = [line for line in ax.lines  # axhline / axvline: a blended transform
+                     if line.get_transform() != ax.transData]
+        for line in reference:
+            line.remove()
+        if reference:  # and their share of the autoscaled limits
+            ax.relim()
+            ax.autoscale_view()
 
 
 def _same(a, b) -> bool:
