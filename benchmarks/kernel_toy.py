@@ -15,6 +15,8 @@ of notebook 04 run with LRUX_COURSE_SEED=s (`jax.random.key(i + 1000 s)`).
 
     python benchmarks/kernel_toy.py                  # 10 seeds x 2 models, 1000 steps
     python benchmarks/kernel_toy.py --seeds 2 --steps 20 --out /tmp/toy.json   # a smoke run
+    python benchmarks/kernel_toy.py --max-phase 6.283185307179586 --models lru \
+        --out benchmarks/results/kernel_toy_lru_2pi.json   # the LRU with phases up to 2 pi
 
 Writes benchmarks/results/kernel_toy.json: per seed and model the final loss, the impulse
 response's error, the step where the loss first fell below 5% of E y^2, the loss curve
@@ -115,17 +117,31 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0 .. N-1 (default 10)")
     parser.add_argument("--steps", type=int, default=CONFIG["steps"])
+    parser.add_argument("--max-phase", type=float, default=CONFIG["max_phase"],
+                        help="the LRU's max phase (default pi/10)")
+    parser.add_argument("--models", default="lru,rnn-tanh", help="comma-separated")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.steps < 1:
-        print(f"error: --seeds {args.seeds} --steps {args.steps}: expected positive numbers",
-              file=sys.stderr)
+    models = args.models.split(",")
+    if args.seeds < 1 or args.steps < 1 or not 0 < args.max_phase <= 2 * math.pi:
+        print(f"error: --seeds {args.seeds} --steps {args.steps} --max-phase {args.max_phase}: "
+              "expected positive numbers and a max phase in (0, 2 pi]", file=sys.stderr)
         return 2
-    cfg = {**CONFIG, "steps": args.steps}
+    if not models or not set(models) <= {"lru", "rnn-tanh"}:
+        print(f"error: --models {args.models!r}: expected lru and/or rnn-tanh", file=sys.stderr)
+        return 2
+    cfg = {**CONFIG, "steps": args.steps, "max_phase": args.max_phase}
+    default_out = os.path.abspath(args.out) == os.path.abspath(RESULTS)
+    if default_out and (cfg != CONFIG or args.seeds != 10 or len(models) != 2):
+        print("error: a run that is not the reference setup would overwrite "
+              f"{RESULTS}; pass --out PATH", file=sys.stderr)
+        return 2
     start, load_before = time.perf_counter(), load_average()
     rows = []
     for seed in range(args.seeds):
         for name, layer in make_models(seed, cfg).items():
+            if name not in models:
+                continue
             t0 = time.perf_counter()
             rec = train(layer, seed, cfg)
             rows.append({"seed": seed, "model": name, **rec, "wall_s": time.perf_counter() - t0})
@@ -133,15 +149,17 @@ def main(argv=None) -> int:
                   f"error {rec['impulse_error']:.1%}, breakthrough at "
                   f"{rec['breakthrough_step']}, learned {rec['learned']} "
                   f"({rows[-1]['wall_s']:.0f} s)", flush=True)
-    rate = {m: sum(r["learned"] for r in rows if r["model"] == m) for m in ("lru", "rnn-tanh")}
-    print(f"learned the kernel in {args.steps} steps: LRU {rate['lru']}/{args.seeds}, "
-          f"tanh RNN {rate['rnn-tanh']}/{args.seeds}")
+    rate = {m: sum(r["learned"] for r in rows if r["model"] == m) for m in models}
+    print(f"learned the kernel in {args.steps} steps: "
+          + ", ".join(f"{m} {rate[m]}/{args.seeds}" for m in models))
     meta = {"config": cfg, "seeds": args.seeds, "learned": rate,
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "wall_s": time.perf_counter() - start, "load_average_at_start": load_before,
-            "command": "python benchmarks/kernel_toy.py"
-                       + (f" --seeds {args.seeds}" if args.seeds != 10 else "")
-                       + (f" --steps {args.steps}" if args.steps != CONFIG["steps"] else "")}
+            "command": "python benchmarks/kernel_toy.py" + " ".join(
+                [""] + [f"--{flag} {value}" for flag, value, default in (
+                    ("seeds", args.seeds, 10), ("steps", args.steps, CONFIG["steps"]),
+                    ("max-phase", args.max_phase, CONFIG["max_phase"]),
+                    ("models", args.models, "lru,rnn-tanh")) if value != default])}
     write_results(args.out, meta, rows)
     return 0
 

@@ -117,6 +117,13 @@ def markdown(timings: dict) -> str:
         size = " (small)" if rec["small"] else ""
         rows.append(f"| `{name}`{size} | {rec['wall_s']:.0f} s | {rec['kernel_cpu_s']:.0f} s | "
                     f"{rec['load_before'][0]:.1f} / {rec['load_after'][0]:.1f} | {med} | {top} |")
+    figures = [(v["max_cpu_s"], f"{name}/{fig}") for name, rec in timings.items()
+               for fig, v in rec["live"].items() if v["max_cpu_s"] is not None]
+    loads = [rec[k][0] for rec in timings.values() for k in ("load_before", "load_after")]
+    if figures:
+        cpu, where = max(figures)
+        rows.append(f"\nSlowest slider redraw: {cpu:.2f} s of CPU ({where}); 1-minute load "
+                    f"during the runs {min(loads):.1f}-{max(loads):.1f}.")
     return "\n".join(rows)
 
 

@@ -164,6 +164,20 @@ def test_time_notebooks_rejects_an_unknown_notebook_and_renders_its_table(capsys
            "load_after": [2.0], "live": live}
     table = time_notebooks.markdown({"01_the_lru": rec})
     assert "| `01_the_lru` | 42 s | 20 s | 1.0 / 2.0 | 0.30 s (0.10 s) | 0.50 s (0.20 s) |" in table
+    assert table.endswith("Slowest slider redraw: 0.20 s of CPU (01_the_lru/f); 1-minute load "
+                          "during the runs 1.0-2.0.")
+
+
+def test_the_readme_run_times_are_the_measured_ones():
+    """notebooks/README.md shows exactly the table of reference/timings.json."""
+    import json
+
+    import time_notebooks
+
+    timings = json.loads((NOTEBOOKS / "reference" / "timings.json").read_text())
+    assert set(timings) == {p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py")}
+    assert not any(rec["small"] for rec in timings.values())  # full size
+    assert time_notebooks.markdown(timings) in (NOTEBOOKS / "README.md").read_text()
 
 
 def test_a_figure_that_only_retitles_itself_is_caught(monkeypatch):
@@ -317,6 +331,10 @@ def test_kernel_toy_runs_and_rejects_bad_flags(tmp_path, capsys):
     toy = _load("benchmarks/kernel_toy.py")
     assert toy.main(["--seeds", "0"]) == 2
     assert capsys.readouterr().err.startswith("error: --seeds 0")
+    assert toy.main(["--models", "gru"]) == 2
+    assert "expected lru and/or rnn-tanh" in capsys.readouterr().err
+    assert toy.main(["--steps", "3"]) == 2  # would overwrite the committed reference
+    assert "pass --out PATH" in capsys.readouterr().err
     out = tmp_path / "toy.json"
     assert toy.main(["--seeds", "1", "--steps", "3", "--out", str(out)]) == 0
     import json
