@@ -440,6 +440,12 @@ _ = Live(draw_modes, {"scale": course.float_slider(1.0, 0.8, 1.05, 0.002, "scale
 # %% jupyter={"source_hidden": true}
 # the answer, computed for this draw (click to expand)
 n_out = int((np.abs(lam) > 1).sum())
+
+
+def size(v):
+    return f"{v:.2e}" if np.isfinite(v) else "overflow (beyond float32)"
+
+
 _, y_in = (np.asarray(v) for v in modes_and_output(0.98 / rho_glorot))
 _, y_out = (np.asarray(v) for v in modes_and_output(1.0))
 course.answer(
@@ -449,7 +455,7 @@ course.answer(
      "scale $A$ up past $1/\\rho(A)$ to see modes leave. ")
     + f"Scaling $A$ by $c$ scales every $\\lambda_j$ by $c$, so all modes are inside once "
     f"$c < 1/\\rho(A) = {1 / rho_glorot:.3f}$; the title reports the output's size after the "
-    f"last step: {y_out[-1]:.2e} at scale 1, {y_in[-1]:.2e} at scale $0.98/\\rho(A)$, where it "
+    f"last step: {size(y_out[-1])} at scale 1, {size(y_in[-1])} at scale $0.98/\\rho(A)$, where it "
     "decays instead of growing. In the dense basis the same fact is hidden in all $N^2$ "
     "entries of $A$; in the diagonal basis it is one number per mode.")
 course.claims(

@@ -219,8 +219,10 @@ course.answer(
     "0.999$; \"reached\" is within $0.1 (1 - \\lvert\\lambda^\\star\\rvert)$ of it):\n\n"
     + "\n".join(table) + "\n\n"
     f"The stable exponential reaches the target and stays only at "
-    f"{', '.join(f'{lr:g}' for lr in stays)}: at smaller rates it is too slow for 400 steps, "
-    "at larger ones it overshoots. The other two leave the disk at "
+    f"{', '.join(f'{lr:g}' for lr in stays)}; "
+    + "; ".join(f"at {lr:g} it is {OUTCOMES[lr]['diag-stable-exp'][2]}" for lr in LRS
+                if lr not in stays)
+    + ". It never leaves the disk. The other two leave the disk at "
     + " and ".join(f"{', '.join(f'{lr:g}' for lr in leaves[n])} (`{n}`)" for n in leaves)
     + "; where they stay inside, they do not arrive in 400 steps.")
 course.claims(

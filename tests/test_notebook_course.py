@@ -325,6 +325,10 @@ def test_the_committed_reference_runs_are_their_scripts_configs():
     bench = json.loads((results / "kernel_toy.json").read_text())
     assert bench["meta"]["config"] == json.loads(json.dumps(toy.CONFIG))
     assert bench["meta"]["seeds"] == 10 and len(bench["rows"]) == 20
+    wide = json.loads((results / "kernel_toy_lru_2pi.json").read_text())  # phases up to 2 pi
+    assert wide["meta"]["config"] == json.loads(json.dumps({**toy.CONFIG,
+                                                            "max_phase": 2 * math.pi}))
+    assert {r["model"] for r in wide["rows"]} == {"lru"} and len(wide["rows"]) == 10
 
 
 def test_kernel_toy_runs_and_rejects_bad_flags(tmp_path, capsys):
