@@ -95,6 +95,8 @@ MUTATIONS = [
     ("lru", "pathfinder", lambda: _mutated("lru", "pathfinder", combine="shared"),
      "bidirectional_form"),
     ("s5", "text", lambda: _mutated("s5", "text", combine="concat"), "bidirectional_form"),
+    ("s4d", "listops", lambda: _mutated("s4d", "listops", combine="shared"),
+     "bidirectional_form"),  # s4's form starts its anti-causal part at t + 1, not at t
     ("lru", "listops", lambda: _mutated("lru", "listops", depth=4), "depth"),
     ("s4d", "text", lambda: _mutated("s4d", "text", d_model=128), "d_model"),
     ("s5", "retrieval", lambda: _mutated("s5", "retrieval", d_state=128), "d_state"),

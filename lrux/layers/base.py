@@ -38,7 +38,7 @@ parameters: float32 out). Also here: the input checks shared by every layer.
 
 import abc
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import equinox as eqx
 import jax
@@ -237,6 +237,9 @@ class AbstractLinearMixer(AbstractRecurrentMixer):
         return self.linear_system().kernel(length)
 
 
+Diagonal = TypeVar("Diagonal", bound="AbstractDiagonalMixer")
+
+
 class AbstractDiagonalMixer(AbstractLinearMixer):
     """A linear mixer whose A is diagonal (`linear_system().A` is (n,)), with its read-out C
     stored in the fields `readout_fields` and its skip in `D`: y = readout(states) + D u.
@@ -253,7 +256,7 @@ class AbstractDiagonalMixer(AbstractLinearMixer):
         """The read-out arrays by field name (what a second read-out replaces)."""
         return {name: getattr(self, name) for name in self.readout_fields}
 
-    def reading_out(self, readout: dict[str, Array]) -> "AbstractDiagonalMixer":
+    def reading_out(self: "Diagonal", readout: dict[str, Array]) -> "Diagonal":
         """This mixer with its read-out arrays replaced by `readout` and no skip (D = 0):
         y = readout(states) alone."""
         names = self.readout_fields
