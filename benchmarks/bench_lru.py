@@ -22,6 +22,8 @@ Writes ``benchmarks/results/lru.json`` (``lru_quick.json`` with ``--quick``).
 """
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -88,7 +90,7 @@ def candidates_at(length, modes, key):
         jax.random.normal(kw1, (WIDTH, 2 * WIDTH)) / WIDTH**0.5,
         jax.random.normal(kw2, (2 * WIDTH, WIDTH)) / WIDTH**0.5,
     )
-    out = {"matmul": (matmul_model, w)}
+    out: dict[str, tuple[Callable[..., Any], Any]] = {"matmul": (matmul_model, w)}
     if length % 256 == 0 and length >= 512:
         out["matmul[fused]"] = (fused_matmul_model, w)
     for mode in modes:
@@ -197,7 +199,7 @@ def summary(rows, lengths):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     parser.add_argument("--lengths", type=int, nargs="*", default=None)
     parser.add_argument("--repeats", type=int, default=None)

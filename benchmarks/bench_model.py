@@ -33,7 +33,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import equinox as eqx
 import jax
@@ -140,6 +140,7 @@ class ScannedEncoder(SequenceEncoder):
         if self.embedding is not None:
             h = self.embedding[x]
         else:
+            assert self.encoder is not None  # pixels: the linear encoder
             h = self.encoder(x.astype(jnp.float32))
         depth = len(self.indices)
         keys = jax.random.split(key, depth) if key is not None else None
@@ -223,7 +224,7 @@ def measure_task(preset, variants, steps: int) -> list[dict]:
         metrics.loss.block_until_ready()
         first = time.perf_counter() - t0
         # (equinox wraps the jax Compiled; a cache hit: no second compilation)
-        mem = peak_bytes(step.lower(state, batch()).compile().compiled)
+        mem = peak_bytes(cast(Any, step).lower(state, batch()).compile().compiled)
         runs[variant] = [step, state, []]
         rows[variant] = {"init_s": init_s, "compile_first_step_s": first,
                          "step_peak_mib": None if mem is None else mem / 2**20,
@@ -285,7 +286,7 @@ def print_table(rows, ratios):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--tasks", nargs="*", default=list(TASKS))
     p.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     p.add_argument("--batch", type=int, default=2, help="batch of every preset (reduced)")

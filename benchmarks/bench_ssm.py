@@ -89,7 +89,7 @@ def run(lengths, names, batch, width, state, repeats, scan_mode):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     parser.add_argument("--lengths", type=int, nargs="*", default=None)
     parser.add_argument("--repeats", type=int, default=None)

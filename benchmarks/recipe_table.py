@@ -359,6 +359,7 @@ def built_facts(preset: Preset) -> dict[str, Any]:
     from lrux.blocks import BlockConfig, ResidualBlock
     from lrux.layers.base import AbstractLinearMixer
     from lrux.layers.bidirectional import Bidirectional, SharedBidirectional
+    from lrux.models import RetrievalDualEncoder
     from lrux.train.benchmark import preset_spec
     from lrux.train.state import build_model, preset_optimizer
 
@@ -369,7 +370,7 @@ def built_facts(preset: Preset) -> dict[str, Any]:
     enc, block = model.encoder, model.encoder.blocks[0]
     mixer, knobs = block.mixer, block.config
 
-    def inner_of(m):  # the mixer a bidirectional form wraps (the forward one of two)
+    def inner_of(m) -> Any:  # the mixer a bidirectional form wraps (the forward one of two)
         return m.forward if isinstance(m, Bidirectional) else (
             m.mixer if isinstance(m, SharedBidirectional) else m)
 
@@ -392,8 +393,8 @@ def built_facts(preset: Preset) -> dict[str, Any]:
                       "gelu_exact" if abs(gelu1 - 0.841345) < 3e-5 else f"gelu(1)={gelu1}",
         "pooling": enc.pooling, "encoder": "linear" if enc.embedding is None else "embedding",
         "input_channels": None if enc.encoder is None else enc.encoder.weight.shape[1],
-        "retrieval_head": "[u, v, u*v, u-v] -> MLP" if getattr(model, "hidden", None) is not
-                          None and model.hidden.weight.shape[1] == 4 * SMALL_WIDTH else None,
+        "retrieval_head": "[u, v, u*v, u-v] -> MLP" if isinstance(model, RetrievalDualEncoder)
+                          and model.hidden.weight.shape[1] == 4 * SMALL_WIDTH else None,
         "bidirectional_form": mixer.combine if isinstance(mixer, Bidirectional |
                                                           SharedBidirectional) else "causal",
         "batch": preset.batch_size, "steps": preset.steps, "grad_clip": preset.grad_clip,
@@ -405,9 +406,9 @@ def built_facts(preset: Preset) -> dict[str, Any]:
         facts |= {"ring": (float(np.abs(lam).min()), float(np.abs(lam).max())),
                   "max_phase": round(float(np.mod(np.angle(lam), 2 * np.pi).max()), 4)}
     if hasattr(inner, "log_dt"):
-        dts = np.exp(np.concatenate([np.asarray(m.log_dt) for m in
-                                     ([mixer.forward, mixer.backward]
-                                      if isinstance(mixer, Bidirectional) else [inner])]))
+        directions: list[Any] = ([mixer.forward, mixer.backward]
+                                 if isinstance(mixer, Bidirectional) else [inner])
+        dts = np.exp(np.concatenate([np.asarray(m.log_dt) for m in directions]))
         facts |= {"dt_min": _decade(dts.min()), "dt_max": _decade(dts.max(), up=True),
                   "c_init": _c_init(float(np.std(np.asarray(inner.C_re))), SMALL_WIDTH,
                                     inner.d_state),
@@ -513,8 +514,8 @@ def compare(family: str, task: str, preset: Preset | None = None) -> list[Row]:
                             exp.at, status, stated["reason"] if stated else ""))
             continue
         got = facts[field]
-        match = _fills if field in ("ring", "max_phase") else same
-        if match(field, exp.value, got) if match is _fills else match(exp.value, got):
+        if (_fills(field, exp.value, got) if field in ("ring", "max_phase")
+                else same(exp.value, got)):
             status = "STALE" if stated else "equal"
         else:
             status = "stated" if stated and same(stated["lrux"], got) else "DIFFERS"
@@ -625,7 +626,7 @@ def write(path: str = DOC_PATH) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--write", action="store_true", help="update docs/results.md in place")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 on an unstated difference or an out-of-date page")

@@ -267,7 +267,7 @@ def make_model(
     remat: bool = False,
     final_norm: bool = False,
     key: PRNGKeyArray,
-) -> tuple[eqx.Module, eqx.nn.State]:
+) -> tuple[Classifier | RetrievalDualEncoder, eqx.nn.State]:
     """Build a `Classifier` (or `RetrievalDualEncoder` when `dual`) and its initial state.
 
     `mixer` is a name of `lrux.registry` (`"lru"`, `"s5"`, ...), built with
@@ -287,15 +287,16 @@ def make_model(
             **({} if combine is None else {"combine": combine}), **opts
         )
 
-    def build(k_enc, k_head):
+    def build(k_enc, k_head) -> Classifier | RetrievalDualEncoder:
         encoder = SequenceEncoder(
             mixer_factory, depth=depth, d_model=d_model, vocab_size=vocab_size,
             channels=channels, pooling=pooling, block=block,
             axis_name=("batch", "pair") if dual else "batch", remat=remat,
             final_norm=final_norm, key=k_enc,
         )
-        cls = RetrievalDualEncoder if dual else Classifier
-        return cls(encoder, d_model, num_classes, key=k_head)
+        if dual:
+            return RetrievalDualEncoder(encoder, d_model, num_classes, key=k_head)
+        return Classifier(encoder, d_model, num_classes, key=k_head)
 
     k_enc, k_head = jax.random.split(key)
     return eqx.nn.make_with_state(build)(k_enc, k_head)

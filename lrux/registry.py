@@ -161,8 +161,9 @@ class MixerEntry:
         return tuple(o for o in RING_OPTIONS if o in _constructor_options(self.layer))
 
     def ring_kwargs(self, r_min: float, r_max: float, max_phase: float = 2 * math.pi
-                    ) -> dict[str, float]:
-        """A ring as this mixer's options ({} for a mixer without a ring)."""
+                    ) -> dict[str, Any]:
+        """A ring as this mixer's options ({} for a mixer without a ring), typed to unpack
+        into `make_mixer(..., **ring)`."""
         ring = {"r_min": r_min, "r_max": r_max, "max_phase": max_phase}
         return {o: ring[o] for o in self.ring_options}
 

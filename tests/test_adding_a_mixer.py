@@ -7,8 +7,9 @@ r_max (no phases, so no `max_phase`). It subclasses `AbstractDiagonalMixer` and 
 call, step, linear system and read-out fields, nothing else. With no other file edited it
 gets the registry's contract tests (chosen by its type), both shared bidirectional forms and
 the two-mixer ones, the padding contract, `lrux.signal` (each checked here against a
-float64 numpy oracle), the presets' ring, a short training run, what notebook 05's ladder
-reads from the registry, and its place on the API docs page.
+float64 numpy oracle), the presets' ring, a short training run, notebook 05's ladder (its
+ring, a training run, a colour and the paper's row, through the notebook's own helpers), and
+its place on the API docs page.
 
 `toy-causal-conv`, a mixer that only reads whole sequences (a causal depthwise convolution,
 no step, nothing trained slowly, a new family): the same contract tests and training path.
@@ -24,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import enable_x64
+from conftest import enable_x64, make_as
 from jaxtyping import Array, Float, Int, PRNGKeyArray, Real, TypeCheckError
 from test_padding import test_padding_never_reaches_a_valid_output_of_any_mixer as padding
 from test_registry import CHECKS
@@ -57,7 +58,7 @@ class DiagonalRealRNN(AbstractDiagonalMixer):
     D: Float[Array, " d_model"]
     d_model: int = eqx.field(static=True)
     d_state: int = eqx.field(static=True)
-    scan_mode: str = eqx.field(static=True)
+    scan_mode: ScanMode = eqx.field(static=True)
 
     recurrent_params: ClassVar[tuple[str, ...]] = ("nu_log", "B")
     readout_fields: ClassVar[tuple[str, ...]] = ("C",)
@@ -138,7 +139,10 @@ class CausalConv(AbstractMixer):
         x = floating(x, self.w)
         width, n = self.w.shape[0], x.shape[0]
         padded = jnp.concatenate([jnp.zeros((width - 1, self.d_model), x.dtype), x])
-        return sum(self.w[j] * padded[width - 1 - j : width - 1 - j + n] for j in range(width))
+        y = jnp.zeros_like(x)
+        for j in range(width):  # y_t += w_j * x_{t-j}
+            y = y + self.w[j] * padded[width - 1 - j : width - 1 - j + n]
+        return y
 
 
 ENTRY = MixerEntry(DiagonalRealRNN, {}, "diagonal real, ring init", "ladder", ring=True)
@@ -181,7 +185,8 @@ def test_padding_never_reaches_its_outputs_in_any_form(diag_real, conv):
 def test_make_mixer_and_the_registry_know_it(diag_real):
     assert diag_real in mixer_names("ladder") and diag_real in mixer_names()
     assert MIXERS[diag_real].combines == ("concat", "sum", "shared", "shared_from_next")
-    m = make_mixer(diag_real, 3, 500, key=jax.random.key(0), r_min=0.6, r_max=0.8)
+    m = make_as(DiagonalRealRNN, diag_real, 3, 500, key=jax.random.key(0), r_min=0.6,
+                r_max=0.8)
     lam = _np(m.lam())
     assert lam.min() >= 0.6 - 1e-6 and lam.max() <= 0.8 + 1e-6
     with pytest.raises(ConfigError, match=r"'toy-diag-real' has no option 'rmax'.*'r_max'"):
@@ -192,7 +197,8 @@ def test_make_mixer_and_the_registry_know_it(diag_real):
 
 def test_the_signal_toolkit_works_on_it(diag_real, conv):
     with enable_x64():
-        m = make_mixer(diag_real, 3, 16, key=jax.random.key(1), r_min=0.5, r_max=0.95)
+        m = make_as(DiagonalRealRNN, diag_real, 3, 16, key=jax.random.key(1), r_min=0.5,
+                    r_max=0.95)
         lam, b, c, d = _np(m.lam()), _np(m.B), _np(m.C), _np(m.D)
         np.testing.assert_allclose(_np(S.eigenvalues(m).real), lam, atol=1e-14)
         np.testing.assert_allclose(_np(S.eigenvalues(m).imag), 0.0)
@@ -263,18 +269,37 @@ def test_the_presets_give_it_the_ring_and_it_trains(diag_real, conv):
     assert np.all(np.isfinite(_train(shared, 2)))
 
 
-def test_notebook_05s_ladder_reads_it_from_the_registry(diag_real):
-    """What the ladder notebook reads per rung: the registry order, the ring as options it
-    takes, the description and the paper's numbers where the paper has the rung."""
+def _load(path_in_repo: str):
+    path = Path(__file__).resolve().parent.parent / path_in_repo
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebook_05s_ladder_trains_and_draws_it(diag_real, monkeypatch):
+    """What notebook 05 does per rung, through its own code: the registry order, the ring as
+    the options the rung takes (no max_phase: `ladder_reference.ring_options`), a training
+    run (`ladder_reference.train_rung`), a colour, a line style and the paper's row (dashes:
+    the paper has no such rung) from `notebooks/course.py`."""
+    pytest.importorskip("IPython")
+    pytest.importorskip("matplotlib")
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "notebooks"))
+    import course
+
+    ref = _load("benchmarks/ladder_reference.py")
     ladder = mixer_names("ladder")
     assert ladder[-1] == diag_real  # registered last: after the paper's rungs
-    for name in ladder:
-        entry = MIXERS[name]
-        ring = entry.ring_kwargs(0.9, 0.999)
-        assert set(ring) == set(entry.ring_options) and entry.description
-        assert entry.paper.get("image", "-")  # a new rung has no paper numbers: "-"
-    assert MIXERS[diag_real].ring_kwargs(0.9, 0.999) == {"r_min": 0.9, "r_max": 0.999}
-    assert MIXERS["lru"].paper["pathx"] == "94.2"
+    options = ref.ring_options(diag_real, ref.CONFIG["ring"])
+    assert options == {"r_min": 0.999, "r_max": 0.9999}
+    cfg = {**ref.QUICK, "steps": 2, "batch": 2, "test": 4}
+    run = ref.train_rung(diag_real, options, 8, cfg)
+    assert run["finite"] and 0.0 <= run["accuracy"] <= 1.0
+    assert course.COLORS[diag_real] not in {course.COLORS[n] for n in ladder[:-1]}
+    assert course.STYLES[diag_real] is not None and course.label(diag_real)["label"]
+    assert course.paper_row(diag_real) == ("-",) * len(course.PAPER_TASKS)
+    assert course.paper_row("lru")[-1] == MIXERS["lru"].paper["pathx"] == "94.2"
 
 
 def test_the_api_docs_page_lists_its_module(diag_real):

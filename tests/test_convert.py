@@ -18,7 +18,7 @@ import pytest
 
 from lrux.errors import ConfigError
 from lrux.layers.bidirectional import Bidirectional, SharedBidirectional
-from lrux.models import batched_apply
+from lrux.models import Classifier, batched_apply
 from lrux.train import load_model
 from lrux.train.convert import from_lrux_0_1
 
@@ -31,6 +31,7 @@ with open(os.path.join(FIXTURES, "bidirectional_checkpoints.json")) as f:
 def test_an_old_checkpoint_loads_and_gives_the_old_logits(name):
     rec = RUNS[name]
     model, bn_state = load_model(os.path.join(FIXTURES, name))
+    assert isinstance(model, Classifier)
     mixer = model.encoder.blocks[0].mixer
     want = SharedBidirectional if name.endswith("shared") else Bidirectional
     assert type(mixer) is want

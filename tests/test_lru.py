@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import jaxtyping
 import numpy as np
 import pytest
-from conftest import enable_x64, native_param
+from conftest import enable_x64, make_as, native_param
 from scipy import stats
 
 import lrux
@@ -196,7 +196,7 @@ def test_shapes_enforced_and_bad_input():
         lrux.LRU(4, 8, max_phase=0.0, key=jax.random.key(0))
     # a value outside the Literal: TypeCheckError under the test run's jaxtyping hook
     with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="scan_mode"):
-        lrux.LRU(4, 8, scan_mode="fastest", key=jax.random.key(0))
+        lrux.LRU(4, 8, scan_mode="fastest", key=jax.random.key(0))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("combine", ["concat", "sum"])
@@ -210,13 +210,14 @@ def test_bidirectional_wrapper(combine):
     if combine == "sum":
         want = y_fwd + y_bwd
     else:
+        assert bi.proj is not None
         w, b = np.asarray(bi.proj.weight, np.float64), np.asarray(bi.proj.bias, np.float64)
         want = np.concatenate([y_fwd, y_bwd], axis=-1) @ w.T + b
     np.testing.assert_allclose(np.asarray(bi(jnp.asarray(u))), want, rtol=3e-4, atol=3e-4)
     assert not hasattr(bi, "init_state") and not hasattr(bi, "step")  # no step mode
     with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="combine"):
         Bidirectional.from_factory(
-            lambda k: lrux.LRU(3, 6, key=k), 3, combine="max", key=jax.random.key(0)
+            lambda k: lrux.LRU(3, 6, key=k), 3, combine="max", key=jax.random.key(0)  # type: ignore
         )
 
 
@@ -243,8 +244,8 @@ def shared_bidirectional_loop(params, u):
 
 @pytest.mark.parametrize("mode", native_param("sequential", "chunked"))
 def test_shared_bidirectional_lru_matches_float64_loop(mode):
-    bi = lrux.make_mixer("lru", 4, 6, r_min=0.6, r_max=0.95, scan_mode=mode,
-                         bidirectional=True, combine="shared", key=jax.random.key(20))
+    bi = make_as(SharedBidirectional, "lru", 4, 6, r_min=0.6, r_max=0.95, scan_mode=mode,
+                 bidirectional=True, combine="shared", key=jax.random.key(20))
     u = np.random.default_rng(20).normal(size=(70, 4)).astype(np.float32)
     params = {**params_of(bi.mixer), "C2_re": bi.backward_readout["C_re"],
               "C2_im": bi.backward_readout["C_im"]}
@@ -256,12 +257,14 @@ def test_shared_bidirectional_lru_matches_float64_loop(mode):
 
 def test_shared_bidirectional_lru_with_zero_c2_is_the_forward_lru():
     key = jax.random.key(21)
-    bi = lrux.make_mixer("lru", 3, 5, key=key, bidirectional=True, combine="shared")
+    bi = make_as(SharedBidirectional, "lru", 3, 5, key=key, bidirectional=True,
+                 combine="shared")
     causal = lrux.LRU(3, 5, key=key)
     for name, value in params_of(causal).items():  # the same arrays for the same key
         np.testing.assert_array_equal(np.asarray(getattr(bi.mixer, name)), np.asarray(value))
     assert not hasattr(causal, "C2_re") and bi.backward_readout["C_re"].shape == (3, 5)
-    big = lrux.make_mixer("lru", 16, 1000, key=key, bidirectional=True, combine="shared")
+    big = make_as(SharedBidirectional, "lru", 16, 1000, key=key, bidirectional=True,
+                  combine="shared")
     for part in big.backward_readout.values():  # C2 ~ N(0, 1/N) like C
         np.testing.assert_allclose(np.std(np.asarray(part)), 1 / math.sqrt(1000), rtol=0.03)
     zero = eqx.tree_at(lambda m: (m.backward_readout["C_re"], m.backward_readout["C_im"]), bi,

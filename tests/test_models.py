@@ -1,6 +1,6 @@
 """Classifier, pooling and retrieval dual encoder against oracles written here."""
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrux.blocks import BlockConfig
+from lrux.blocks import BatchNorm, BlockConfig
 from lrux.models import Classifier, RetrievalDualEncoder, SequenceEncoder, make_model
 from lrux.models import batched_apply as _batched_apply
 
@@ -38,8 +38,8 @@ def np_gelu(x):
 
 def test_pooling_mean_and_last_match_numpy_over_valid_positions():
     d, L = 8, 12
-    kw = dict(depth=2, d_model=d, vocab_size=11, block=BlockConfig(norm="layer"),
-              key=jax.random.PRNGKey(0))
+    kw: dict[str, Any] = dict(depth=2, d_model=d, vocab_size=11,
+                              block=BlockConfig(norm="layer"), key=jax.random.PRNGKey(0))
     enc_none, state = eqx.nn.make_with_state(SequenceEncoder)(mat_factory(d), pooling="none",
                                                               **kw)
     enc_mean = eqx.nn.make_with_state(SequenceEncoder)(mat_factory(d), pooling="mean", **kw)[0]
@@ -100,8 +100,9 @@ def test_causal_lru_classifier_ignores_padding(norm):
 def test_bidirectional_model_sees_the_future_but_not_the_padding():
     """Position 7 of a bidirectional model sees a change at position 15 when the sequence is
     16 long, and not when it is 8 long (positions >= 8 are padding); a causal one never."""
-    kw = dict(mixer="lru", depth=1, d_model=8, d_state=8, num_classes=2, channels=1,
-              pooling="none", block=BlockConfig(norm="layer"), key=jax.random.PRNGKey(0))
+    kw: dict[str, Any] = dict(mixer="lru", depth=1, d_model=8, d_state=8, num_classes=2,
+                              channels=1, pooling="none", block=BlockConfig(norm="layer"),
+                              key=jax.random.PRNGKey(0))
     model, state = make_model(bidirectional=True, **kw)
     causal, cstate = make_model(**kw)
     x = np.random.default_rng(0).normal(size=(1, 16, 1)).astype(np.float32)
@@ -153,6 +154,7 @@ def test_dual_encoder_head_and_shared_batch_statistics():
     _, new_state = batched_apply(model, state, jnp.asarray(x), jnp.asarray(lengths),
                                  key=None, inference=False)
     bn = model.encoder.blocks[0].norm
+    assert isinstance(bn, BatchNorm)
     emb = np.asarray(model.encoder.embedding, np.float64)[x]  # (B, 2, L, d)
     valid = np.concatenate([emb[i, j, :n] for (i, j), n in np.ndenumerate(lengths)])
     run_mean, _ = new_state.get(bn.state_index)
@@ -207,7 +209,9 @@ def _smoke_model(task: str, **fields):
     spec = preset_spec(preset)
     model, bn_state = build_model(preset, spec, key=jax.random.PRNGKey(3))
     rng = np.random.default_rng(4)
+    assert isinstance(model, Classifier)  # not a retrieval task
     for block in model.encoder.blocks:  # running statistics away from their init (0, 1)
+        assert isinstance(block.norm, BatchNorm)
         mean, var = bn_state.get(block.norm.state_index)
         bn_state = bn_state.set(block.norm.state_index,
                                 (jnp.asarray(rng.normal(size=mean.shape), jnp.float32),
@@ -227,6 +231,7 @@ def test_streaming_a_classifier_equals_the_full_call_on_each_prefix(task, poolin
     if spec.kind == "tokens":
         x = jnp.asarray(rng.integers(1, spec.vocab_size, n), jnp.int32)
     else:
+        assert spec.channels is not None
         x = jnp.asarray(rng.normal(size=(n, spec.channels)), jnp.float32)
     full = jax.vmap(lambda t: call(model, x, t + 1, bn_state)[0])(jnp.arange(n))  # (n, classes)
     step = eqx.filter_jit(lambda m, s, x_t: m.step(s, x_t))

@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def recipe_table():
     path = os.path.join(ROOT, "benchmarks", "recipe_table.py")
     spec = importlib.util.spec_from_file_location("recipe_table", path)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -15,13 +15,14 @@ gets the same ones (tests/test_adding_a_mixer.py).
 
 import dataclasses
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import enable_x64
+from conftest import enable_x64, make_as
 
 from lrux.errors import ConfigError
 from lrux.layers.base import (
@@ -31,6 +32,7 @@ from lrux.layers.base import (
     AbstractRecurrentMixer,
 )
 from lrux.layers.bidirectional import Bidirectional, SharedBidirectional
+from lrux.layers.diagonal import DiagonalRNN
 from lrux.layers.lru import LRU
 from lrux.layers.rnn import GRU
 from lrux.registry import (
@@ -144,6 +146,7 @@ def check_bidirectional_forms(name):
     call = eqx.filter_jit(lambda mod, u: mod(u))
     x = _x(8)
     default = make_mixer(name, H, N, key=jax.random.key(7), bidirectional=True)
+    assert isinstance(default, Bidirectional | SharedBidirectional), name
     assert default.combine == entry.combines[0], f"{name}: default form {default.combine}"
     for combine in entry.combines:
         m = make_mixer(name, H, N, key=jax.random.key(7), bidirectional=True, combine=combine)
@@ -191,7 +194,8 @@ def _np_shared(a, b, c, c2, d, u, offset):
 
 def check_shared_form(name, combine):
     with enable_x64():
-        m = make_mixer(name, H, N, key=jax.random.key(11), bidirectional=True, combine=combine)
+        m = make_as(SharedBidirectional, name, H, N, key=jax.random.key(11),
+                    bidirectional=True, combine=combine)
         x = np.asarray(jax.random.normal(jax.random.key(12), (L, H), jnp.float64))
         sys_f = m.mixer.linear_system()
         sys_b = m.mixer.reading_out(m.backward_readout).linear_system()
@@ -238,7 +242,8 @@ def check_entry_facts(name):
         with pytest.raises(ConfigError, match=name):
             make_mixer(name, H, N, key=jax.random.key(1), r_min=0.5, r_max=0.6, max_phase=0.5)
     if entry.length_option is not None:
-        sized = make_mixer(name, H, N, key=jax.random.key(1), **{entry.length_option: 2 * L})
+        sized_option: dict[str, Any] = {entry.length_option: 2 * L}
+        sized = make_mixer(name, H, N, key=jax.random.key(1), **sized_option)
         assert sized(_x(1)).shape == (L, H)
     with pytest.raises(ConfigError, match=f"mixer '{name}' has no option 'not_an_option'"):
         make_mixer(name, H, N, key=jax.random.key(1), not_an_option=1)
@@ -287,7 +292,7 @@ def test_families_and_the_papers_ladder_order():
 
 
 def test_options_override_the_rung_defaults():
-    m = make_mixer("diag-ring", H, 64, key=jax.random.key(0), r_min=0.8, r_max=0.9)
+    m = make_as(DiagonalRNN, "diag-ring", H, 64, key=jax.random.key(0), r_min=0.8, r_max=0.9)
     r = np.abs(np.asarray(m.eigenvalues()))
     assert r.min() >= 0.8 - 1e-6 and r.max() <= 0.9 + 1e-6
 
@@ -320,7 +325,7 @@ def test_register_mixer_for_a_with_block():
     entry = MixerEntry(LRU, {"r_min": 0.5}, "an LRU on the ring [0.5, 1)", "ladder", ring=True)
     with register_mixer("lru-half", entry) as name:
         assert name == "lru-half" and "lru-half" in mixer_names("ladder")
-        m = make_mixer("lru-half", H, 32, key=jax.random.key(0))
+        m = make_as(LRU, "lru-half", H, 32, key=jax.random.key(0))
         assert np.abs(np.asarray(m.eigenvalues())).min() >= 0.5 - 1e-6
         with pytest.raises(ValueError, match="already registered"):
             register_mixer("lru-half", entry)
@@ -394,7 +399,7 @@ def test_a_mixer_that_forgets_step_cannot_be_built():
             return jnp.zeros(self.d_state)
 
     with pytest.raises(TypeError, match="abstract method.*step"):
-        Forgetful(2, 3)
+        Forgetful(2, 3)  # type: ignore[abstract]
 
 
 def test_what_a_mixer_can_do_is_its_type():

@@ -8,8 +8,9 @@ import jax.numpy as jnp
 import jaxtyping
 import numpy as np
 import pytest
-from conftest import enable_x64
+from conftest import enable_x64, make_as
 
+from lrux.layers.bidirectional import SharedBidirectional
 from lrux.layers.s4d import S4D, fft_conv
 from lrux.registry import make_mixer
 
@@ -124,9 +125,9 @@ def test_bad_inputs():
         S4D(3, 7, key=jax.random.key(0))
     # a value outside an option's Literal: TypeCheckError under the test run's jaxtyping hook
     with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="init"):
-        S4D(3, 8, init="legt", key=jax.random.key(0))
+        S4D(3, 8, init="legt", key=jax.random.key(0))  # type: ignore[arg-type]
     with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="discretization"):
-        S4D(3, 8, discretization="euler", key=jax.random.key(0))
+        S4D(3, 8, discretization="euler", key=jax.random.key(0))  # type: ignore
     layer = S4D(3, 8, key=jax.random.key(0))
     with pytest.raises(ValueError, match="d_model=3"):
         layer(jnp.zeros((5, 4)))
@@ -204,9 +205,10 @@ def test_shared_from_next_is_s4s_bidirectional_s4d(disc):
     """make_mixer("s4d", bidirectional=True, combine="shared_from_next") against the
     direct sum of s4's formula and against the backward recurrence (float64), by FFT."""
     with enable_x64():
-        m = make_mixer("s4d", 3, 8, key=jax.random.key(4), bidirectional=True,
-                       combine="shared_from_next", discretization=disc)
+        m = make_as(SharedBidirectional, "s4d", 3, 8, key=jax.random.key(4),
+                    bidirectional=True, combine="shared_from_next", discretization=disc)
         layer = m.mixer
+        assert isinstance(layer, S4D)
         c1 = _np(m.backward_readout["C_re"]) + 1j * _np(m.backward_readout["C_im"])
         u = np.asarray(jax.random.normal(jax.random.key(5), (23, 3), jnp.float64))
         got = _np(m(jnp.asarray(u)))
@@ -222,12 +224,15 @@ def test_shared_from_next_draws_a_second_independent_c_and_keeps_the_causal_laye
     """Both C ~ CN(0, 1), independent (kernel.py:952: C is (2, H, N/2)); A, B, step and D
     are those of the causal S4D of the same key (one D, N(0, 1))."""
     key = jax.random.key(6)
-    m = make_mixer("s4d", 256, 64, key=key, bidirectional=True, combine="shared_from_next")
+    m = make_as(SharedBidirectional, "s4d", 256, 64, key=key, bidirectional=True,
+                combine="shared_from_next")
     causal = make_mixer("s4d", 256, 64, key=key)
-    for a, b in zip(jax.tree_util.tree_leaves(m.mixer), jax.tree_util.tree_leaves(causal),
+    layer = m.mixer
+    assert isinstance(layer, S4D)
+    for a, b in zip(jax.tree_util.tree_leaves(layer), jax.tree_util.tree_leaves(causal),
                     strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    c0 = _np(m.mixer.C_re) + 1j * _np(m.mixer.C_im)
+    c0 = _np(layer.C_re) + 1j * _np(layer.C_im)
     c1 = _np(m.backward_readout["C_re"]) + 1j * _np(m.backward_readout["C_im"])
     for c in (c0, c1):  # CN(0, 1): E|c|^2 = 1, each part of variance 1/2 (8192 draws)
         assert abs(np.mean(np.abs(c) ** 2) - 1) < 0.05

@@ -27,9 +27,10 @@ def _s5(d_model, d_state, *, key, bidirectional=False, **options):
 
 def s5_np(layer, u):
     """float64 forward (and, if bidirectional, backward) loops from the layer's parameters."""
-    bidirectional = isinstance(layer, SharedBidirectional)
-    if bidirectional:
+    c2 = None
+    if isinstance(layer, SharedBidirectional):
         layer, c2 = layer.mixer, layer.backward_readout
+    assert isinstance(layer, S5)
     re = _np(layer.Lambda_re)
     if layer.clip_eigs:
         re = np.minimum(re, -1e-4)
@@ -55,7 +56,7 @@ def s5_np(layer, u):
         return out
 
     y = run(range(length), _np(layer.C_re) + 1j * _np(layer.C_im)) + _np(layer.D) * u
-    if bidirectional:
+    if c2 is not None:
         y = y + run(range(length - 1, -1, -1), _np(c2["C_re"]) + 1j * _np(c2["C_im"]))
     return y
 
@@ -188,6 +189,7 @@ def test_s5_with_diagonal_b_c_is_siso_s4d():
 
 def test_gradients_finite():
     layer = _s5(3, 8, key=jax.random.key(0), bidirectional=True)
+    assert isinstance(layer, SharedBidirectional)
     u = jax.random.normal(jax.random.key(1), (20, 3))
     grads = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(m(u) ** 2)))(layer)
     named = {n: getattr(grads.mixer, n) for n in
@@ -209,11 +211,11 @@ def test_bad_inputs():
     # a value outside an option's Literal: TypeCheckError under the test run's jaxtyping hook
     bad_option = (ValueError, jaxtyping.TypeCheckError)
     with pytest.raises(bad_option, match="discretization"):
-        S5(3, 8, discretization="euler", key=key)
+        S5(3, 8, discretization="euler", key=key)  # type: ignore[arg-type]
     with pytest.raises(bad_option, match="c_init"):
-        S5(3, 8, c_init="zeros", key=key)
+        S5(3, 8, c_init="zeros", key=key)  # type: ignore[arg-type]
     with pytest.raises(bad_option, match="scan_mode"):
-        S5(3, 8, scan_mode="fast", key=key)
+        S5(3, 8, scan_mode="fast", key=key)  # type: ignore[arg-type]
     layer = S5(3, 8, key=key)
     with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="d_model"):
         layer(jnp.zeros((2, 5, 3)))

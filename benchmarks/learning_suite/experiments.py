@@ -124,7 +124,7 @@ def run_signal(cfg: Config, base: str, *, cache: StepCache, progress: Progress
     train, test = recall_splits(cfg)
     spec = token_spec("recall", cfg.recall_classes, cfg.length,
                       1 + cfg.recall_classes + cfg.recall_distractors)
-    kw = dict(steps=cfg.recall_steps, batch=cfg.recall_batch, pooling="last")
+    kw: dict[str, Any] = dict(steps=cfg.recall_steps, batch=cfg.recall_batch, pooling="last")
     points = [("ring", mixer, ring, 2 * math.pi) for ring in cfg.signal_rings
               for mixer in ("lru", "diag-ring")]
     points += [("phase", "lru", cfg.signal_rings[-1], ph) for ph in cfg.signal_phases]

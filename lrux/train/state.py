@@ -18,7 +18,7 @@ from jaxtyping import PRNGKeyArray, PyTree
 
 from lrux.blocks import BlockConfig
 from lrux.errors import ConfigError
-from lrux.models import make_model
+from lrux.models import Classifier, RetrievalDualEncoder, make_model
 from lrux.presets import Preset
 from lrux.registry import mixer_entry
 from lrux.train.optim import make_optimizer
@@ -64,7 +64,8 @@ class TrainSetup(NamedTuple):
     schedule: optax.Schedule
 
 
-def build_model(preset: Preset, spec: Any, *, key: PRNGKeyArray) -> tuple[eqx.Module, Any]:
+def build_model(preset: Preset, spec: Any, *, key: PRNGKeyArray
+                ) -> tuple[Classifier | RetrievalDualEncoder, eqx.nn.State]:
     """The model of `preset` for a task spec (num_classes, vocab_size / channels, dual).
 
     The block's knobs travel as one `BlockConfig` read off the preset's fields of the same
