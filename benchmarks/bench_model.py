@@ -48,7 +48,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lrux import registry  # noqa: E402
 from lrux.layers.base import AbstractRecurrentMixer  # noqa: E402
 from lrux.layers.lru import LRU  # noqa: E402
-from lrux.models import SequenceEncoder  # noqa: E402
+from lrux.models import Classifier, SequenceEncoder  # noqa: E402
 from lrux.presets import TASKS, apply_overrides, get_preset  # noqa: E402
 
 VARIANTS = ("lru", "matmul", "paper-code", "lru-scanned")
@@ -196,6 +196,7 @@ def setup_variant(preset, variant: str, spec, mesh):
     setup = init_train_state(variant_preset(preset, variant), spec, mesh, seed=0)
     state, tx = setup.state, setup.tx
     if variant == "lru-scanned":
+        assert isinstance(state.model, Classifier)
         model = eqx.tree_at(lambda m: m.encoder, state.model, ScannedEncoder(state.model.encoder))
         tx, _ = preset_optimizer(model, preset)
         opt_state = tx.init(eqx.filter(model, eqx.is_inexact_array))

@@ -24,7 +24,7 @@ import os
 import re
 import sys
 import tomllib
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -356,7 +356,7 @@ def _warmup_end(schedule, steps: int) -> int:
 def built_facts(preset: Preset) -> dict[str, Any]:
     """THE adapter: every compared fact, read off the model, optimiser and schedule that lrux
     builds for `preset`. The only place that knows block, model and layer attribute names."""
-    from lrux.blocks import BlockConfig, ResidualBlock
+    from lrux.blocks import BatchNorm, BlockConfig, ResidualBlock
     from lrux.layers.base import AbstractLinearMixer
     from lrux.layers.bidirectional import Bidirectional, SharedBidirectional
     from lrux.models import RetrievalDualEncoder
@@ -387,7 +387,7 @@ def built_facts(preset: Preset) -> dict[str, Any]:
         "norm": {"BatchNorm": "batch", "LayerNorm": "layer"}.get(norm, "none"),
         "placement": "pre" if knobs.prenorm else "post",
         "final_norm": enc.final_norm is not None,
-        "bn_momentum": block.norm.momentum if norm == "BatchNorm" else None,
+        "bn_momentum": block.norm.momentum if isinstance(block.norm, BatchNorm) else None,
         "dropout": knobs.dropout, "dropout_tied": knobs.dropout_tied, "glu": knobs.glu,
         "activation": "gelu_tanh" if abs(gelu1 - 0.841192) < 3e-5 else
                       "gelu_exact" if abs(gelu1 - 0.841345) < 3e-5 else f"gelu(1)={gelu1}",
@@ -406,13 +406,14 @@ def built_facts(preset: Preset) -> dict[str, Any]:
         facts |= {"ring": (float(np.abs(lam).min()), float(np.abs(lam).max())),
                   "max_phase": round(float(np.mod(np.angle(lam), 2 * np.pi).max()), 4)}
     if hasattr(inner, "log_dt"):
+        ssm = cast(Any, inner)  # an SSM: step sizes, C, discretization
         directions: list[Any] = ([mixer.forward, mixer.backward]
                                  if isinstance(mixer, Bidirectional) else [inner])
         dts = np.exp(np.concatenate([np.asarray(m.log_dt) for m in directions]))
         facts |= {"dt_min": _decade(dts.min()), "dt_max": _decade(dts.max(), up=True),
-                  "c_init": _c_init(float(np.std(np.asarray(inner.C_re))), SMALL_WIDTH,
-                                    inner.d_state),
-                  "discretization": inner.discretization}
+                  "c_init": _c_init(float(np.std(np.asarray(ssm.C_re))), SMALL_WIDTH,
+                                    ssm.d_state),
+                  "discretization": ssm.discretization}
     for name in ("blocks", "conj_sym", "clip_eigs", "init"):
         if hasattr(inner, name):
             facts[name] = getattr(inner, name)

@@ -533,7 +533,7 @@ def plt_colors() -> list[str]:
     import matplotlib
     import matplotlib.colors
 
-    return [matplotlib.colors.to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+    return [matplotlib.colors.to_hex(c) for c in matplotlib.colormaps["tab10"](range(10))]
 
 
 def label(name: str) -> dict[str, Any]:
