@@ -119,30 +119,14 @@ def _scaled(preset: dict[str, Any]) -> dict[str, dict[str, Any]]:
             for k, v in preset.items() if k in paper and paper[k] != v}
 
 
-def _last_per_step(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One record per step (the later invocation's, when a resumed run logged a step again:
-    the steps between its last checkpoint and the kill) and how the twice-logged losses
-    compare: a bit-exact resume logs the same loss twice."""
-    by_step: dict[int, dict[str, Any]] = {}
-    diffs = []
-    for r in records:
-        old = by_step.get(r["step"])
-        if old is not None and "loss" in old:
-            diffs.append(abs(float(old["loss"]) - float(r["loss"])))
-        by_step[r["step"]] = r
-    twice = {"steps_logged_twice": len(diffs),
-             "max_abs_loss_difference": float(max(diffs)) if diffs else None}
-    return [by_step[k] for k in sorted(by_step)], twice
-
-
 def build_record(root: str) -> dict[str, Any]:
     """The record of the run in ROOT (see the module docstring for the folder's layout)."""
     run = os.path.join(root, "run")
     config = json.load(open(os.path.join(run, "config.json")))
     preset = config["preset"]
     metrics = _read_jsonl(os.path.join(run, "metrics.jsonl"))
-    train, resumed = _last_per_step([r for r in metrics if r["split"] == "train"])
-    val, _ = _last_per_step([r for r in metrics if r["split"] == "val"])
+    train = [r for r in metrics if r["split"] == "train"]
+    val = [r for r in metrics if r["split"] == "val"]
     summary_path = os.path.join(run, "summary.json")
     summary = json.load(open(summary_path)) if os.path.exists(summary_path) else {}
     inv_path = os.path.join(root, "invocations.jsonl")
@@ -175,7 +159,6 @@ def build_record(root: str) -> dict[str, Any]:
         "steps_per_s": float(np.median(rates)) if rates else None,
         "wall_s": wall,
         "invocations": invocations,
-        "resumed_steps": resumed,
         "load": _load(root, spans),
         "commit": (invocations[0].get("commit") if invocations else None) or _git_commit(),
         "recorded_at_commit": _git_commit(),
@@ -314,12 +297,6 @@ def markdown(record: dict[str, Any]) -> str:
         f"{record['steps_per_s'] or float('nan'):.2f} | {record['wall_s'] / 3600:.2f} | "
         f"{load['mean'] or float('nan'):.1f} ({load['min']}-{load['max']}) |",
     ]
-    twice = record.get("resumed_steps") or {}
-    if twice.get("steps_logged_twice"):
-        result += ["", f"Resumed after a kill: {twice['steps_logged_twice']} steps were trained "
-                   "and logged by both invocations (from the last checkpoint to the kill); "
-                   "their losses differ by at most "
-                   f"{twice['max_abs_loss_difference']:.3g}."]
     return "\n".join(rows) + "\n\n" + "\n".join(result)
 
 

@@ -60,16 +60,3 @@ def test_a_record_replays_its_first_20_losses(tmp_path):
     changed = json.loads(json.dumps(record))
     changed["train_loss"][7][1] += 1e-3
     assert long_run.compare(changed, losses) > 1e-5
-
-
-def test_a_resumed_run_keeps_one_record_per_step_and_compares_the_twice_logged_losses():
-    """A run killed after its checkpoint at step 2 and resumed logs steps 3-4 twice: the
-    record keeps the later ones and reports how far the two losses of a step are apart."""
-    first = [{"step": s, "loss": float(s)} for s in (1, 2, 3, 4)]
-    second = [{"step": 3, "loss": 3.0}, {"step": 4, "loss": 4.25}, {"step": 5, "loss": 5.0}]
-    kept, twice = long_run._last_per_step(first + second)
-    assert [r["step"] for r in kept] == [1, 2, 3, 4, 5]
-    assert kept[3]["loss"] == 4.25
-    assert twice == {"steps_logged_twice": 2, "max_abs_loss_difference": 0.25}
-    assert long_run._last_per_step(first)[1] == {"steps_logged_twice": 0,
-                                                 "max_abs_loss_difference": None}
