@@ -154,10 +154,17 @@ def atomic_generation(target: str | os.PathLike, plan: dict, *, what: str,
         lock.truncate()
         lock.write(f"pid {os.getpid()}\n")
         lock.flush()
-        resumed = _prepare_partial(tmp, plan, what)
-        if not resumed:
-            _write_json(os.path.join(tmp, PLAN), plan)
-        yield Partial(tmp, target, resumed)
+        try:
+            resumed = _prepare_partial(tmp, plan, what)
+            if not resumed:
+                _write_json(os.path.join(tmp, PLAN), plan)
+            yield Partial(tmp, target, resumed)
+        except OSError as e:  # a full disk, a quota: the partial folder is never loaded
+            raise DataError(
+                f"{what}: could not write into {tmp} ({e.strerror or e}); nothing was written "
+                f"to {target}, and the interrupted generation there is never loaded. Free "
+                "some space and run the same command again to finish it (or remove "
+                f"{tmp})") from None
 
 
 def commit(part: Partial, counts: dict, plan: dict) -> str:

@@ -10,6 +10,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 
+from lrux.checks import problem
 from lrux.errors import DataError
 
 from . import cache, images, text
@@ -22,6 +23,7 @@ from .spec import (
     CIFAR_RGB_MEAN,
     CIFAR_RGB_STD,
     GENERATED_TASKS,
+    LOAD_OPTIONS,
     PATH_SIZES,
     PATHFINDER_DIFFICULTY_DIRS,
     SPLITS,
@@ -117,29 +119,21 @@ SOURCES = {
     "pathfinder": _path_source("pathfinder"),
     "pathx": _path_source("pathx"),
 }
-_CHOICES = {"tokenizer": ("bytes", "chars"), "normalize": ("symmetric", "unit"),
-            "val_split": ("last", "random")}
-
-
 def _options(task: str, options: dict) -> dict:
-    """The load options of `task` with defaults filled in (DataError on unknown or bad)."""
+    """The load options of `task` with defaults filled in (DataError on an unknown option,
+    or a value that is not of the option's declared type and range: `LOAD_OPTIONS`)."""
     allowed = SOURCES[task].defaults
     unknown = set(options) - set(allowed) - set(LOADER_OPTIONS)
     if unknown:
         raise DataError(f"{task}: unknown option(s) {sorted(unknown)}; expected some of "
                         f"{sorted(allowed)} or {', '.join(LOADER_OPTIONS)}")
+    for k, v in options.items():
+        kind, rng = LOAD_OPTIONS[k]
+        why = problem(v, kind, rng)
+        if why is not None:
+            raise DataError(f"{k}={v!r}: {why}")
     opts = dict(allowed)
     opts.update({k: v for k, v in options.items() if k in allowed and v is not None})
-    for k, choices in _CHOICES.items():
-        if k in opts and opts[k] not in choices:
-            raise DataError(f"{k}={opts[k]!r}: expected one of {', '.join(map(repr, choices))}")
-    if "max_length" in opts and int(opts["max_length"]) < 1:
-        raise DataError(f"max_length={opts['max_length']}: expected a positive length")
-    if "difficulty" in opts and opts["difficulty"] not in PATHFINDER_DIFFICULTY_DIRS:
-        raise DataError(f"difficulty={opts['difficulty']}: expected one of "
-                        f"{sorted(PATHFINDER_DIFFICULTY_DIRS)}")
-    if "val_fraction" in opts and not 0 < float(opts["val_fraction"]) < 1:
-        raise DataError(f"val_fraction={opts['val_fraction']}: expected 0 < fraction < 1")
     return opts
 
 

@@ -3,7 +3,7 @@
 
 from lrux.train.checkpoint import Checkpointer, CheckpointError
 from lrux.train.feed import MissingData, ShardedIterator, evaluate, load_splits
-from lrux.train.load import load_model, preset_from_config
+from lrux.train.load import Run, load_model, load_run, preset_from_config
 from lrux.train.loop import Interrupted, NonFiniteLoss, run
 from lrux.train.metrics import MetricsLog, MetricsWriter, TensorBoardWriter, read_metrics
 from lrux.train.optim import label_of_path, make_optimizer, param_labels, warmup_cosine
@@ -31,6 +31,7 @@ __all__ = [
     "MetricsWriter",
     "MissingData",
     "NonFiniteLoss",
+    "Run",
     "ShardedIterator",
     "StepMetrics",
     "TensorBoardWriter",
@@ -44,6 +45,7 @@ __all__ = [
     "init_train_state",
     "label_of_path",
     "load_model",
+    "load_run",
     "load_splits",
     "make_eval_step",
     "make_mesh",
