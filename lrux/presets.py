@@ -350,11 +350,13 @@ def field_problem(name: str, value: Any) -> str | None:
     """Why `value` cannot be preset field `name` ("preset field depth must be >= 1, got 0"),
     judged by the field's declared type and `FIELD_RANGES`; None if it can."""
     kind = _FIELDS[name].type
-    why = problem(value, kind)
-    if why is not None:
-        return f"preset field {name}: {why}"
     base = typing.get_origin(kind) or kind
     rng = FIELD_RANGES.get(name, COUNT if base is int else None)
+    why = problem(value, kind)
+    if why is not None:
+        huge = base is int and isinstance(value, int) and not isinstance(value, bool)
+        bounded = huge and rng is not None and rng.hi is not None
+        return f"preset field {name}: {problem(value, kind, rng) if bounded else why}"
     if rng is not None and base in (int, float) and not rng.holds(value):
         return f"preset field {name} must be {rng.text()}, got {value!r}"
     return None

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from lrux.errors import DataError
+from lrux.errors import DataError, WriteError
 
 from .spec import DataWarning
 
@@ -218,7 +218,7 @@ def build_entry(dirs: Sequence[str], name: str, build: Callable[[str], dict]) ->
         except OSError as e:  # a full disk, a quota: nothing is left half-written
             if e.filename and not os.fspath(e.filename).startswith(tmp):
                 raise DataError(f"{e.filename}: cannot be read ({e.strerror or e})") from None
-            raise DataError(
+            raise WriteError(
                 f"could not write the preprocessing cache in {os.path.dirname(folder)} "
                 f"({e.strerror or e}); nothing was left there. Free some space, or choose "
                 "another folder with $LRUX_CACHE_DIR or the cache_dir load option") from None

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from lrux.checks import COUNT, POSITIVE, Range, problem
 from lrux.errors import DataError
 
+from .generation import partial_path
 from .listops import generate_listops
 from .pathfinder import generate_pathfinder
 from .release import LOADER_OPTIONS, SOURCES, data_status
@@ -108,7 +109,14 @@ def ensure_data(task: str, data_dir: str | os.PathLike, *, generate: dict | None
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     kw = _generate_kwargs(status.task, generate, load_options)
     shown = ", ".join(f"{k}={v}" for k, v in kw.items()) or "full size"
-    say(f"no {status.task} data in {os.fspath(data_dir)}: generating it there ({shown}) ...")
+    tmp = partial_path(status.root)
+    if os.path.isdir(tmp):
+        say(f"no complete {status.task} data in {os.fspath(data_dir)}, but an interrupted "
+            f"generation in {tmp}: generating into it ({shown}; it resumes where it stopped "
+            "when its options are these, and starts again otherwise) ...")
+    else:
+        say(f"no {status.task} data in {os.fspath(data_dir)}: generating it there ({shown}) "
+            "...")
     if status.task == "listops":
         generate_listops(data_dir, **kw)
     else:

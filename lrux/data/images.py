@@ -94,7 +94,7 @@ def read_pathfinder_meta(root: str) -> list[tuple[str, int]]:
         with open(path, "rb") as f:
             raw = f.read()
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is no name
         except UnicodeDecodeError as e:
             line = raw.count(b"\n", 0, e.start) + 1
             raise DataError(f"{path}:{line}: bytes {raw[e.start:e.end]!r} are not text "

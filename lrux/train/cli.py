@@ -60,11 +60,11 @@ def _number(kind: type, rng: Range | None = None):
     return read
 
 
-def _non_empty(flag: str):
+def _non_empty():
     def read(text: str) -> str:
         if not text.strip():
             raise argparse.ArgumentTypeError(
-                f"{flag} is empty (an unset variable in a script?); give a folder")
+                "empty (an unset variable in a script?); give a folder")
         return text
 
     return read
@@ -78,10 +78,10 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--model", default="lru", help="mixer name from lrux.registry (default lru)")
     p.add_argument("--preset", default="paper", choices=PRESET_NAMES)
-    p.add_argument("--data-dir", default="data", type=_non_empty("--data-dir"),
+    p.add_argument("--data-dir", default="data", type=_non_empty(),
                    help="LRA data folder (generated if absent or empty for listops / "
                    "pathfinder / pathx)")
-    p.add_argument("--out", required=True, type=_non_empty("--out"),
+    p.add_argument("--out", required=True, type=_non_empty(),
                    help="run directory (config, metrics, checkpoints)")
     p.add_argument("--steps", type=_number(int, STEPS), default=None,
                    help="training steps (preset's if unset)")
@@ -96,7 +96,7 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
                    "data.load.max_length=512, mixer.OPTION=...); repeatable")
     p.add_argument("--print-config", action="store_true", help="print the preset and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--tensorboard", metavar="DIR", default=None, type=_non_empty("--tensorboard"),
+    p.add_argument("--tensorboard", metavar="DIR", default=None, type=_non_empty(),
                    help="also write the metrics as TensorBoard scalars to DIR (tensorboardX)")
     p.add_argument("--coordinator-address", default=None)
     p.add_argument("--num-processes", type=_number(int, Range(1)), default=None)

@@ -137,12 +137,7 @@ class _Training:
             self._start_fresh(resume)
             return state, 0
         for step in self.ckpt.steps():
-            mismatch = self.ckpt.mismatch(state.items(), step, list(state.items()))
-            if mismatch is not None:
-                raise ConfigError(
-                    f"--resume: the checkpoint of step {step} in {self.ckpt.directory} does not "
-                    f"fit this configuration ({mismatch}): resume with the settings the run "
-                    "was started with, or choose another --out (nothing was moved)")
+            self.check_fits(state, step)
             try:
                 items, meta = self.ckpt.restore(state.items(), step)
             except Exception as e:  # noqa: BLE001 - any unreadable checkpoint: try the next
@@ -158,6 +153,16 @@ class _Training:
             return state.replace_items(items), step
         raise CheckpointError(f"--resume: no readable checkpoint in {self.ckpt.directory} "
                               "(each was moved to unreadable-STEP); start a new --out")
+
+    def check_fits(self, state: TrainState, step: int) -> None:
+        """ConfigError (nothing moved) when the arrays saved at `step` do not fit `state`'s
+        (read from the checkpoint's metadata; a checkpoint without any is read in full)."""
+        mismatch = self.ckpt.mismatch(state.items(), step, list(state.items()))
+        if mismatch is not None:
+            raise ConfigError(
+                f"--resume: the checkpoint of step {step} in {self.ckpt.directory} does not "
+                f"fit this configuration ({mismatch}): resume with the settings the run "
+                "was started with, or choose another --out (nothing was moved)")
 
     def _start_fresh(self, resume: bool) -> None:
         """Step 0: refused on resume where the folder holds a run that cannot be continued;
@@ -405,6 +410,8 @@ def _run(t: _Training, setup, data_dir, previous, *, resume, allow_steps_change,
         if previous is not None:
             check_resume_config(previous[0], t.config, allow_steps_change=allow_steps_change,
                                 source=previous[1])
+        elif resume and t.ckpt.steps():  # no record of the configuration: the arrays
+            t.check_fits(setup.state, t.ckpt.steps()[0])
         done = t.finished_summary() if resume else None
         if done is not None:
             _log(f"--resume: the run in {run_dir.path} already finished at step "

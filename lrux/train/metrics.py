@@ -70,7 +70,8 @@ class MetricsLog:
                 if rec["step"] <= step and not (drop_tests and rec["split"] == "test")]
         dropped = len(recs) - len(keep)
         if dropped:
-            notes.append(f"{self.path}: {dropped} record(s) after step {step} removed (the "
+            notes.append(f"{self.path}: {dropped} record(s) after step {step}"
+                         f"{' or of the test split' if drop_tests else ''} removed (the "
                          "resumed run writes them again)")
         write_text(self.path, "".join(line + "\n" for line in keep))
         return notes
