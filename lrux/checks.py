@@ -110,7 +110,7 @@ def problem(value: Any, kind: Any, rng: Range | None = None) -> str | None:
     kinds = typing.get_args(base) if union else (base,)
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if any(_fits(value, k) for k in kinds):
-        if rng is None or not number or rng.holds(value):
+        if rng is None or not number or rng.holds(typing.cast(float, value)):
             return None
     elif isinstance(value, int) and number and int in kinds and rng is None:
         return f"expected {expected(kind)} of at most 64 bits (|value| < 2**63), got {value}"

@@ -47,6 +47,7 @@ def _inspect(args) -> int:
         opts["difficulty"] = args.difficulty
     if args.cache_dir:
         opts["cache_dir"] = args.cache_dir
+    s = None
     for split in SPLITS:
         s = load_split(task, split, args.data_dir, **opts)
         n = len(s)
@@ -63,6 +64,7 @@ def _inspect(args) -> int:
         print(f"  labels {frac}")
         if s.skipped:
             print(f"  skipped unreadable images: {s.skipped}")
+    assert s is not None  # SPLITS is not empty
     if s.spec.kind == "tokens":
         print(f"vocab_size={s.spec.vocab_size} seq_len={s.spec.seq_len}")
     else:

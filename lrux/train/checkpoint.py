@@ -28,12 +28,12 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 from jax.experimental import multihost_utils
 from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
 
@@ -304,7 +304,7 @@ class Checkpointer:
     def shapes(self, step: int, name: str) -> dict[str, tuple] | None:
         """{"encoder/blocks/0/mixer/B_re": (shape, dtype)} of item `name` at `step`, from its
         metadata (no array is read); None when the metadata cannot be read."""
-        path = Path(self.directory) / str(step) / name
+        path = epath.Path(self.directory) / str(step) / name
         try:
             with self._quiet(f"reading the array metadata of step {step}"):
                 tree = ocp.StandardCheckpointHandler().metadata(path)

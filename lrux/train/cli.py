@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 from lrux.checks import SEED, STEPS, Range, parse, problem
 from lrux.errors import ConfigError, LruxError
@@ -168,10 +169,15 @@ def _status(e: LruxError) -> int:
     return 3 if isinstance(e, MissingData) else 2
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv=None, prog: str | None = None) -> int:
     from lrux.train.signals import interrupts_as_errors
 
     args = parse_args(argv, prog)
+    shown, warnings.showwarning = warnings.showwarning, _show_warning  # one line each
     try:
         with interrupts_as_errors():
             check_tensorboard(args.tensorboard)
@@ -187,5 +193,7 @@ def main(argv=None, prog: str | None = None) -> int:
     except LruxError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return _status(e)
+    finally:
+        warnings.showwarning = shown
     print(json.dumps(summary, indent=2))
     return 0

@@ -21,7 +21,7 @@ import jax
 from lrux.data.spec import TaskSpec
 from lrux.errors import ConfigError
 from lrux.models import Classifier, RetrievalDualEncoder
-from lrux.presets import Preset, validate
+from lrux.presets import Preset, field_problem, validate
 from lrux.train.checkpoint import Checkpointer, CheckpointError
 from lrux.train.rundir import RunDir
 from lrux.train.state import build_model
@@ -55,6 +55,10 @@ def preset_from_config(config: dict[str, Any], where: str = "config.json") -> Pr
     if unknown:
         raise ConfigError(f"{where} has preset fields this lrux does not know: "
                           f"{sorted(unknown)}")
+    for name, value in fields.items():
+        why = field_problem(name, value)
+        if why is not None:
+            raise ConfigError(f"{where}: {why}")
     try:
         preset = Preset(**fields)
         validate(preset)

@@ -145,7 +145,7 @@ def parse_records(path: str) -> tuple[list[tuple[dict[str, Any], str]], list[str
 def _not_a_record(line: str) -> str | None:
     try:
         rec = json.loads(line)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         return f"not JSON: {e.msg} at column {e.colno}"
     if not isinstance(rec, dict):
         return f"a JSON {type(rec).__name__}, not an object"

@@ -52,8 +52,9 @@ def init_distributed(
     if process_id is None:
         process_id = _env_number("LRUX_PROCESS_ID", int, "--process-id", Range(0))
     if timeout_s is None:
-        timeout_s = _env_number("LRUX_COORDINATOR_TIMEOUT", float, "--coordinator-timeout",
-                                Range(0, lo_open=True)) or COORDINATOR_TIMEOUT_S
+        env = _env_number("LRUX_COORDINATOR_TIMEOUT", float, "--coordinator-timeout",
+                          Range(0, lo_open=True))
+        timeout_s = float(env) if env is not None else COORDINATOR_TIMEOUT_S
     if num_processes is not None and num_processes < 1:
         raise ConfigError(f"--num-processes={num_processes}: expected a positive count")
     if process_id is not None and num_processes is not None and not 0 <= process_id < num_processes:

@@ -32,9 +32,9 @@ class Interrupted(LruxError):
 
 
 class _Signal(BaseException):
-    def __init__(self, signum: int):
+    def __init__(self, signum: int, phase: list[str]):
         super().__init__(signum)
-        self.signum = signum
+        self.signum, self.phase = signum, phase
 
 
 # What the run is doing outside the training steps, and how to go on if a signal stops it.
@@ -54,7 +54,7 @@ def phase(doing: str, then: str) -> Iterator[None]:
 
 
 def _raise(signum, frame):
-    raise _Signal(signum)
+    raise _Signal(signum, list(_PHASE))  # the phase now: the raise unwinds its block
 
 
 @contextlib.contextmanager
@@ -69,7 +69,7 @@ def interrupts_as_errors() -> Iterator[None]:
         yield
     except (_Signal, KeyboardInterrupt) as e:
         signum = getattr(e, "signum", signal.SIGINT)
-        doing, then = _PHASE
+        doing, then = getattr(e, "phase", _PHASE)
         raise Interrupted(f"stopped by {_NAMES.get(signum, signum)} {doing}; {then}",
                           signum) from None
     finally:
