@@ -427,6 +427,27 @@ L._draw = drawing
     assert not os.path.exists(tmp_path / "run" / "config.json")
 
 
+def test_sigterm_during_the_data_cli_generation_is_one_line(tmp_path):
+    code = """
+import os, signal, sys
+import lrux.data.listops as L
+from lrux.data.__main__ import main
+real = L._draw
+def drawing(*a, **k):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return real(*a, **k)
+L._draw = drawing
+sys.exit(main(["generate", "listops", "--out", "data", "--train", "8", "--workers", "1"]))
+"""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=300, cwd=str(tmp_path))
+    assert res.returncode == 128 + signal.SIGTERM, res.stderr[-2000:]
+    assert res.stderr.strip().splitlines()[-1] == (
+        "error: stopped by SIGTERM (a generation resumes when rerun with the same arguments)")
+    assert os.listdir(tmp_path / "data") == [".listops-1000.partial"]
+
+
 def test_ctrl_c_during_the_final_test_evaluation_is_one_line_and_resume_finishes(
     tmp_path, data_dir, finished
 ):
