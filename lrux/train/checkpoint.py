@@ -24,7 +24,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -161,38 +160,64 @@ def _join_orbax_workers(timeout_s: float = 30.0) -> None:
             threading.Thread.join(thread, timeout_s)  # the plain join: orbax's re-raises
 
 
+KEEP_CHARS = 16_000  # of what one save or read printed, into the log (the first error first)
+
+
+class Captured:
+    """What `stderr_to` caught: `kept` is True once it is in the log file."""
+
+    kept = False
+
+
 @contextlib.contextmanager
-def stderr_to(log: str, what: str) -> Iterator[None]:
+def stderr_to(log: str, what: str) -> Iterator[Captured]:
     """Everything written to stderr in the block (Python's `sys.stderr`, and file descriptor 2:
-    orbax's worker threads, TensorStore's C++ messages) is appended to the file `log` instead,
-    after a line naming `what`; nothing is written when nothing was printed. Where `log`
-    cannot be written, the text goes to stderr after all."""
+    orbax's worker threads, TensorStore's C++ messages) goes through a pipe (no disk: the disk
+    may be what failed) and is appended to the file `log` afterwards, after a line naming
+    `what` (its first `KEEP_CHARS` characters); nothing is written when nothing was printed,
+    and nothing is shown when the log cannot be written."""
+    captured, chunks = Captured(), []
     sys.stderr.flush()
+    read_fd, write_fd = os.pipe()
+    reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
+    reader.start()
     saved_fd, saved_py = os.dup(2), sys.stderr
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as tmp:
-        os.dup2(tmp.fileno(), 2)
-        sys.stderr = tmp
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError, ValueError):
-                tmp.flush()
-            sys.stderr = saved_py
-            os.dup2(saved_fd, 2)
-            os.close(saved_fd)
-            tmp.seek(0)
-            text = tmp.read()
-            if text:
-                _keep(log, what, text)
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    sys.stderr = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+    try:
+        yield captured
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.close()
+        sys.stderr = saved_py
+        os.dup2(saved_fd, 2)  # the pipe's last write end closes: the reader sees its end
+        os.close(saved_fd)
+        reader.join(timeout=10)
+        os.close(read_fd)
+        text = b"".join(chunks).decode("utf-8", "replace")
+        if text:
+            captured.kept = _keep(log, what, text)
 
 
-def _keep(log: str, what: str, text: str) -> None:
+def _drain(fd: int, chunks: list) -> None:
+    size = 0
+    while data := os.read(fd, 65536):
+        if size < 4 * KEEP_CHARS:
+            chunks.append(data)
+            size += len(data)
+
+
+def _keep(log: str, what: str, text: str) -> bool:
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
+    if len(text) > KEEP_CHARS:
+        text = text[:KEEP_CHARS] + f"\n[... {len(text) - KEEP_CHARS} more characters]\n"
     try:
         with open(log, "a") as f:
             f.write(f"--- {stamp} {what}\n{text}")
+        return True
     except OSError:
-        sys.stderr.write(text)
+        return False
 
 
 def _val_accuracy(metrics: Any) -> float:
@@ -217,9 +242,6 @@ class Checkpointer:
     def _quiet(self, what: str):
         return stderr_to(self.log, f"{what} in {self.directory}")
 
-    def _details(self) -> str:
-        return f"; details in {self.log}" if os.path.exists(self.log) else ""
-
     def save(
         self, step: int, items: dict[str, Any], meta: dict[str, Any], *,
         val_accuracy: float | None = None,
@@ -229,7 +251,7 @@ class Checkpointer:
         args = {name: ocp.args.StandardSave(tree_to_nested(tree)) for name, tree in items.items()}
         metrics = None if val_accuracy is None else {"val_accuracy": float(val_accuracy)}
         self._check_free_space(step, items)
-        with self._quiet(f"saving the checkpoint of step {step}"):
+        with self._quiet(f"saving the checkpoint of step {step}") as captured:
             try:
                 self.manager.save(int(step), args=ocp.args.Composite(
                     **args, meta=ocp.args.JsonSave(meta)), metrics=metrics, force=True)
@@ -250,7 +272,8 @@ class Checkpointer:
                 error = None
                 self._prune()
         if error is not None:
-            raise CheckpointError(f"{error}{self._details()}") from error.__cause__
+            details = f"; details in {self.log}" if captured.kept else ""
+            raise CheckpointError(f"{error}{details}") from error.__cause__
 
     def _check_free_space(self, step: int, items: dict[str, Any]) -> None:
         """Refuse a save that cannot fit on the disk before writing anything."""
