@@ -21,22 +21,27 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from lrux.layers.base import AbstractMixer
 
 NORMS = ("batch", "layer", "none")
 GLUS = ("full", "half", "half2")
 Glu = Literal["full", "half", "half2"]
-# what a block needs of its mixer: (seq, d_model) -> (seq, d_model), as lrux.AbstractMixer does
-Mixer = Callable[[Float[Array, "seq d_model"]], Float[Array, "seq d_model"]]
+# what a block needs of its mixer: (seq, d_model) -> (seq, d_model), as lrux.AbstractMixer
+# does. An AbstractMixer is also told the valid `length` (padded batches); any other callable
+# is called as mixer(x), so it must be causal for padding never to reach a valid output.
+Mixer = Callable[..., Float[Array, "seq d_model"]]
 
 
 class BatchNorm(eqx.Module):
     """Batch normalisation over (batch, seq) of each feature, with running statistics.
 
     Training: y = (x - mu) / sqrt(var + eps) * weight + bias with mu, var the biased mean and
-    variance over every position of every example in the vmapped axis `axis_name` (a name or
-    a tuple of names); the running statistics move as r <- momentum * r + (1 - momentum) * b.
-    Inference (`inference=True`) uses the running statistics (init 0 and 1).
+    variance over every valid position (t < `length`) of every example in the vmapped axis
+    `axis_name` (a name or a tuple of names), so padding never enters them; the running
+    statistics move as r <- momentum * r + (1 - momentum) * b. Inference (`inference=True`)
+    uses the running statistics (init 0 and 1).
     """
 
     weight: Float[Array, " d"]
@@ -66,13 +71,17 @@ class BatchNorm(eqx.Module):
         self.axis_name = axis_name
 
     def __call__(
-        self, x: Float[Array, "seq d"], state: eqx.nn.State, *, inference: bool = False
+        self,
+        x: Float[Array, "seq d"],
+        state: eqx.nn.State,
+        *,
+        length: Int[Array, ""] | int | None = None,
+        inference: bool = False,
     ) -> tuple[Float[Array, "seq d"], eqx.nn.State]:
         if inference:
             mean, var = state.get(self.state_index)
         else:
-            mean = jax.lax.pmean(jnp.mean(x, axis=0), self.axis_name)
-            var = jax.lax.pmean(jnp.mean(jnp.square(x - mean), axis=0), self.axis_name)
+            mean, var = self._batch_statistics(x, length)
             run_mean, run_var = state.get(self.state_index)
             m = self.momentum
             state = state.set(
@@ -82,9 +91,22 @@ class BatchNorm(eqx.Module):
         y = (x - mean) * jax.lax.rsqrt(var + self.eps) * self.weight + self.bias
         return y, state
 
+    def _batch_statistics(
+        self, x: Float[Array, "seq d"], length: Int[Array, ""] | int | None
+    ) -> tuple[Float[Array, " d"], Float[Array, " d"]]:
+        """Mean and biased variance over the valid positions of the whole vmapped batch."""
+        if length is None:  # every position valid: equal counts, so the mean of the means
+            mean = jax.lax.pmean(jnp.mean(x, axis=0), self.axis_name)
+            return mean, jax.lax.pmean(jnp.mean(jnp.square(x - mean), axis=0), self.axis_name)
+        w = (jnp.arange(x.shape[0]) < length).astype(x.dtype)[:, None]  # (seq, 1)
+        count = jnp.maximum(jax.lax.psum(jnp.sum(w), self.axis_name), 1.0)
+        mean = jax.lax.psum(jnp.sum(w * x, axis=0), self.axis_name) / count
+        var = jax.lax.psum(jnp.sum(w * jnp.square(x - mean), axis=0), self.axis_name) / count
+        return mean, var
+
 
 class LayerNorm(eqx.Module):
-    """Layer normalisation over the features of each position (no state)."""
+    """Layer normalisation over the features of each position (no state; `length` unused)."""
 
     weight: Float[Array, " d"]
     bias: Float[Array, " d"]
@@ -98,7 +120,12 @@ class LayerNorm(eqx.Module):
         self.eps = eps
 
     def __call__(
-        self, x: Float[Array, "seq d"], state: eqx.nn.State, *, inference: bool = False
+        self,
+        x: Float[Array, "seq d"],
+        state: eqx.nn.State,
+        *,
+        length: Int[Array, ""] | int | None = None,
+        inference: bool = False,
     ) -> tuple[Float[Array, "seq d"], eqx.nn.State]:
         mean = jnp.mean(x, axis=-1, keepdims=True)
         var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
@@ -109,7 +136,12 @@ class Identity(eqx.Module):
     """No normalisation."""
 
     def __call__(
-        self, x: Float[Array, "seq d"], state: eqx.nn.State, *, inference: bool = False
+        self,
+        x: Float[Array, "seq d"],
+        state: eqx.nn.State,
+        *,
+        length: Int[Array, ""] | int | None = None,
+        inference: bool = False,
     ) -> tuple[Float[Array, "seq d"], eqx.nn.State]:
         return x, state
 
@@ -221,14 +253,17 @@ class ResidualBlock(eqx.Module):
         x: Float[Array, "seq d_model"],
         state: eqx.nn.State,
         *,
+        length: Int[Array, ""] | int | None = None,
         key: PRNGKeyArray | None = None,
         inference: bool = False,
     ) -> tuple[Float[Array, "seq d_model"], eqx.nn.State]:
+        """Positions >= `length` are padding: batch statistics skip them and no output
+        before `length` depends on them (None: every position is valid)."""
         k1, k2 = jax.random.split(key) if key is not None else (None, None)
         skip = x
         if self.prenorm:
-            x, state = self.norm(x, state, inference=inference)
-        y = self.mixer(x)
+            x, state = self.norm(x, state, length=length, inference=inference)
+        y = self._mix(x, length)
         z = dropout(jax.nn.gelu(y), self.dropout_rate, k1, inference, tied=self.dropout_tied)
         if self.glu == "full":
             assert self.out2 is not None  # built when glu="full"
@@ -240,5 +275,11 @@ class ResidualBlock(eqx.Module):
         z = dropout(z, self.dropout_rate, k2, inference, tied=self.dropout_tied)
         x = skip + z
         if not self.prenorm:
-            x, state = self.norm(x, state, inference=inference)
+            x, state = self.norm(x, state, length=length, inference=inference)
         return x, state
+
+    def _mix(self, x: Float[Array, "seq d_model"], length: Int[Array, ""] | int | None
+             ) -> Float[Array, "seq d_model"]:
+        if length is None or not isinstance(self.mixer, AbstractMixer):
+            return self.mixer(x)
+        return self.mixer(x, length=length)

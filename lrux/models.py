@@ -1,7 +1,8 @@
 """Deep sequence models for the Long Range Arena (paper section 2.2, appendix D).
 
 - `SequenceEncoder`: token embedding or linear pixel encoder -> `depth` residual blocks ->
-  pooling (masked mean over the valid length, last valid position, or none).
+  optional final norm (s4's pre-norm models) -> pooling (masked mean over the valid length,
+  last valid position, or none).
 - `Classifier`: a `SequenceEncoder` and a linear decoder to the classes.
 - `RetrievalDualEncoder`: ONE `SequenceEncoder` on both documents, features
   [u, v, u * v, u - v] into an MLP (LRA's AAN retrieval).
@@ -21,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray, Shaped
 
-from lrux.blocks import Dense, Mixer, ResidualBlock
+from lrux.blocks import Dense, Mixer, Norm, ResidualBlock, make_norm
 
 POOLINGS = ("mean", "last", "none")
 
@@ -33,11 +34,16 @@ class SequenceEncoder(eqx.Module):
 
     `pooling="mean"` averages positions < length (padded token tasks; pixel tasks pass
     length = seq); `"last"` takes position length - 1; `"none"` returns all positions.
+    Positions >= length are padding: the blocks' batch statistics skip them and no pooled
+    output depends on them, so an example's result does not depend on its batch's padding.
+    `final_norm=True` normalises the last block's output (a `norm` layer) before pooling, as
+    s4's pre-norm backbones do.
     """
 
     embedding: Float[Array, "vocab d_model"] | None
     encoder: Dense | None
     blocks: tuple[ResidualBlock, ...]
+    final_norm: Norm | None
     pooling: str = eqx.field(static=True)
     remat: bool = eqx.field(static=True)
 
@@ -58,6 +64,7 @@ class SequenceEncoder(eqx.Module):
         bn_momentum: float = 0.9,
         axis_name: Hashable = "batch",
         remat: bool = False,
+        final_norm: bool = False,
         key: PRNGKeyArray,
     ):
         if depth < 1:
@@ -92,6 +99,10 @@ class SequenceEncoder(eqx.Module):
             )
             for i in range(depth)
         )
+        self.final_norm = (
+            make_norm(norm, d_model, momentum=bn_momentum, axis_name=axis_name)
+            if final_norm else None
+        )
         self.pooling = pooling
         self.remat = remat
 
@@ -119,12 +130,14 @@ class SequenceEncoder(eqx.Module):
             else [None] * len(self.blocks)
         )
         def apply(block, h, state, k):
-            return block(h, state, key=k, inference=inference)
+            return block(h, state, length=length, key=k, inference=inference)
 
         if self.remat:  # recompute each block in the backward pass: activation memory / depth
             apply = eqx.filter_checkpoint(apply)
         for block, k in zip(self.blocks, keys, strict=True):
             h, state = apply(block, h, state, k)
+        if self.final_norm is not None:
+            h, state = self.final_norm(h, state, length=length, inference=inference)
         if self.pooling == "none":
             return h, state
         if self.pooling == "last":
@@ -219,6 +232,7 @@ def make_model(
     combine: str | None = None,
     mixer_options: dict[str, Any] | None = None,
     remat: bool = False,
+    final_norm: bool = False,
     key: PRNGKeyArray,
 ) -> tuple[eqx.Module, eqx.nn.State]:
     """Build a `Classifier` (or `RetrievalDualEncoder` when `dual`) and its initial state.
@@ -227,6 +241,7 @@ def make_model(
     `make_mixer(mixer, d_model, d_state, bidirectional=..., combine=..., **mixer_options)`
     (`combine=None`: the mixer's default bidirectional form).
     `remat=True` rematerialises each block in the backward pass (less memory, more compute).
+    `final_norm=True` adds a `norm` layer after the last block (s4's pre-norm backbones).
     """
     from lrux.registry import make_mixer
 
@@ -243,7 +258,8 @@ def make_model(
             mixer_factory, depth=depth, d_model=d_model, vocab_size=vocab_size,
             channels=channels, pooling=pooling, norm=norm, prenorm=prenorm, glu=glu,
             dropout=dropout, dropout_tied=dropout_tied, bn_momentum=bn_momentum,
-            axis_name=("batch", "pair") if dual else "batch", remat=remat, key=k_enc,
+            axis_name=("batch", "pair") if dual else "batch", remat=remat,
+            final_norm=final_norm, key=k_enc,
         )
         cls = RetrievalDualEncoder if dual else Classifier
         return cls(encoder, d_model, num_classes, key=k_head)

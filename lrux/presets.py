@@ -15,11 +15,19 @@ Sources:
   ssm_lr (so our lr_factor = 1 / their lr_factor), weight decay, dropout, C init, activation
   (half_glu1 / half_glu2), `opt_config` and `dt_global` (as `param_groups`), warmup epochs,
   batch-norm momentum; S5's own bidirectional form on every task.
-- S4D: the LRA table of the S4 / S4D papers (depth, H, N = 64, dropout, lr, batch, epochs,
-  wd 0.05) with s4's configs (bidirectional on every task, PathX batch 16 and dt_min 1e-4,
-  full GLU, no weight decay on norms, biases and the embedding); A, B and the step at
-  lr 0.001 (min(lr, 0.001)), no weight decay.
-Iterations are epochs * train size / batch when a recipe is given in epochs. Every paper
+- S4D: state-spaces/s4 at b5dae46 (2022-08-10, the S4D paper's code), its
+  configs/experiment/lra/s4-lra-*.yaml with `model/layer=s4d`: layers, d_model, N 64, dropout,
+  pre/post-norm and norm type (LayerNorm on Image), a final norm after pre-norm stacks,
+  s4's bidirectional flag, full GLU, dt_min, n_ssm (2 on Image), pooling (last position on
+  Pathfinder), batch, epochs, lr, weight decay, cosine horizon (`num_training_steps`) and
+  warmup steps, bilinear discretization, the schedule from 0 to 0. Layer lr: A and B at their
+  `lr` without weight decay (lr_factor), the step at its own `lr` or, where s4 says
+  `dt: null`, at the global lr without weight decay; every other parameter (norms, biases,
+  the embedding included) AdamW at the global lr. Deliberate differences (S4D-Lin init, two
+  concatenated S4Ds as the bidirectional form, colour sCIFAR, ...) are stated with their
+  reasons in docs/results.md; benchmarks/recipe_sources.toml holds every source value.
+Iterations are epochs * (train size // batch) when a recipe is given in epochs (S5 and s4
+drop the last partial batch of an epoch). Every paper
 preset evaluates once per epoch of the training split (`eval_every=0`).
 """
 
@@ -116,14 +124,43 @@ _S5: dict[str, _S5Script] = {
                        "half", "BandCdecay", 1, 0.9, {"dt_min": 0.0001}),
 }
 
-# S4D LRA table: (depth, H, N, dropout, lr, batch, epochs, wd, prenorm, extra S4D options).
-_S4D: dict[str, tuple] = {
-    "listops": (8, 128, 64, 0.0, 0.01, 50, 40, 0.05, False, {}),
-    "text": (6, 256, 64, 0.0, 0.01, 16, 32, 0.05, True, {}),
-    "retrieval": (6, 256, 64, 0.0, 0.01, 64, 20, 0.05, True, {}),
-    "image": (6, 512, 64, 0.1, 0.01, 50, 200, 0.05, False, {}),
-    "pathfinder": (6, 256, 64, 0.0, 0.004, 64, 200, 0.05, True, {}),
-    "pathx": (6, 256, 64, 0.0, 0.0005, 16, 50, 0.05, True, {"dt_min": 0.0001}),
+
+@dataclass(frozen=True)
+class _S4Config:
+    """One s4 LRA config (b5dae46 configs/experiment/lra/s4-lra-*.yaml), in s4's own terms."""
+
+    n_layers: int
+    d_model: int
+    d_state: int
+    dropout: float
+    prenorm: bool
+    norm: str
+    layer_lr: float | dict[str, float | None]  # model.layer.lr: one lr, or per dt / A / B
+    dt_min: float
+    n_ssm: int | None  # None: one (A, B) per channel
+    decoder: str  # decoder.mode: "pool" (masked mean) or "last"
+    batch: int
+    lr: float
+    weight_decay: float
+    training_steps: int  # scheduler.num_training_steps: the cosine horizon
+    warmup_steps: int  # scheduler.num_warmup_steps (configs/scheduler/cosine_warmup.yaml: 1000)
+    epochs: int  # trainer.max_epochs
+
+
+_DT_NULL = {"dt": None, "A": 0.001, "B": 0.001}
+_S4D: dict[str, _S4Config] = {
+    "listops": _S4Config(8, 128, 64, 0.0, False, "batch", _DT_NULL, 0.001, None, "pool", 50,
+                         0.01, 0.05, 80_000, 1000, 40),
+    "text": _S4Config(6, 256, 64, 0.0, True, "batch", _DT_NULL, 0.001, None, "pool", 16, 0.01,
+                      0.05, 50_000, 1000, 32),
+    "retrieval": _S4Config(6, 256, 64, 0.0, True, "batch", _DT_NULL, 0.001, None, "pool", 64,
+                           0.01, 0.05, 50_000, 2500, 20),
+    "image": _S4Config(6, 512, 64, 0.1, False, "layer", _DT_NULL, 0.001, 2, "pool", 50, 0.01,
+                       0.05, 200_000, 1000, 200),
+    "pathfinder": _S4Config(6, 256, 64, 0.0, True, "batch", 0.001, 0.001, None, "last", 64,
+                            0.004, 0.03, 500_000, 2500, 200),
+    "pathx": _S4Config(6, 256, 64, 0.0, True, "batch", 0.0005, 0.0001, None, "pool", 16,
+                       0.0005, 0.05, 500_000, 10_000, 50),
 }
 
 # Smoke runs: short generated data (ListOps, Pathfinder, PathX) or capped real-format data,
@@ -174,6 +211,7 @@ class Preset:
     dropout: float = 0.0
     dropout_tied: bool = True
     bn_momentum: float = 0.9
+    final_norm: bool = False  # a norm after the last block (s4's pre-norm stacks)
     mixer_options: dict[str, Any] = field(default_factory=dict)
     remat: bool = False
     # optimisation
@@ -184,6 +222,7 @@ class Preset:
     weight_decay: float = 0.05
     warmup_frac: float = 0.1
     min_lr: float = 1e-7
+    schedule_steps: int = 0  # the cosine's end (s4's num_training_steps); 0: at `steps`
     grad_clip: float = 0.0
     decay_norm_bias: bool = True
     param_groups: dict[str, str] = field(default_factory=dict)  # field name -> group
@@ -193,6 +232,9 @@ class Preset:
     eval_batch_size: int = 0  # 0: batch_size
     checkpoint_every: str = "30min"  # also "N" steps, "" (only at evaluations)
     data_shards: int = 0
+    # each batch padded to its longest sequence rounded up to this multiple (0: to the
+    # task's maximum); the results do not depend on it (padding never reaches an output)
+    pad_multiple: int = 256
     # data: {"generate": kwargs of generate_listops / generate_pathfinder when the data is
     # missing, "load": kwargs of lrux.data.load_split}
     data: dict[str, Any] = field(default_factory=dict)
@@ -261,8 +303,8 @@ def _common(task: str, model: str, **overrides: Any) -> dict[str, Any]:
 
 def _s5_preset(task: str) -> Preset:
     s = _S5[task]
-    steps = s.epochs * TRAIN_SIZE[task] // s.batch
-    epoch = TRAIN_SIZE[task] // s.batch
+    epoch = TRAIN_SIZE[task] // s.batch  # s5/train.py: steps_per_epoch = int(train / bsz)
+    steps = s.epochs * epoch
     groups = dict(_S5_GROUPS[s.groups])
     return Preset(
         **_common(task, "s5", bidirectional=True, combine="shared", glu=s.activation),
@@ -275,13 +317,25 @@ def _s5_preset(task: str) -> Preset:
 
 
 def _s4d_preset(task: str) -> Preset:
-    depth, h, n, drop, lr, bs, epochs, wd, prenorm, extra = _S4D[task]
+    c = _S4D[task]
+    steps = c.epochs * (TRAIN_SIZE[task] // c.batch)  # drop_last: configs/loader/default.yaml
+    ab_lr = c.layer_lr["A"] if isinstance(c.layer_lr, dict) else c.layer_lr
+    assert not isinstance(c.layer_lr, dict) or c.layer_lr["B"] == ab_lr  # one lr_factor
+    dt_global = isinstance(c.layer_lr, dict) and c.layer_lr["dt"] is None
+    options: dict[str, Any] = {"discretization": "bilinear"}  # SSKernelDiag's default
+    if c.dt_min != 0.001:
+        options["dt_min"] = c.dt_min
+    if c.n_ssm is not None and c.n_ssm != c.d_model:
+        options["n_ssm"] = c.n_ssm
     return Preset(
-        **_common(task, "s4d", bidirectional=True, glu="full"),
-        mixer_options=dict(extra),
-        depth=depth, d_model=h, d_state=n, batch_size=bs,
-        steps=epochs * TRAIN_SIZE[task] // bs, lr=lr, lr_factor=min(lr, 0.001) / lr,
-        weight_decay=wd, dropout=drop, prenorm=prenorm, decay_norm_bias=False,
+        **_common(task, "s4d", bidirectional=True, glu="full",
+                  pooling="mean" if c.decoder == "pool" else "last"),
+        mixer_options=options, depth=c.n_layers, d_model=c.d_model, d_state=c.d_state,
+        norm=c.norm, prenorm=c.prenorm, final_norm=c.prenorm, dropout=c.dropout,
+        batch_size=c.batch, steps=steps, lr=c.lr, lr_factor=ab_lr / c.lr,
+        param_groups={"log_dt": "no_decay"} if dt_global else {},  # dt: null: the global lr
+        weight_decay=c.weight_decay, warmup_frac=c.warmup_steps / steps, min_lr=0.0,
+        schedule_steps=c.training_steps,
     )
 
 
@@ -336,6 +390,8 @@ FIELD_RANGES: dict[str, Range] = {
     "eval_every": Range(0, STEP_MAX, why="(0: once per epoch)"),
     "eval_batch_size": Range(0, why="(0: batch_size)"),
     "data_shards": Range(0, why="(0: one per process)"),
+    "pad_multiple": Range(0, why="(0: pad to the task's maximum)"),
+    "schedule_steps": Range(0, STEP_MAX, why="(0: at steps)"),
     "lr": Range(0, lo_open=True), "lr_factor": Range(0, lo_open=True),
     "warmup_frac": Range(0, 1, hi_open=True), "dropout": Range(0, 1, hi_open=True),
     "bn_momentum": Range(0, 1, hi_open=True),

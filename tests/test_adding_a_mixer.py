@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import enable_x64
-from jaxtyping import Array, Float, PRNGKeyArray, Real
+from jaxtyping import Array, Float, Int, PRNGKeyArray, Real
 from test_registry import CHECKS
 
 from lrux import signal as S
@@ -80,7 +80,11 @@ class DiagonalRealRNN(AbstractMixer):
         return jnp.exp(-jnp.exp(self.nu_log))
 
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,  # causal: padding never reaches back
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
         check_sequence(x, self.d_model, "DiagonalRealRNN")
         x = floating(x, self.B)

@@ -41,3 +41,18 @@ def test_the_whole_suite_is_the_last_step():
     assert last == ["python", "-m", "pytest"]
     readme = (ROOT / "README.md").read_text()
     assert "python -m pytest" in readme
+
+
+def test_the_docs_step_cannot_pass_with_warnings():
+    """`.ci/run` builds the site with `.ci/docs`, which runs `mkdocs build --strict` without
+    `--quiet` (with it mkdocs 1.6 does not count warnings, so strict mode never failed).
+    tests/test_site.py breaks a link in a scratch copy and sees `.ci/docs` fail."""
+    assert ["step", "docs site", "bash", ".ci/docs"] in _commands(CI / "run")
+    builds = [w for w in _commands(CI / "docs") if w[:2] == ["mkdocs", "build"]]
+    assert builds == [["mkdocs", "build", "--strict", "$@"]]
+    assert "set -euo pipefail" in (CI / "docs").read_text()
+
+
+def test_the_wheel_is_installed_in_a_fresh_venv():
+    """`.ci/check_dist.py` runs with its install check (no --no-install in CI)."""
+    assert ["step", "sdist + wheel", "python", ".ci/check_dist.py"] in _commands(CI / "run")

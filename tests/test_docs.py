@@ -1,4 +1,5 @@
-"""Every ```python block of README.md and docs/**/*.md runs, so the docs cannot rot.
+"""Every ```python block of README.md and docs/**/*.md runs, so the docs cannot rot; every
+number the README links to a JSON of benchmarks/results/ is the number in that JSON.
 
 The blocks of one file run in order in one namespace (as a reader pasting them into one
 session would), in a subprocess whose working directory is a fresh temporary folder, so
@@ -10,6 +11,7 @@ seconds is marked by an HTML comment on the line before its fence,
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +26,8 @@ MARKER = re.compile(r"^<!--\s*not-tested:\s*(?P<reason>\S.*?)\s*-->$")
 
 # what a file's blocks expect to find, made in the temporary folder before they run
 SETUP = {
-    # the README's data section reads the ListOps written by its own command, made small here
-    "README.md": [
+    # the data page reads the ListOps written by its own command, made small here
+    "docs/data.md": [
         [sys.executable, "-m", "lrux.data", "generate", "listops", "--out", "data/full",
          "--train", "64", "--val", "8", "--test", "8", "--min-length", "20",
          "--max-length", "120", "--workers", "1"],
@@ -104,9 +106,12 @@ def _env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=path, JAX_PLATFORMS="cpu", MPLBACKEND="Agg")
 
 
-# the README trains a smoke model (about 20 s on one core); the other pages are quick
+# the training page trains two smoke models (about 40 s on one core); the others are quick
+SLOW_PAGES = {"docs/training.md"}
+
+
 @pytest.mark.parametrize(
-    "rel_path", [pytest.param(f, marks=pytest.mark.slow) if f == "README.md" else f
+    "rel_path", [pytest.param(f, marks=pytest.mark.slow) if f in SLOW_PAGES else f
                  for f in DOC_FILES])
 def test_python_blocks_run(rel_path, tmp_path):
     blocks = python_blocks(rel_path)
@@ -133,10 +138,10 @@ jaxtyping.install_import_hook = lambda *args, **kwargs: contextlib.nullcontext()
 
 
 def test_runtime_checks_block(tmp_path):
-    """The README's jaxtyping paragraph: with the import hook a wrong shape is caught at the
-    call, naming the function, the parameter and the expected shape; without the hook (the
-    control) the same call passes silently."""
-    [block] = [b for b in python_blocks("README.md") if "install_import_hook" in b.source]
+    """The types page's jaxtyping paragraph: with the import hook a wrong shape is caught at
+    the call, naming the function, the parameter and the expected shape; without the hook
+    (the control) the same call passes silently."""
+    [block] = [b for b in python_blocks("docs/types.md") if "install_import_hook" in b.source]
     printed = {}
     for control in (False, True):
         source = (HOOK_CONTROL if control else "") + block.source
@@ -148,3 +153,110 @@ def test_runtime_checks_block(tmp_path):
     hooked = printed[False]
     assert "Type-check error" in hooked and "circular_law_fraction" in hooked, hooked
     assert "parameter 'radii'" in hooked and "'r'" in hooked, hooked
+
+
+# --- the README: the quickstart first, and every linked number from its JSON ---------------
+QUICKSTART = [
+    "pip install -e . && python examples/train_lra.py --task listops --preset smoke "
+    "--data-dir data --out runs/listops-smoke",
+    "pip install -e '.[dev]' && python -m pytest",
+]
+
+
+def test_readme_quickstart_comes_first_and_unchanged():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert first.splitlines() == QUICKSTART
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## Quickstart", headings
+
+
+def test_readme_is_a_front_page():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150, f"README.md has {len(lines)} lines; move detail to docs/"
+
+
+# [NUMBER](benchmarks/results/FILE.json "SELECTOR"); a link to the file on the repository's
+# site (the docs pages' form) is read from the same file here
+NUMBER_LINK = re.compile(r'\[(?P<text>[^\]]*?)\]\((?P<target>[^)\s]*benchmarks/results/[^)\s]+'
+                         r'\.json)(?:\s+"(?P<title>[^"]*)")?\)')
+SELECTOR = re.compile(r"^(?:(?P<agg>mean|min|max) )?(?P<field>[\w.\-]+)"
+                      r"(?: where (?P<filters>.+))?$")
+NUMBER = re.compile(r"^(?P<num>-?[\d,]*\.?\d+)(?P<unit>%|x)?$")
+
+
+def _dicts(obj):
+    if isinstance(obj, dict):
+        yield obj
+        obj = list(obj.values())
+    if isinstance(obj, list):
+        for item in obj:
+            yield from _dicts(item)
+
+
+def select(doc, selector: str) -> float:
+    """The number a selector names in a JSON document: `FIELD` (the one dict holding it),
+    `FIELD where KEY=VALUE, ...` (the one dict holding it with those values), and `mean`,
+    `min` or `max` before the field to reduce every match."""
+    m = SELECTOR.match(selector.strip())
+    assert m, f"not a selector: {selector!r} (FIELD [where KEY=VALUE, ...])"
+    filters = [f.strip().split("=", 1) for f in m["filters"].split(",")] if m["filters"] else []
+    values = [d[m["field"]] for d in _dicts(doc) if m["field"] in d
+              and all(k in d and str(d[k]) == v for k, v in filters)]
+    assert values, f"nothing matches {selector!r}"
+    if m["agg"] is None:
+        assert len(values) == 1, f"{selector!r} matches {len(values)} values: {values[:5]}"
+        return float(values[0])
+    return float({"mean": statistics.mean, "min": min, "max": max}[m["agg"]](values))
+
+
+def shown_matches(text: str, value: float) -> bool:
+    """`1.11x`, `100%` (of a fraction), `0.968`: the value rounded as shown."""
+    m = NUMBER.match(text.strip())
+    assert m, f"not a number: {text!r}"
+    digits = m["num"].replace(",", "")
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    scaled = value * 100 if m["unit"] == "%" else value
+    return abs(scaled - float(digits)) <= 0.5 * 10 ** -decimals + 1e-12
+
+
+def linked_numbers(rel_path: str):
+    text = (ROOT / rel_path).read_text(encoding="utf-8")
+    for m in NUMBER_LINK.finditer(text):
+        path = "benchmarks/results/" + m["target"].split("benchmarks/results/", 1)[1]
+        yield m["text"], path, m["title"]
+
+
+def test_the_number_checker_can_fail():
+    doc = {"rows": [{"L": 1024, "r": 1.5}, {"L": 4096, "r": 1.1111}], "acc": [1.0, 0.5]}
+    assert select(doc, "r where L=4096") == 1.1111 and select(doc, "max r") == 1.5
+    assert shown_matches("1.11x", 1.1111) and not shown_matches("1.12x", 1.1111)
+    assert shown_matches("75%", 0.75) and not shown_matches("76%", 0.75)
+    with pytest.raises(AssertionError, match="matches 2 values"):
+        select(doc, "r")
+
+
+def test_every_linked_number_is_its_json():
+    checked = 0
+    for rel in DOC_FILES:
+        for text, path, selector in linked_numbers(rel):
+            assert (ROOT / path).is_file(), f"{rel}: {path} does not exist"
+            if not NUMBER.match(text.strip()):
+                continue  # a link to the file itself, not a number
+            assert selector, f"{rel}: [{text}]({path}) needs a title naming its field"
+            value = select(json.loads((ROOT / path).read_text()), selector)
+            assert shown_matches(text, value), f"{rel}: {text} is {value} in {path} ({selector})"
+            checked += 1
+    print(f"{checked} linked numbers checked")
+    assert checked >= 10
+
+
+def test_course_run_times_table_is_the_json_s():
+    """docs/course.md's run-time table is what `time_notebooks.py --markdown` prints from
+    notebooks/reference/timings.json."""
+    out = subprocess.run([sys.executable, "notebooks/time_notebooks.py", "--markdown"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, env=_env())
+    assert out.returncode == 0, out.stderr
+    table = out.stdout.strip()
+    assert table.count("\n") >= 6
+    assert table in (ROOT / "docs" / "course.md").read_text(encoding="utf-8")

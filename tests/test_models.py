@@ -93,20 +93,21 @@ def test_causal_lru_classifier_ignores_padding(norm):
     assert not np.allclose(np.asarray(o3), np.asarray(out[0]), atol=1e-4)
 
 
-def test_bidirectional_model_sees_the_future():
-    model, state = make_model(mixer="lru", depth=1, d_model=8, d_state=8, num_classes=2,
-                              channels=1, pooling="last", bidirectional=True, norm="layer",
-                              key=jax.random.PRNGKey(0))
-    causal, cstate = make_model(mixer="lru", depth=1, d_model=8, d_state=8, num_classes=2,
-                                channels=1, pooling="last", norm="layer",
-                                key=jax.random.PRNGKey(0))
+def test_bidirectional_model_sees_the_future_but_not_the_padding():
+    """Position 7 of a bidirectional model sees a change at position 15 when the sequence is
+    16 long, and not when it is 8 long (positions >= 8 are padding); a causal one never."""
+    kw = dict(mixer="lru", depth=1, d_model=8, d_state=8, num_classes=2, channels=1,
+              pooling="none", norm="layer", key=jax.random.PRNGKey(0))
+    model, state = make_model(bidirectional=True, **kw)
+    causal, cstate = make_model(**kw)
     x = np.random.default_rng(0).normal(size=(1, 16, 1)).astype(np.float32)
     y = x.copy()
-    y[0, 15] += 5.0  # change only the last pixel; pool at position 7
-    n = jnp.asarray([8], jnp.int32)
-    for m, s, sees in ((model, state, True), (causal, cstate, False)):
-        a = batched_apply(m, s, jnp.asarray(x), n, key=None, inference=True)[0]
-        b = batched_apply(m, s, jnp.asarray(y), n, key=None, inference=True)[0]
+    y[0, 15] += 5.0  # change only the last pixel; read position 7
+    for length, m, s, sees in ((16, model, state, True), (16, causal, cstate, False),
+                               (8, model, state, False)):
+        n = jnp.asarray(length, jnp.int32)
+        a = m(jnp.asarray(x[0]), n, s, inference=True)[0][7]  # one example, layer norm
+        b = m(jnp.asarray(y[0]), n, s, inference=True)[0][7]
         assert (not np.allclose(np.asarray(a), np.asarray(b), atol=1e-6)) == sees
 
 
@@ -143,14 +144,15 @@ def test_dual_encoder_head_and_shared_batch_statistics():
         expect = hid @ np.asarray(model.decoder.weight, np.float64).T + np.asarray(
             model.decoder.bias)
         np.testing.assert_allclose(np.asarray(logits[i]), expect, atol=1e-4)
-    # training: the first batch norm's mean covers every position of BOTH documents
+    # training: the first batch norm's mean covers every valid position (t < length) of
+    # BOTH documents, and no padding
     _, new_state = batched_apply(model, state, jnp.asarray(x), jnp.asarray(lengths),
                                  key=None, inference=False)
     bn = model.encoder.blocks[0].norm
     emb = np.asarray(model.encoder.embedding, np.float64)[x]  # (B, 2, L, d)
+    valid = np.concatenate([emb[i, j, :n] for (i, j), n in np.ndenumerate(lengths)])
     run_mean, _ = new_state.get(bn.state_index)
-    np.testing.assert_allclose(np.asarray(run_mean), 0.1 * emb.mean(axis=(0, 1, 2)),
-                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(run_mean), 0.1 * valid.mean(axis=0), atol=1e-5)
 
 
 def test_bad_arguments_raise():

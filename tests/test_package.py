@@ -1,9 +1,14 @@
-"""Packaging contracts: one version, the lazily exported names visible to type checkers."""
+"""Packaging contracts: one version, the distribution's name and URLs, install lines that work
+in a fresh venv, the lazily exported names (of lrux and lrux.train) visible to type checkers,
+and a `--help` that does not import jax. (.ci/check_dist.py builds the wheel and installs it
+in a fresh venv outside the repository.)"""
 
 import ast
+import importlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,10 +21,12 @@ import lrux
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+DIST = "lrux-rnn"  # `lrux` on PyPI is an unrelated project (low-rank determinant updates)
+REPO = "https://github.com/lrux-rnn/lrux-rnn"
 
 
-def _init_tree() -> ast.Module:
-    return ast.parse((ROOT / "lrux" / "__init__.py").read_text())
+def _init_tree(package: str = "lrux") -> ast.Module:
+    return ast.parse((ROOT / package.replace(".", "/") / "__init__.py").read_text())
 
 
 def test_version_has_one_source():
@@ -33,7 +40,7 @@ def test_version_has_one_source():
     assert lrux.__version__ == __version__
     assert all(part.isdigit() for part in __version__.split(".")[:2]), __version__
     try:
-        installed = importlib.metadata.version("lrux")
+        installed = importlib.metadata.version(DIST)
     except importlib.metadata.PackageNotFoundError:
         return
     if Path(lrux.__file__).resolve().parent.parent == ROOT and _installed_from_root():
@@ -41,7 +48,7 @@ def test_version_has_one_source():
 
 
 def _installed_from_root() -> bool:
-    dist = importlib.metadata.distribution("lrux")
+    dist = importlib.metadata.distribution(DIST)
     url = dist.read_text("direct_url.json")
     return url is not None and json.loads(url).get("url", "").endswith(str(ROOT))
 
@@ -55,21 +62,93 @@ def test_license_is_spdx_with_its_file():
     assert not any(c.startswith("License ::") for c in project["classifiers"])  # SPDX instead
 
 
-def test_type_checking_block_matches_the_lazy_exports():
-    """Every lazily exported name is imported under TYPE_CHECKING from the same module, and
-    __all__ (a literal list, which linters and type checkers read) names exactly them."""
-    tree = _init_tree()
+def test_distribution_name_is_free_of_the_other_lrux_and_has_urls():
+    """The name on the package index is not `lrux` (another project's); the URLs sit beside
+    the paper's and point at one repository under the new name."""
+    project = PYPROJECT["project"]
+    assert project["name"] == DIST
+    urls = project["urls"]
+    assert urls["Paper"] == "https://arxiv.org/abs/2303.06349"
+    assert urls["Source"] == REPO and urls["Issues"] == f"{REPO}/issues"
+    assert urls["Documentation"] == "https://lrux-rnn.github.io/lrux-rnn/"
+    mkdocs = (ROOT / "mkdocs.yml").read_text()
+    assert f"repo_url: {REPO}\n" in mkdocs and f"site_url: {urls['Documentation']}\n" in mkdocs
+    assert PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"] == ["lrux*"]
+
+
+INSTALL = re.compile(r"pip install (?P<args>[^`\n&|;#]+)")
+
+
+def _install_lines():
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")),
+             *sorted((ROOT / "lrux").rglob("*.py")), ROOT / "mkdocs.yml"]
+    for path in files:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for m in INSTALL.finditer(line):
+                yield f"{path.relative_to(ROOT)}:{n}", m["args"].strip()
+
+
+def test_every_install_line_works_in_a_fresh_venv():
+    """`pip install lrux...` would fetch the other project: every install line of the README,
+    the docs and lrux's messages installs a checkout (`.`, `-e .`, `'.[extra]'`), a wheel,
+    the new distribution name, or a third-party package, and names only extras that exist."""
+    extras = set(PYPROJECT["project"]["optional-dependencies"])
+    seen = 0
+    for where, args in _install_lines():
+        for word in args.split():
+            word = word.strip("'\"")
+            if word.startswith("-") or not word:
+                continue
+            seen += 1
+            name, _, extra = word.partition("[")
+            assert not re.fullmatch(r"lrux(==.*)?", name), f"{where}: `pip install {args}`"
+            if name in (".", DIST) or name.endswith(".whl"):
+                wanted = set(extra.rstrip("]").split(",")) - {""}
+                assert wanted <= extras, f"{where}: no extra {wanted - extras} in pyproject"
+    assert seen >= 8
+
+
+def _type_checking_imports(tree: ast.Module) -> dict[str, str]:
     seen: dict[str, str] = {}
     for node in tree.body:
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
             for imp in node.body:
                 assert isinstance(imp, ast.ImportFrom)
                 for alias in imp.names:
+                    assert imp.module is not None
                     seen[alias.asname or alias.name] = imp.module
-    assert seen == lrux._EXPORTS
-    assert sorted(lrux.__all__) == sorted([*lrux._EXPORTS, "__version__"])
-    for name in lrux.__all__:
-        assert getattr(lrux, name) is not None
+    return seen
+
+
+@pytest.mark.parametrize("package", ["lrux", "lrux.train"])
+def test_type_checking_block_matches_the_lazy_exports(package):
+    """Every lazily exported name is imported under TYPE_CHECKING from the same module, and
+    __all__ (a literal list, which linters and type checkers read) names exactly them."""
+    module = importlib.import_module(package)
+    assert _type_checking_imports(_init_tree(package)) == module._EXPORTS
+    extra = ["__version__"] if package == "lrux" else []
+    assert sorted(module.__all__) == sorted([*module._EXPORTS, *extra])
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+        if name in module._EXPORTS:  # the object of the module that defines it
+            home = importlib.import_module(module._EXPORTS[name])
+            assert getattr(module, name) is getattr(home, name)
+
+
+def test_help_does_not_import_jax():
+    """`python -m lrux.train --help` (and lrux-train, the same main) answers from argparse
+    alone: no jax, no orbax imported (it took 3-6 s when lrux.train imported them eagerly)."""
+    code = ("import atexit, runpy, sys\n"
+            "atexit.register(lambda: print('IMPORTED', 'jax' in sys.modules, "
+            "'orbax' in sys.modules, 'lrux.train.loop' in sys.modules))\n"
+            "sys.argv = ['python -m lrux.train', '--help']\n"
+            "runpy.run_module('lrux.train', run_name='__main__')\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "usage:" in out.stdout and "--set NAME=VALUE" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "IMPORTED False False False", out.stdout[-500:]
 
 
 def test_import_lrux_stays_lazy():
@@ -91,19 +170,25 @@ USER_CODE = """\
 import jax.numpy as jnp
 
 import lrux
+from lrux.presets import get_preset
+from lrux.train import TensorBoardWriter, run
 
 reveal_type(lrux.LRU)
 reveal_type(lrux.make_mixer)
 reveal_type(lrux.linear_scan)
+reveal_type(run)
 lrux.linear_scan(jnp.ones(3), jnp.ones((4, 3)), reverse="yes")
+run(get_preset("listops", "lru", "smoke"), data_dir="d", out_dir="o",
+    writers=[TensorBoardWriter("tb")])
 """
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pyright") is None, reason="pyright is in the dev extras")
 def test_pyright_sees_the_lazy_exports(tmp_path):
-    """A user's file: pyright knows lrux.LRU, make_mixer and linear_scan (not Any), and so
-    flags a wrong argument type."""
+    """A user's file: pyright knows lrux.LRU, make_mixer, linear_scan and lrux.train.run (not
+    Any, although both packages import lazily), so it flags a wrong argument type, and
+    accepts `run(..., writers=[...])` with a list."""
     (tmp_path / "user.py").write_text(USER_CODE)
     config = {"extraPaths": [str(ROOT)], "typeCheckingMode": "basic",
               "pythonVersion": f"{sys.version_info.major}.{sys.version_info.minor}"}
@@ -116,6 +201,7 @@ def test_pyright_sees_the_lazy_exports(tmp_path):
     assert 'Type of "lrux.LRU" is "type[LRU]"' in revealed, messages
     assert "make_mixer" in revealed and "-> AbstractMixer" in revealed, messages
     assert "linear_scan" in revealed and "reverse: bool" in revealed, messages
+    assert "writers: Sequence[MetricsWriter]" in revealed, messages  # a list is accepted
     errors = [d for d in report["generalDiagnostics"] if d["severity"] == "error"]
     assert len(errors) == 1 and '"Literal[\'yes\']"' in errors[0]["message"], errors
 

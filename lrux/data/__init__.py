@@ -14,7 +14,7 @@ resumable writing with a completion marker), `ensure` (`ensure_data`), `text` / 
 import importlib
 from typing import TYPE_CHECKING
 
-from .batch import Batch, SplitSource, finish_batch
+from .batch import Batch, SplitSource, bucket_length, finish_batch, trim_batch
 from .ensure import ensure_data
 from .listops import generate_listops
 from .pathfinder import generate_pathfinder
@@ -54,6 +54,7 @@ __all__ = [
     "Split",
     "SplitSource",
     "TaskSpec",
+    "bucket_length",
     "data_present",
     "data_status",
     "delayed_recall",
@@ -67,6 +68,7 @@ __all__ = [
     "missing_data_message",
     "prepare",
     "task_spec",
+    "trim_batch",
 ]
 
 

@@ -132,3 +132,27 @@ def finish_batch(batch: dict, *, batch_size: int, kind: str, pad_to: int | None,
         labels = np.concatenate([labels, np.zeros(extra, np.int32)])
         valid[n:] = False
     return Batch(inputs=x, lengths=lengths, labels=labels, valid=valid)
+
+
+def bucket_length(longest: int, stored: int, pad_multiple: int) -> int:
+    """The sequence length a batch whose longest sequence is `longest` is padded to: that
+    rounded up to a multiple of `pad_multiple`, at most `stored` (the split's length), and
+    `stored` itself when `pad_multiple` is 0. Each length it takes compiles a step once."""
+    if pad_multiple <= 0:
+        return stored
+    return min(stored, max(1, -(-int(longest) // pad_multiple)) * pad_multiple)
+
+
+def trim_batch(batch: Batch, length: int, kind: str) -> Batch:
+    """`batch` with its sequence axis cut to `length` positions (a view of the inputs).
+
+    Only padding may be cut: every `lengths` entry must be <= `length` (ValueError
+    otherwise), so no example changes, only the zeros after it.
+    """
+    if int(np.max(batch.lengths, initial=0)) > length:
+        raise ValueError(f"trim_batch: a sequence of {int(np.max(batch.lengths))} positions "
+                         f"does not fit length={length}")
+    seq_axis = batch.inputs.ndim - 2 if kind == "pixels" else batch.inputs.ndim - 1
+    index = [slice(None)] * batch.inputs.ndim
+    index[seq_axis] = slice(0, length)
+    return batch._replace(inputs=batch.inputs[tuple(index)])

@@ -7,7 +7,14 @@ can also run one step at a time: folding `step` over the sequence from `init_sta
 
 - the static fields `d_model` and `d_state`, and the class variable `recurrent_params` (the
   field names that the paper trains at lr * lr_factor without weight decay);
-- `__call__(x, *, key=None)`, `init_state()` and `step(state, x_t)`.
+- `__call__(x, *, length=None, key=None)`, `init_state()` and `step(state, x_t)`.
+
+Padding: `length` (a scalar int, default the whole sequence) says that positions
+>= length are padding. The outputs at positions < length must not depend on the padding
+(neither its values nor how much of it there is), so that a padded batch gives every
+sequence the result it has alone. A causal mixer meets this by construction and may ignore
+`length`; a mixer that reads the future (the bidirectional forms) runs its backward pass
+from position length - 1 (`reverse_within`).
 
 A subclass that leaves one out cannot be built (TypeError when it is instantiated).
 Optional hooks, used by the signal toolkit (`lrux.signal`):
@@ -31,7 +38,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Complex, Float, Inexact, PRNGKeyArray, PyTree, Real
+from jaxtyping import Array, Complex, Float, Inexact, Int, PRNGKeyArray, PyTree, Real, Shaped
 
 from lrux.scan import SCAN_MODES, linear_scan
 
@@ -72,6 +79,17 @@ def check_choice(name: str, value: object, choices: Sequence[str], layer: str = 
 def check_scan_mode(scan_mode: str) -> None:
     """Raise ValueError unless scan_mode is one of `lrux.scan.SCAN_MODES`."""
     check_choice("scan_mode", scan_mode, SCAN_MODES)
+
+
+def reverse_within(x: Shaped[Array, "seq *rest"], length: Int[Array, ""] | int | None
+                   ) -> Shaped[Array, "seq *rest"]:
+    """x with its first `length` positions reversed along axis 0 and the rest (padding) left
+    in place: position t < length reads t' = length - 1 - t. Its own inverse; `length=None`
+    is the whole sequence (`jnp.flip`)."""
+    if length is None:
+        return jnp.flip(x, 0)
+    t = jnp.arange(x.shape[0])
+    return x[jnp.where(t < length, length - 1 - t, t)]
 
 
 def floating(x: Array, like: Array) -> Array:
@@ -160,9 +178,14 @@ class AbstractMixer(eqx.Module):
 
     @abc.abstractmethod
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
-        """The layer over one whole sequence (`key` for layers with randomness)."""
+        """The layer over one whole sequence whose positions >= `length` are padding (the
+        outputs before `length` do not depend on them); `key` for layers with randomness."""
 
     @abc.abstractmethod
     def init_state(self) -> PyTree:

@@ -13,9 +13,9 @@ from typing import ClassVar, Literal, get_args
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray, Real
+from jaxtyping import Array, Float, Int, PRNGKeyArray, Real
 
-from lrux.layers.base import AbstractMixer, check_choice, check_sequence
+from lrux.layers.base import AbstractMixer, check_choice, check_sequence, reverse_within
 
 Combine = Literal["concat", "sum"]
 COMBINES: tuple[str, ...] = get_args(Combine)
@@ -27,6 +27,9 @@ _NO_STEP = (
 
 class Bidirectional(AbstractMixer):
     """forward(x) and flip(backward(flip(x))), combined: (seq, d_model) -> (seq, d_model).
+
+    With `length`, the flips are over the first `length` positions only (`reverse_within`),
+    so the outputs before `length` do not depend on the padding after it.
 
     It reads the whole sequence, so it has no step mode and no linear system: `init_state`,
     `step` and `linear_system` raise.
@@ -75,11 +78,17 @@ class Bidirectional(AbstractMixer):
         return cls(make(k_fwd), make(k_bwd), d_model, combine=combine, key=k_proj)
 
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
         check_sequence(x, self.d_model, "Bidirectional")
-        y_fwd = self.forward(x)
-        y_bwd = jnp.flip(self.backward(jnp.flip(x, 0)), 0)
+        y_fwd = self.forward(x, length=length)
+        # the backward mixer reads the valid part backwards from position length - 1, so
+        # padding (after it in both orders) never reaches a valid output
+        y_bwd = reverse_within(self.backward(reverse_within(x, length), length=length), length)
         if self.proj is None:
             return y_fwd + y_bwd
         return jax.vmap(self.proj)(jnp.concatenate([y_fwd, y_bwd], axis=-1))

@@ -21,7 +21,7 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
+from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, Real
 
 from lrux.init import ring_init
 from lrux.layers.base import (  # noqa: F401 (check_sizes, check_sequence: old import path)
@@ -32,6 +32,7 @@ from lrux.layers.base import (  # noqa: F401 (check_sizes, check_sequence: old i
     check_sizes,
     check_step,
     floating,
+    reverse_within,
 )
 from lrux.scan import ScanMode, complex_scan_stacked, projected_complex_scan
 
@@ -136,17 +137,25 @@ def bidirectional_diagonal_recurrence(
     C2_re: Float[Array, "d_model d_state"],
     C2_im: Float[Array, "d_model d_state"],
     *,
+    length: Int[Array, ""] | int | None = None,
     scan_mode: ScanMode = "auto",
 ) -> Float[Array, "seq d_model"]:
     """y_k = Re(C x_k) + Re(C2 x'_k) + D u_k: the S5-style shared bidirectional form.
 
     x_k = lambda x_{k-1} + gain * (B u_k) runs from the start (x_{-1} = 0) and
-    x'_k = lambda x'_{k+1} + gain * (B u_k) from the end (x'_L = 0): one lambda, B and gain,
-    one B u, two readouts summed, one D.
+    x'_k = lambda x'_{k+1} + gain * (B u_k) from the end (x'_n = 0, n = `length`: positions
+    >= length are padding and never reach a valid output): one lambda, B and gain, one B u,
+    two readouts summed, one D.
     """
     bu = x @ _input_matrix(B_re, B_im, gain).T  # (seq, 2N), shared by both directions
     h_fwd = complex_scan_stacked(lam_re, lam_im, bu, mode=scan_mode)
-    h_bwd = complex_scan_stacked(lam_re, lam_im, bu, reverse=True, mode=scan_mode)
+    if length is None:
+        h_bwd = complex_scan_stacked(lam_re, lam_im, bu, reverse=True, mode=scan_mode)
+    else:  # the backward scan as a forward one over the valid part read backwards
+        h_bwd = reverse_within(
+            complex_scan_stacked(lam_re, lam_im, reverse_within(bu, length), mode=scan_mode),
+            length,
+        )
     out = h_fwd @ _output_matrix(C_re, C_im).T + h_bwd @ _output_matrix(C2_re, C2_im).T
     return out + D * x
 
@@ -184,9 +193,13 @@ class AbstractDiagonalRNN(AbstractMixer):
         return lam_re, lam_im, gain, self.B_re, self.B_im, self.C_re, self.C_im, self.D
 
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
-        """(L, H) -> (L, H) from the zero state; `key` is unused (no randomness)."""
+        """(L, H) -> (L, H) from the zero state; causal, so `length` is not needed; no `key`."""
         check_sequence(x, self.d_model, type(self).__name__)
         x = floating(x, self.B_re)
         return diagonal_recurrence(x, *self._params(), scan_mode=self.scan_mode)
@@ -294,16 +307,21 @@ class LRU(AbstractDiagonalRNN):
         return jnp.exp(self.gamma_log)
 
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
-        """Run the layer over one sequence; `key` is unused (no randomness)."""
+        """Run the layer over one sequence (the bidirectional form's backward scan starts at
+        position `length` - 1); `key` is unused (no randomness)."""
         if not self.bidirectional:
             return super().__call__(x)
         check_sequence(x, self.d_model, "LRU")
         x = floating(x, self.B_re)
         assert self.C2_re is not None and self.C2_im is not None  # set when bidirectional
         return bidirectional_diagonal_recurrence(
-            x, *self._params(), self.C2_re, self.C2_im, scan_mode=self.scan_mode
+            x, *self._params(), self.C2_re, self.C2_im, length=length, scan_mode=self.scan_mode
         )
 
     def _no_step(self) -> None:

@@ -30,7 +30,7 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray, PyTree, Real
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree, Real
 
 from lrux.layers.base import (
     AbstractMixer,
@@ -185,9 +185,13 @@ class RGLRU(AbstractMixer):
         return out
 
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
-        """Griffin recurrent block over one sequence; `key` unused."""
+        """Griffin recurrent block over one sequence; causal (`length` not needed), `key` unused."""
         check_sequence(x, self.d_model, "RGLRU")
         y = jax.nn.gelu(jax.vmap(self.linear_y)(x))
         v = self._conv(jax.vmap(self.linear_x)(x))

@@ -25,7 +25,7 @@ from typing import ClassVar, Literal, get_args
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Complex, Float, PRNGKeyArray, PyTree, Real
+from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, PyTree, Real
 
 from lrux.init import glorot_matrix
 from lrux.layers.base import (
@@ -87,9 +87,13 @@ class _DenseRNN(AbstractMixer):
         return jnp.zeros((self.d_state,), self.C.dtype)
 
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
-        """(L, H) -> (L, H), sequential scan from the zero state. `key` is unused."""
+        """(L, H) -> (L, H), sequential scan from the zero state; causal (`length` not needed)."""
         check_sequence(x, self.d_model, type(self).__name__)
 
         def body(state, gi_k):

@@ -21,7 +21,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
+from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, Real
 
 from lrux import hippo
 from lrux.layers.base import (
@@ -213,9 +213,13 @@ class S4(AbstractMixer):
         return dense_eigenvalues(self.dense()[0]).reshape(-1)
 
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
-        """FFT convolution with the Cauchy kernel, plus the D skip; `key` unused."""
+        """Causal FFT convolution with the Cauchy kernel, plus the D skip (`length` not needed)."""
         check_sequence(x, self.d_model, "S4")
         k = self.kernel(x.shape[0])
         return fft_conv(x, k.T) + self.D * x

@@ -19,7 +19,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
+from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, Real
 
 from lrux import hippo
 from lrux.layers.base import (
@@ -79,20 +79,22 @@ class S4D(AbstractMixer):
 
     Options: `init` in ("lin", "inv", "legs", "real") (S4D-Lin, S4D-Inv, S4D-LegS, S4D-Real),
     `discretization` in ("zoh", "bilinear"), `dt_min`, `dt_max` (log dt ~ U[log dt_min,
-    log dt_max], one step per channel). A, B, C are per channel; B = 1 except for S4D-LegS;
-    C ~ CN(0, 1); D ~ N(0, 1).
+    log dt_max], one step per channel), `n_ssm` (s4's option: n_ssm independent (A, B) pairs,
+    channel h using pair h mod n_ssm; None: one per channel). C and the step are per channel;
+    B = 1 except for S4D-LegS; C ~ CN(0, 1); D ~ N(0, 1).
     """
 
-    A_re_log: Float[Array, "d_model modes"]
-    A_im: Float[Array, "d_model modes"]
-    B_re: Float[Array, "d_model modes"]
-    B_im: Float[Array, "d_model modes"]
+    A_re_log: Float[Array, "n_ssm modes"]
+    A_im: Float[Array, "n_ssm modes"]
+    B_re: Float[Array, "n_ssm modes"]
+    B_im: Float[Array, "n_ssm modes"]
     C_re: Float[Array, "d_model modes"]
     C_im: Float[Array, "d_model modes"]
     D: Float[Array, " d_model"]
     log_dt: Float[Array, " d_model"]
     d_model: int = eqx.field(static=True)
     d_state: int = eqx.field(static=True)
+    n_ssm: int = eqx.field(static=True)
     init: str = eqx.field(static=True)
     discretization: hippo.Discretization = eqx.field(static=True)
 
@@ -107,6 +109,7 @@ class S4D(AbstractMixer):
         discretization: hippo.Discretization = "zoh",
         dt_min: float = 0.001,
         dt_max: float = 0.1,
+        n_ssm: int | None = None,
         key: PRNGKeyArray,
     ):
         check_sizes(d_model, d_state)
@@ -114,12 +117,16 @@ class S4D(AbstractMixer):
             raise ValueError(
                 f"S4D: d_state (N) must be even (N/2 conjugate-pair modes), got {d_state}"
             )
+        n_ssm = d_model if n_ssm is None else n_ssm
+        if not (isinstance(n_ssm, int) and n_ssm >= 1 and d_model % n_ssm == 0):
+            raise ValueError(f"S4D: n_ssm must be a positive divisor of d_model={d_model}, "
+                             f"got {n_ssm!r}")
         check_choice("init", init, hippo.S4D_INITS, "S4D")
         check_choice("discretization", discretization, tuple(hippo.DISCRETIZATIONS), "S4D")
         k_dt, k_cre, k_cim, k_d = jax.random.split(key, 4)
         a, b = hippo.s4d_init(init, d_state)
         modes = d_state // 2
-        tile = lambda v: jnp.broadcast_to(jnp.asarray(v), (d_model, modes))
+        tile = lambda v: jnp.broadcast_to(jnp.asarray(v), (n_ssm, modes))
         self.A_re_log = tile(jnp.log(jnp.asarray(-np.real(a))))
         self.A_im = tile(np.imag(a))
         self.B_re = tile(np.real(b))
@@ -131,17 +138,22 @@ class S4D(AbstractMixer):
         self.log_dt = hippo.log_dt_init(k_dt, (d_model,), dt_min, dt_max)
         self.d_model = d_model
         self.d_state = d_state
+        self.n_ssm = n_ssm
         self.init = init
         self.discretization = discretization
 
+    def _per_channel(self, x: Array) -> Array:
+        """(n_ssm, modes) -> (d_model, modes): channel h takes row h mod n_ssm (s4's repeat)."""
+        return jnp.tile(x, (self.d_model // self.n_ssm, 1))
+
     def continuous_eigenvalues(self) -> Complex[Array, "d_model modes"]:
         """Continuous-time A per channel and mode (Re A < 0 by construction)."""
-        return jax.lax.complex(-jnp.exp(self.A_re_log), self.A_im)
+        return self._per_channel(jax.lax.complex(-jnp.exp(self.A_re_log), self.A_im))
 
     def discrete(self) -> tuple[Complex[Array, "d_model modes"], Complex[Array, "d_model modes"]]:
         """(Lbar, Bbar) per channel and mode after ZOH / bilinear discretisation."""
         dt = jnp.exp(self.log_dt)[:, None]
-        b = jax.lax.complex(self.B_re, self.B_im)
+        b = self._per_channel(jax.lax.complex(self.B_re, self.B_im))
         return hippo.discretize(self.discretization, self.continuous_eigenvalues(), b, dt)
 
     def kernel(self, length: int) -> Float[Array, "d_model klen"]:
@@ -165,9 +177,13 @@ class S4D(AbstractMixer):
         return LinearSystem(lbar.reshape(-1), b, c, self.D)
 
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
-        """FFT convolution of each channel with its kernel, plus the D skip; `key` unused."""
+        """Causal FFT convolution of each channel with its kernel, plus D (`length` not needed)."""
         check_sequence(x, self.d_model, "S4D")
         k = self.kernel(x.shape[0])
         return fft_conv(x, k.T) + self.D * x

@@ -18,7 +18,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Complex, Float, PRNGKeyArray, Real
+from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, Real
 
 from lrux import hippo
 from lrux.layers.base import (
@@ -29,6 +29,7 @@ from lrux.layers.base import (
     check_sequence,
     check_sizes,
     check_step,
+    reverse_within,
 )
 from lrux.scan import ScanMode, linear_scan
 
@@ -221,9 +222,14 @@ class S5(AbstractMixer):
         return LinearSystem(lbar, bbar, scale * jax.lax.complex(self.C_re, self.C_im), self.D)
 
     def __call__(
-        self, x: Real[Array, "seq d_model"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Real[Array, "seq d_model"],
+        *,
+        length: Int[Array, ""] | int | None = None,
+        key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
-        """Parallel-scan form over one sequence; `key` unused."""
+        """Parallel-scan form over one sequence (a bidirectional S5's reversed scan starts at
+        position `length` - 1); `key` unused."""
         check_sequence(x, self.d_model, "S5")
         lbar, bbar = self.discrete()
         bu = jax.lax.complex(x @ bbar.real.T, x @ bbar.imag.T)  # (seq, modes)
@@ -231,7 +237,12 @@ class S5(AbstractMixer):
         y = self._readout(h, self.C_re, self.C_im)
         if self.bidirectional:
             assert self.C2_re is not None and self.C2_im is not None  # set when bidirectional
-            h_rev = linear_scan(lbar, bu, reverse=True, mode=self.scan_mode)
+            if length is None:
+                h_rev = linear_scan(lbar, bu, reverse=True, mode=self.scan_mode)
+            else:  # from position length - 1 backwards: the padding never reaches it
+                h_rev = reverse_within(
+                    linear_scan(lbar, reverse_within(bu, length), mode=self.scan_mode), length
+                )
             y = y + self._readout(h_rev, self.C2_re, self.C2_im)
         return y + self.D * x
 

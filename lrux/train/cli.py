@@ -136,7 +136,8 @@ def check_tensorboard(logdir: str | None) -> None:
         import tensorboardX  # noqa: F401
     except ImportError:
         raise ConfigError("--tensorboard needs tensorboardX, which is not installed: pip "
-                          "install tensorboardX (or the project's tensorboard extra)") from None
+                          "install -e '.[tensorboard]' in a checkout of lrux (or pip install "
+                          "tensorboardX)") from None
     parent = logdir
     while parent and not os.path.exists(parent):
         parent = os.path.dirname(parent.rstrip(os.sep))

@@ -86,17 +86,40 @@ def _loader(split, *, batch_size, seed, train, shard_index, shard_count):
     )
 
 
+def _global_longest(batch: lra.Batch) -> int:
+    """The longest sequence of the global batch (every process's part; one int gathered)."""
+    local = int(np.max(batch.lengths, initial=0))
+    if jax.process_count() == 1:
+        return local
+    from jax.experimental import multihost_utils
+
+    return int(np.max(multihost_utils.process_allgather(np.asarray(local, np.int32))))
+
+
+def bucketed(batch: lra.Batch, kind: str, pad_multiple: int) -> lra.Batch:
+    """`batch` cut to the bucket of its global longest sequence (`lrux.data.bucket_length`:
+    rounded up to `pad_multiple`; unchanged when 0). Every process cuts to the same length,
+    so the parts still form one global array; only padding is cut."""
+    if pad_multiple <= 0:
+        return batch
+    stored = batch.inputs.shape[-2 if kind == "pixels" else -1]
+    length = lra.bucket_length(_global_longest(batch), stored, pad_multiple)
+    return batch if length == stored else lra.trim_batch(batch, length, kind)
+
+
 class ShardedIterator:
     """This process's part of the training stream: `data_shards` grain loaders in all (0 =
     one per process), of which this process reads its contiguous `data_shards / n_proc`,
-    each `batch_size / data_shards` rows per step, concatenated in shard order.
+    each `batch_size / data_shards` rows per step, concatenated in shard order, then cut to
+    the bucket of the global batch's longest sequence (`pad_multiple`, see `bucketed`).
 
     The global batch is therefore the same for any process count that divides
     `data_shards`: a run on 2 processes sees exactly the batches of a run on 1 process with
     `data_shards=2`. The state is the list of the loaders' states.
     """
 
-    def __init__(self, split, batch_size: int, data_shards: int, *, seed: int):
+    def __init__(self, split, batch_size: int, data_shards: int, *, seed: int,
+                 pad_multiple: int = 0):
         n_proc, pid = jax.process_count(), jax.process_index()
         shards = data_shards or n_proc
         if shards % n_proc or batch_size % shards:
@@ -105,6 +128,7 @@ class ShardedIterator:
                 f"and divide batch_size={batch_size}"
             )
         per = shards // n_proc
+        self.kind, self.pad_multiple = split.spec.kind, pad_multiple
         self.iterators = [
             iter(_loader(split, batch_size=batch_size // shards, seed=seed, train=True,
                          shard_index=pid * per + i, shard_count=shards))
@@ -113,9 +137,9 @@ class ShardedIterator:
 
     def __next__(self) -> Any:
         parts = [next(it) for it in self.iterators]
-        if len(parts) == 1:
-            return parts[0]
-        return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
+        batch = parts[0] if len(parts) == 1 else jax.tree_util.tree_map(
+            lambda *xs: np.concatenate(xs), *parts)
+        return bucketed(batch, self.kind, self.pad_multiple)
 
     def get_state(self) -> list:
         return [encode_state(it.get_state()) for it in self.iterators]
@@ -130,8 +154,10 @@ class ShardedIterator:
             it.set_state(decode_state(st))
 
 
-def evaluate(model, bn_state, split, *, batch_size: int, mesh, eval_step, seed: int) -> dict:
-    """Loss and accuracy over the WHOLE split (padding rows masked by `valid`).
+def evaluate(model, bn_state, split, *, batch_size: int, mesh, eval_step, seed: int,
+             pad_multiple: int = 0) -> dict:
+    """Loss and accuracy over the WHOLE split (padding rows masked by `valid`), each batch
+    cut to the bucket of its longest sequence (`pad_multiple`, see `bucketed`).
 
     Each process reads its shard; processes whose shard has fewer batches feed all-invalid
     batches so that every process runs the same number of steps.
@@ -152,6 +178,7 @@ def evaluate(model, bn_state, split, *, batch_size: int, mesh, eval_step, seed: 
                     split, batch_size=local_bs, seed=seed, train=False, shard_index=0,
                     shard_count=1)))
             batch = template._replace(valid=np.zeros_like(template.valid))
+        batch = bucketed(batch, split.spec.kind, pad_multiple)
         out = eval_step(model, bn_state, global_batch(batch, mesh))
         totals += np.array([float(fetch(x)) for x in out])
     loss_sum, correct, count = totals

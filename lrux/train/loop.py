@@ -17,6 +17,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -34,7 +35,7 @@ from lrux.train.feed import (
     evaluate,
     load_splits,
 )
-from lrux.train.metrics import MetricsLog, write_json
+from lrux.train.metrics import MetricsLog, MetricsWriter, write_json
 from lrux.train.rundir import COMPARED, RunDir, check_resume_config
 from lrux.train.sharding import fetch, global_batch, make_mesh
 from lrux.train.signals import Interrupted, StopSignals, any_process, phase
@@ -118,7 +119,7 @@ class _Training:
         self.train_step = make_train_step(setup.tx, mesh)
         self.eval_step = make_eval_step(mesh)
         self.it = ShardedIterator(splits["train"], preset.batch_size, preset.data_shards,
-                                  seed=seed)
+                                  seed=seed, pad_multiple=preset.pad_multiple)
         self.ckpt = ckpt
         self.log = MetricsLog(run_dir.path, enabled=self.primary, writers=writers)
         self.eval_every = preset.eval_interval(len(splits["train"]))
@@ -281,7 +282,7 @@ class _Training:
     def _evaluate(self, state: TrainState, split: str) -> dict[str, Any]:
         return evaluate(state.model, state.bn_state, self.splits[split],
                         batch_size=self.eval_bs, mesh=self.mesh, eval_step=self.eval_step,
-                        seed=self.seed)
+                        seed=self.seed, pad_multiple=self.preset.pad_multiple)
 
     def _evaluate_and_save(self, done: int, state: TrainState) -> None:
         val = self._evaluate(state, "val")
@@ -337,7 +338,7 @@ def run(
     allow_steps_change: bool = False,
     exit_at_step: int | None = None,
     progress: bool | None = None,
-    writers: tuple = (),
+    writers: Sequence[MetricsWriter] = (),
 ) -> dict[str, Any]:
     """Train `preset` and return the summary (also written to `out_dir/summary.json`).
 
@@ -345,10 +346,11 @@ def run(
     (parameters, batch-norm and optimiser state, RNG key, data-iterator position, metrics
     file), after checking that the configuration is the one the run was started with
     (`allow_steps_change=True` accepts a new step count): the preset and seed before any
-    data is read, the data after. `writers` receive every metrics record
-    (`writer.write(record)`, `writer.close()`; e.g. `lrux.train.TensorBoardWriter`).
-    One process at a time per `out_dir` (`out_dir/lrux.lock`). `exit_at_step` kills the
-    process right after that step (the test hook of a crash).
+    data is read, the data after. `writers` (a list or tuple) receive the run's config
+    (`write_config`, if they have it) and every metrics record (`write(record)`, `close()`;
+    e.g. `lrux.train.TensorBoardWriter`, `WandbWriter`). One process at a time per
+    `out_dir` (`out_dir/lrux.lock`). `exit_at_step` kills the process right after that step
+    (the test hook of a crash).
     Raises `NonFiniteLoss`, `Interrupted` (SIGTERM / SIGINT, after saving), `MissingData`,
     `ConfigError` / `DataError` for a user's mistake, `CheckpointError` when a save fails,
     `WriteError` when another file of the run cannot be written.
@@ -421,6 +423,7 @@ def _run(t: _Training, setup, data_dir, previous, *, resume, allow_steps_change,
         state, start = t.restore(setup.state, resume)
         if t.primary:
             write_json(run_dir.config, t.config)
+            t.log.write_config(t.config)
         with StopSignals() as stop:
             state = t.train(state, start, stop, exit_at_step=exit_at_step)
         with phase("while evaluating the test split at the best checkpoint", "the training "

@@ -1,8 +1,9 @@
-"""Run-directory files and metrics writers.
+"""Run-directory files: `metrics.jsonl`, config.json and summary.json.
 
-`metrics.jsonl` (one JSON object per line) is the source of truth; other writers
-(`TensorBoardWriter`, or anything with `write(record)` and `close()`, e.g. a wandb adapter)
-receive the same records. config.json and summary.json are written atomically.
+`metrics.jsonl` (one JSON object per line) is the source of truth; the writers of
+`lrux.train.writers` (`TensorBoardWriter`, `WandbWriter`, or anything with `write(record)`
+and `close()`) receive the same records, and the run's config through `write_config`.
+config.json and summary.json are written atomically.
 """
 
 import contextlib
@@ -11,17 +12,15 @@ import math
 import os
 import warnings
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from lrux.errors import ConfigError, WriteError
 
+# the writers moved to lrux.train.writers; imported from here too, as before
+from lrux.train.writers import MetricsWriter, TensorBoardWriter
 
-class MetricsWriter(Protocol):
-    """What `lrux.train.run(..., writers=...)` accepts."""
-
-    def write(self, record: dict[str, Any]) -> None: ...
-
-    def close(self) -> None: ...
+__all__ = ["MetricsLog", "MetricsWriter", "TensorBoardWriter", "parse_records", "read_metrics",
+           "write_json", "write_text"]
 
 
 def _clean(value: Any) -> Any:
@@ -38,7 +37,8 @@ class MetricsLog:
     past a restored checkpoint so a resumed run's file equals an uninterrupted run's.
     """
 
-    def __init__(self, run_dir: str, *, enabled: bool = True, writers: Iterable = ()):
+    def __init__(self, run_dir: str, *, enabled: bool = True,
+                 writers: Iterable[MetricsWriter] = ()):
         self.path = os.path.join(run_dir, "metrics.jsonl")
         self.enabled = enabled
         self.writers = list(writers) if enabled else []
@@ -50,6 +50,16 @@ class MetricsLog:
         _append(self.path, line)
         for w in self.writers:
             w.write(dict(record))
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        """Hand the run's config (as config.json holds it) to each writer that takes one."""
+        if not self.enabled:
+            return
+        plain = json.loads(json.dumps(config, default=str))
+        for w in self.writers:
+            write_config = getattr(w, "write_config", None)
+            if callable(write_config):
+                write_config(plain)
 
     def records(self) -> list[dict[str, Any]]:
         """The records written so far (see `parse_records`)."""
@@ -79,29 +89,6 @@ class MetricsLog:
     def close(self) -> None:
         for w in self.writers:
             w.close()
-
-
-class TensorBoardWriter:
-    """Scalars `SPLIT/KEY` (loss, accuracy, lr, steps_per_sec) at each record's step, written
-    with tensorboardX (`pip install 'lrux[tensorboard]'`)."""
-
-    def __init__(self, logdir: str):
-        try:
-            from tensorboardX import SummaryWriter
-        except ImportError as e:
-            raise ImportError("TensorBoardWriter needs tensorboardX: pip install "
-                              "'lrux[tensorboard]' (or tensorboardX)") from e
-        self.writer = SummaryWriter(logdir)
-
-    def write(self, record: dict[str, Any]) -> None:
-        split, step = record.get("split", "train"), int(record.get("step", 0))
-        for key, value in record.items():
-            if key not in ("step", "split") and isinstance(value, int | float):
-                self.writer.add_scalar(f"{split}/{key}", float(value), step)
-        self.writer.flush()
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 def _append(path: str, line: str) -> None:

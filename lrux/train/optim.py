@@ -5,7 +5,8 @@ Groups come from parameter paths, not per-model lists: a leaf belongs to group
 ClassVar (LRU: nu_log, theta_log, gamma_log, B_re, B_im; SSMs: A, B, step). Recurrent
 leaves get lr * lr_factor and no weight decay. Every other leaf gets lr with weight decay
 (`"decay"`, the paper's wording); with `decay_norm_bias=False` norm parameters, biases and the
-token embedding are moved to a `"no_decay"` group at lr without weight decay (s4's groups).
+token embedding are moved to a `"no_decay"` group at lr without weight decay (s4's groups
+since 2023; its S4D-era configs decay them).
 
 `group_overrides` moves recurrent fields by name to another group, as S5's run scripts do
 (`opt_config`, `dt_global`): e.g. `{"B_re": "decay", "B_im": "decay"}` trains S5's B at the
@@ -13,7 +14,8 @@ global lr with weight decay, `{"log_dt": "decay"}` its step; `"recurrent_decay"`
 lr * lr_factor with weight decay.
 
 Schedule: linear warmup from `min_lr` (1e-7) over `warmup_frac` (10%) of the steps, then
-cosine decay to `min_lr`.
+cosine decay to `min_lr` at the last step, or at `schedule_steps` when that is set (s4's
+`num_training_steps`, which may lie beyond the run's last step).
 """
 
 from collections.abc import Mapping
@@ -84,14 +86,24 @@ def param_labels(
     )
 
 
-def warmup_cosine(peak: float, steps: int, *, warmup_frac: float = 0.1, min_lr: float = 1e-7):
-    """Linear warmup from min_lr to peak over warmup_frac * steps, cosine to min_lr at steps."""
-    warmup = int(warmup_frac * steps)
+def warmup_cosine(
+    peak: float,
+    steps: int,
+    *,
+    warmup_frac: float = 0.1,
+    min_lr: float = 1e-7,
+    schedule_steps: int = 0,
+):
+    """Linear warmup from min_lr to peak over round(warmup_frac * steps) steps, then cosine to
+    min_lr at `schedule_steps` (0: at `steps`), held there after."""
+    if schedule_steps < 0:
+        raise ValueError(f"schedule_steps must be >= 0 (0: the run's steps), got {schedule_steps}")
+    warmup = round(warmup_frac * steps)
     return optax.warmup_cosine_decay_schedule(
         init_value=min_lr,
         peak_value=peak,
         warmup_steps=warmup,
-        decay_steps=max(steps, warmup + 1),
+        decay_steps=max(schedule_steps or steps, warmup + 1),
         end_value=min_lr,
     )
 
@@ -108,13 +120,15 @@ def make_optimizer(
     grad_clip: float = 0.0,
     decay_norm_bias: bool = True,
     group_overrides: Mapping[str, str] | None = None,
+    schedule_steps: int = 0,
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
     """The optimiser for `model` and the base learning-rate schedule (for logging).
 
     Returns a transformation to use on `eqx.filter(model, eqx.is_inexact_array)`.
     """
-    base = warmup_cosine(lr, steps, warmup_frac=warmup_frac, min_lr=min_lr)
-    recurrent = warmup_cosine(lr * lr_factor, steps, warmup_frac=warmup_frac, min_lr=min_lr)
+    sched = dict(warmup_frac=warmup_frac, min_lr=min_lr, schedule_steps=schedule_steps)
+    base = warmup_cosine(lr, steps, **sched)
+    recurrent = warmup_cosine(lr * lr_factor, steps, **sched)
     labels = param_labels(
         model, decay_norm_bias=decay_norm_bias, group_overrides=group_overrides
     )

@@ -26,6 +26,7 @@ RESUME_MAY_CHANGE = (
     "preset.log_every", "preset.eval_batch_size", "preset.checkpoint_every",
     "preset.eval_every", "preset.data.load.progress", "preset.data.load.workers",
     "preset.data.generate.", "data_dir",
+    "preset.pad_multiple",  # padding never reaches a result (lrux.train.feed.bucketed)
 )
 COMPARED = ("preset", "seed", "task_spec", "split_sizes", "data_fingerprint")
 

@@ -96,6 +96,7 @@ def build_model(preset: Preset, spec: Any, *, key: PRNGKeyArray) -> tuple[eqx.Mo
         combine=None if preset.combine == "default" else preset.combine,
         mixer_options=opts,
         remat=preset.remat,
+        final_norm=preset.final_norm,
         key=key,
     )
 
@@ -172,7 +173,7 @@ def preset_optimizer(model: eqx.Module, preset: Preset):
         model, lr=preset.lr, lr_factor=preset.lr_factor, weight_decay=preset.weight_decay,
         steps=preset.steps, warmup_frac=preset.warmup_frac, min_lr=preset.min_lr,
         grad_clip=preset.grad_clip, decay_norm_bias=preset.decay_norm_bias,
-        group_overrides=preset.param_groups,
+        group_overrides=preset.param_groups, schedule_steps=preset.schedule_steps,
     )
 
 
