@@ -175,9 +175,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv=None, prog: str | None = None) -> int:
+    args = parse_args(argv, prog)  # --help answers here, before jax is imported
     from lrux.train.signals import interrupts_as_errors
 
-    args = parse_args(argv, prog)
     shown, warnings.showwarning = warnings.showwarning, _show_warning  # one line each
     try:
         with interrupts_as_errors():
