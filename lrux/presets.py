@@ -320,6 +320,7 @@ def _s4d_preset(task: str) -> Preset:
     c = _S4D[task]
     steps = c.epochs * (TRAIN_SIZE[task] // c.batch)  # drop_last: configs/loader/default.yaml
     ab_lr = c.layer_lr["A"] if isinstance(c.layer_lr, dict) else c.layer_lr
+    assert ab_lr is not None  # A and B always have their own lr in s4's configs
     assert not isinstance(c.layer_lr, dict) or c.layer_lr["B"] == ab_lr  # one lr_factor
     dt_global = isinstance(c.layer_lr, dict) and c.layer_lr["dt"] is None
     options: dict[str, Any] = {"discretization": "bilinear"}  # SSKernelDiag's default

@@ -96,8 +96,8 @@ def lru_from_scratch(p, u):
 
 # %%
 H, N, L = 4, 32, 256
-lru = lrux.LRU(H, N, r_min=0.9, r_max=0.999, key=jax.random.key(0))
-u = jax.random.normal(jax.random.key(1), (L, H))
+lru = lrux.LRU(H, N, r_min=0.9, r_max=0.999, key=course.key(0))
+u = jax.random.normal(course.key(1), (L, H))
 y_ours, y_lrux = lru_from_scratch(lru, u), lru(u)
 print("max |ours - lrux.LRU| =", float(jnp.abs(y_ours - y_lrux).max()),
       "  output scale", float(jnp.abs(y_lrux).max()))
@@ -151,11 +151,25 @@ assert jnp.allclose(y_conv, y_lrux, atol=1e-4 * float(jnp.abs(y_lrux).max()))
 #
 # <details><summary>Answer</summary>
 #
-# $r^k = e^{k \ln r} \approx e^{-k(1-r)}$, so the memory is about $1/(1 - r) = 1000$ steps;
-# one period is $2\pi/\theta \approx 126$ steps. With $\theta \to 0$ the kernel stops
-# oscillating and is a plain exponential decay. The title prints both numbers for the values
-# actually used.
+# $r^k = e^{k \ln r} \approx e^{-k(1-r)}$, so the memory is about $1/(1 - r) = 1000$ steps
+# ($0.999^{1000} = 0.368$, against $1/e = 0.368$); one period is $2\pi/\theta \approx 126$
+# steps. With $\theta \to 0$ the kernel stops oscillating and is a plain exponential decay.
+# The title prints both numbers for the values actually used (the slider's readout is $x$ in
+# $r = 1 - 10^{-x}$; $x = 3$ is $r = 0.999$).
 # </details>
+
+# %% jupyter={"source_hidden": true}
+# the answer's numbers, checked (click to expand)
+course.claims(
+    "1.2's answer",
+    ("memory 1/(1 - r) = 1000 steps at r = 0.999", round(1 / (1 - 0.999)) == 1000, 1 / (1 - 0.999)),
+    ("0.999^1000 = 0.368 = 1/e to 3 digits",
+     f"{0.999**1000:.3f}" == f"{math.exp(-1):.3f}" == "0.368", (0.999**1000, math.exp(-1))),
+    ("one period 2 pi / 0.05 is about 126 steps", round(2 * math.pi / 0.05) == 126,
+     2 * math.pi / 0.05),
+    ("the slider at x = 3 is r = 0.999, shown as such",
+     course.fmt_r(course.r_of_digits(3.0)) == "0.999", course.fmt_r(course.r_of_digits(3.0))),
+)
 
 # %%
 KLEN = 256 if SMALL else 4096  # fixed length: a new slider value never recompiles
@@ -207,7 +221,7 @@ def kernel_yours(lam, B, C, length):
     raise NotImplementedError  # your code here
 
 
-course.check_kernel(kernel_yours)
+course.check_kernel(kernel_yours)  # prints one line: correct, not attempted, or not yet
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 # Reference solution (a teacher hides it with LRUX_HIDE_SOLUTIONS=1)
@@ -228,6 +242,11 @@ if kernel_solution:
 # and $\bullet$ is associative, so all $L$ states can be computed by a parallel prefix scan in
 # $O(\log L)$ sequential depth instead of $L$ (the paper's appendix code does exactly this).
 # A tanh RNN cannot do this: $\tanh$ does not compose into one step.
+#
+# The simplest parallel scan doubles its reach at every level: at level $d$, every position
+# $k \ge 2^d$ combines its running pair with the pair of position $k - 2^d$; after
+# $\lceil \log_2 L \rceil$ levels position $k$ holds the composition of steps $1, \dots, k$,
+# i.e. $x_k$. Each level is **one** vectorised `combine` over all positions:
 
 # %%
 def combine(left, right):
@@ -236,15 +255,96 @@ def combine(left, right):
     return a_j * a_i, a_j * b_i + b_j
 
 
+def doubling_scan(a, b):
+    """All states x_1..x_L of x_k = a_k x_{k-1} + b_k (x_0 = 0) in ceil(log2 L) levels."""
+    levels, shift = 0, 1
+    while shift < a.shape[0]:
+        a_left = jnp.concatenate([jnp.ones_like(a[:shift]), a[:-shift]])  # the pair at k - shift
+        b_left = jnp.concatenate([jnp.zeros_like(b[:shift]), b[:-shift]])  # (identity before 1)
+        a, b = combine((a_left, b_left), (a, b))
+        levels, shift = levels + 1, 2 * shift
+    return b, levels
+
+
 lam = lru.eigenvalues()
 bu = (u @ (lru.B_re + 1j * lru.B_im).T) * jnp.exp(lru.gamma_log)  # (L, N): gamma B u_k
-_, x_parallel = jax.lax.associative_scan(combine, (jnp.broadcast_to(lam, bu.shape), bu))
+lams = jnp.broadcast_to(lam, bu.shape)
 x_sequential = jax.lax.scan(lambda x, b: (lam * x + b,) * 2, jnp.zeros_like(lam), bu)[1]
-assert jnp.allclose(x_parallel, x_sequential, atol=1e-4)
+x_doubling, levels = doubling_scan(lams, bu)
+_, x_parallel = jax.lax.associative_scan(combine, (lams, bu))
 x_lrux = lrux.linear_scan(lam, bu, mode="parallel")  # lrux's engine (also "sequential",
-assert jnp.allclose(x_lrux, x_sequential, atol=1e-4)  # "chunked", "native": same states)
-print("parallel scan == sequential scan == lrux.linear_scan:",
-      float(jnp.abs(x_parallel - x_sequential).max()), float(jnp.abs(x_lrux - x_sequential).max()))
+for x in (x_doubling, x_parallel, x_lrux):  # "chunked", "native": the same states)
+    assert jnp.allclose(x, x_sequential, atol=1e-4)
+print(f"L = {L}: {levels} levels of the doubling scan; doubling, jax.lax.associative_scan and "
+      f"lrux.linear_scan == the sequential scan (max differences "
+      f"{float(jnp.abs(x_doubling - x_sequential).max()):.1e}, "
+      f"{float(jnp.abs(x_parallel - x_sequential).max()):.1e}, "
+      f"{float(jnp.abs(x_lrux - x_sequential).max()):.1e})")
+
+# %% [markdown]
+# The figure draws the doubling scan for $L = 16$: a dot is a running pair, a line a
+# `combine`. Every level is one parallel step, so the depth is 4, where the sequential
+# recurrence needs 15 steps after the first; the price is more work, $L \log_2 L$ combines
+# instead of $L$. `jax.lax.associative_scan` uses a work-efficient variant of the same idea
+# (its docstring cites Blelloch 1990): $O(L)$ combines in about $2 \log_2 L$ levels, each
+# level one vectorised call of `combine`; the cell below counts those calls.
+#
+# **Predict.** How many levels does the doubling scan need for PathX's $L = 16{,}384$, and how
+# many sequential steps does the recurrence need?
+#
+# <details><summary>Answer</summary>
+#
+# $\log_2 16384 = 14$ levels, against 16,383 sequential steps after the first: one level is
+# an elementwise product and sum over all $16{,}384 \times N$ numbers, which a GPU does at
+# once. On a CPU with a few cores the sequential scan is often as fast (lrux picks its
+# `scan_mode` by backend; `benchmarks/bench_lru.py` measures them).
+# </details>
+
+# %% jupyter={"source_hidden": true}
+# the figure: plotting code (click to expand)
+def draw_doubling_tree(length=16):
+    fig, ax = course.figure(1, width=11, height=3.6)
+    depth = math.ceil(math.log2(length))
+    for d in range(depth):
+        shift = 2**d
+        for k in range(length):
+            ax.plot([k, k], [d, d + 1], color="0.8", lw=1, zorder=1)  # the pair carried down
+            if k >= shift:
+                ax.plot([k - shift, k], [d, d + 1], color=course.COLORS["lru"], lw=1.2, zorder=2)
+    for d in range(depth + 1):
+        ax.scatter(range(length), [d] * length, s=18, color="k", zorder=3)
+    ax.set_ylim(depth + 0.4, -0.4)
+    ax.set_yticks(range(depth + 1), ["inputs (a_k, b_k)"] + [f"level {d + 1}" for d in range(depth)])
+    ax.set_xticks(range(length), [str(k + 1) for k in range(length)])
+    ax.set_xlabel("position k (after the last level it holds x_k)")
+    ax.set_title(f"doubling scan, L = {length}: {depth} levels of parallel combines "
+                 f"(blue) instead of {length - 1} sequential steps", fontsize=10)
+    return fig
+
+
+_ = course.show(draw_doubling_tree())
+
+# %% jupyter={"source_hidden": true}
+# the text's numbers, checked (click to expand)
+calls = []
+
+
+def counting_combine(left, right):
+    calls.append(1)
+    return combine(left, right)
+
+
+jax.make_jaxpr(lambda a, b: jax.lax.associative_scan(counting_combine, (a, b)))(lams, bu)
+course.claims(
+    "1.3",
+    ("the doubling scan over L steps takes ceil(log2 L) levels",
+     levels == math.ceil(math.log2(L)), f"{levels} levels at L = {L}"),
+    ("L = 16 takes 4 levels", doubling_scan(jnp.ones(16), jnp.ones(16))[1] == 4,
+     doubling_scan(jnp.ones(16), jnp.ones(16))[1]),
+    ("L = 16,384 takes 14 levels", math.ceil(math.log2(16384)) == 14, math.log2(16384)),
+    ("associative_scan calls combine about 2 log2 L times",
+     abs(len(calls) - 2 * math.log2(L)) <= 2, f"{len(calls)} calls at L = {L}"),
+)
 
 # %% [markdown]
 # ## 1.4 The zoo: every layer of the paper by name
@@ -258,16 +358,16 @@ print("parallel scan == sequential scan == lrux.linear_scan:",
 for name in lrux.mixer_names():
     print(f"{name:16s} {lrux.MIXERS[name].description}")
 
-x = jax.random.normal(jax.random.key(2), (64, H))
+x = jax.random.normal(course.key(2), (64, H))
 for name in ("lru", "rnn-tanh", "s4d"):
-    mixer = lrux.make_mixer(name, H, 16, key=jax.random.key(3))
+    mixer = lrux.make_mixer(name, H, 16, key=course.key(3))
     _, y_steps = jax.lax.scan(lambda s, x_k, m=mixer: m.step(s, x_k), mixer.init_state(), x)
     y_call = mixer(x)
     err = float(jnp.abs(y_steps - y_call).max() / jnp.abs(y_call).max())
     print(f"{name}: |step by step - full call| / |output| = {err:.1e}")
     assert err < 1e-4, (name, err)
 
-batch = jax.random.normal(jax.random.key(4), (8, 64, H))
+batch = jax.random.normal(course.key(4), (8, 64, H))
 print("vmap over a batch:", batch.shape, "->", jax.vmap(lru)(batch).shape)
 
 # %% [markdown]

@@ -76,12 +76,12 @@ def reach(f, u):
 
 
 H, N = 4, 64
-L = 64 if SMALL else 512  # fixed: the sliders below never change a shape
-rnn = lrux.make_mixer("rnn-tanh", H, N, key=jax.random.key(0))
-u = jax.random.normal(jax.random.key(1), (1, L, H))  # what signal.gradient_reach draws
+L = 256 if SMALL else 512  # fixed: the sliders below never change a shape (> 200: the answer)
+rnn = lrux.make_mixer("rnn-tanh", H, N, key=course.key(0))
+u = jax.random.normal(course.key(1), (1, L, H))  # what signal.gradient_reach draws
 assert jnp.allclose(tanh_rnn(rnn.A, rnn.B, rnn.C, rnn.D, u[0]), rnn(u[0]), atol=1e-5)
 g_ours = reach(lambda z: tanh_rnn(rnn.A, rnn.B, rnn.C, rnn.D, z), u[0])
-g_lrux = signal.gradient_reach(rnn, L, key=jax.random.key(1), num_samples=1)
+g_lrux = signal.gradient_reach(rnn, L, key=course.key(1), num_samples=1)
 assert jnp.allclose(g_ours, g_lrux, rtol=1e-4, atol=1e-7)
 print(f"reach at k = 0, 1, 10, 50: {np.asarray(g_ours[jnp.array([0, 1, 10, 50])])}")
 
@@ -109,7 +109,7 @@ def linear_reach(A, B, C, length):
     return jax.lax.scan(body, B, None, length=length)[1]
 
 
-lin = lrux.make_mixer("linear-dense", H, N, key=jax.random.key(0))
+lin = lrux.make_mixer("linear-dense", H, N, key=course.key(0))
 assert jnp.array_equal(lin.A, rnn.A) and jnp.array_equal(lin.B, rnn.B)
 stable = eqx.tree_at(lambda m: m.A, lin, 0.9 * lin.A / np.abs(np.linalg.eigvals(lin.A)).max())
 K = signal.kernel(stable, L)  # lrux's closed form Re(C A^k B)
@@ -130,18 +130,21 @@ assert jnp.allclose(linear_reach(stable.A, stable.B, stable.C, L),
 # <details><summary>Answer</summary>
 #
 # (1) Only the linear one: with $\sigma = 1$ the tanh units saturate (the title gives the mean
-# $\tanh'$, well below 1) and the reach of the tanh RNN falls by many orders of magnitude
-# within a few dozen steps. (2) With small inputs the state stays near zero, $\tanh' \approx
-# 1$, and the tanh curve comes close to the linear one: the linearisation is exact in the
-# limit $\sigma \to 0$.
+# $\tanh'$, below 0.6) and the reach of the tanh RNN falls by more than six orders of
+# magnitude within 200 steps (by two within the first 50), while the linear reach at
+# $k = 200$ is still more than 1% of its start. (2) With small inputs the state stays near
+# zero, $\tanh' \approx 1$, and over the first 200 steps the tanh curve stays within a factor
+# of 3 of the linear one (at $\sigma = 1$ it fell a million times below it): the
+# linearisation is exact in the limit $\sigma \to 0$.
 # (3) The linear reach grows like $\rho^k$ (an unstable layer: its state explodes too); the
-# tanh RNN stays bounded, because saturation caps it, so $\tanh$ "fixes" instability only by
-# forgetting.
+# tanh RNN's stays within 10 times its largest value in the first 10 steps, because
+# saturation caps it, so $\tanh$ "fixes" instability only by forgetting. (The cell below
+# checks these numbers on this draw.)
 # </details>
 
 # %%
 rho_glorot = float(np.abs(np.linalg.eigvals(np.asarray(rnn.A))).max())
-u_reach = jax.random.normal(jax.random.key(2), (8, L, H))
+u_reach = jax.random.normal(course.key(2), (8, L, H))
 
 
 @jax.jit
@@ -191,6 +194,31 @@ _ = Live(draw_reach, {
     "sigma": course.float_slider(1.0, -2, 1, 0.05, "input scale sigma", log=True),
 })
 
+# %% jupyter={"source_hidden": true}
+# the answer's numbers, checked on this draw (click to expand)
+g_tanh, g_lin, slope = (np.asarray(v) for v in reach_curves(0.99, 1.0))
+drop_50 = next((k for k in range(L) if g_tanh[k] < 1e-2 * g_tanh[0]), L)
+g_small, g_lin_small, _ = (np.asarray(v) for v in reach_curves(0.99, 0.01))
+gap_small = float(np.max(np.abs(np.log(g_small[:200] / g_lin_small[:200]))))  # log ratio
+g_big, g_lin_big, _ = (np.asarray(v) for v in reach_curves(1.05, 1.0))
+course.claims(
+    "2.1's answer",
+    ("at sigma = 1 the mean tanh' is below 0.6", slope < 0.6, f"{slope:.2f}"),
+    ("the tanh reach falls by more than six orders of magnitude within 200 steps",
+     g_tanh[200] < 1e-6 * g_tanh[0], f"{g_tanh[200] / g_tanh[0]:.1e}"),
+    ("... by two within the first 50", drop_50 <= 50, f"at k = {drop_50}"),
+    ("the linear reach at k = 200 is still more than 1% of its start",
+     g_lin[200] > 1e-2 * g_lin[0], f"{g_lin[200] / g_lin[0]:.2e}"),
+    ("at sigma = 0.01 the tanh reach stays within a factor of 3 of the linear one (k < 200)",
+     gap_small < math.log(3), f"largest factor {math.exp(gap_small):.2f}"),
+    ("at sigma = 1 it falls a million times below it by k = 200",
+     g_tanh[200] < 1e-6 * g_lin[200], f"{g_tanh[200] / g_lin[200]:.1e}"),
+    ("at rho = 1.05 the linear reach grows", g_lin_big[-1] > 1e3 * g_lin_big[0],
+     f"{g_lin_big[-1] / g_lin_big[0]:.1e}"),
+    ("... and the tanh reach stays within 10 times its largest value in the first 10 steps",
+     g_big.max() <= 10 * g_big[:10].max(), f"{g_big.max() / g_big[:10].max():.2g}x"),
+)
+
 # %% [markdown]
 # So the linear RNN can carry information over hundreds of steps **if** its spectral radius
 # sits just below 1, and it needs no nonlinearity to do so. Two questions follow: where are the
@@ -207,10 +235,20 @@ _ = Live(draw_reach, {
 # \frac{\#\{j : \lvert\lambda_j\rvert \le r\}}{N} \;\longrightarrow\; r^2 \quad (0 \le r \le 1).
 # $$
 #
-# A Glorot linear RNN is therefore **marginally stable** at initialisation: a few modes sit
-# right at the circle (long memory) and, for finite $N$, a few just outside it (explosion:
-# the draw of section 2.1 is one of them, printed below). Its diagonal equivalent (section 2.4) is
-# $\lambda$ uniform on the disk, which is what lrux's `disk_init` draws for the diagonal rungs.
+# Equivalently, $\lvert\lambda\rvert^2$ is uniform on $[0, 1]$ (and the phase uniform on
+# $[0, 2\pi)$): that is what "uniform on the disk" means, and it is the law we test below. A
+# Glorot linear RNN is therefore **marginally stable** at initialisation: a few modes sit
+# right at the circle (long memory) and, for finite $N$, some may sit just outside it
+# (explosion). Its diagonal equivalent (section 2.4) is $\lambda$ uniform on the disk, which
+# is what lrux's `disk_init` draws for the diagonal rungs.
+#
+# **Testing the law, not the draw.** For each $N$ we draw several fresh Glorot matrices and
+# measure how far their eigenvalues are from the law with the Kolmogorov-Smirnov distance
+# $D_N = \sup_x \lvert F_N(x) - x\rvert$ between the empirical CDF $F_N$ of
+# $\lvert\lambda\rvert^2$ and the uniform CDF on $[0, 1]$ (moduli above 1 count at 1). The law
+# predicts $D_N \to 0$ as $N$ grows. A wrong law is far away: if $\lvert\lambda\rvert$ (not
+# its square) were uniform, $\lvert\lambda\rvert^2$ would have the CDF $\sqrt{x}$, at
+# distance $\max_x(\sqrt x - x) = 1/4$ from the uniform.
 
 # %%
 def glorot_eigenvalues(key, n):
@@ -218,26 +256,54 @@ def glorot_eigenvalues(key, n):
     return np.linalg.eigvals(np.asarray(A, np.float64))
 
 
-ours = glorot_eigenvalues(jax.random.key(7), 64)
-theirs = np.asarray(signal.glorot_eigenvalues(jax.random.key(7), 64))
-assert np.allclose(np.sort_complex(ours), np.sort_complex(theirs), atol=1e-4)
+ours = glorot_eigenvalues(course.key(7), 64)
+theirs = np.asarray(signal.glorot_eigenvalues(course.key(7), 64))
+assert np.allclose(np.sort_complex(ours), np.sort_complex(theirs), atol=1e-4)  # lrux's draw
 print(f"the Glorot draw of section 2.1 (N = {N}): rho(A) = {rho_glorot:.3f}")
 
 SIZES = [16, 64, 256] if SMALL else [16, 64, 256, 512]
-EIGS = {n: glorot_eigenvalues(jax.random.key(n), n) for n in SIZES}  # precomputed
+DRAWS = 4  # fresh matrices per size
+EIGS = {n: [glorot_eigenvalues(course.key(1000 * n + d), n) for d in range(DRAWS)]
+        for n in SIZES}
+KS = {n: [course.ks_uniform(np.abs(lam) ** 2) for lam in EIGS[n]] for n in SIZES}
+for n in SIZES:
+    print(f"N = {n:4d}: KS distance of |lambda|^2 from U[0, 1] per draw: "
+          + ", ".join(f"{d:.3f}" for d in KS[n]) + f"   (median {np.median(KS[n]):.3f})")
 
 # %% [markdown]
 # **Predict, then move the slider.** As $N$ goes from 16 to 512: does the empirical curve on
 # the right approach $r^2$? Do the eigenvalues outside the circle disappear?
-#
-# <details><summary>Answer</summary>
-#
-# The curve does: the cloud fills the disk ever more evenly, and the largest gap to $r^2$ (in
-# the title) shrinks with $N$. The eigenvalues outside do not disappear: at every $N$ a few
-# sit just outside the circle, and the largest $\lvert\lambda\rvert$ stays a few percent
-# above 1, varying from draw to draw. A Glorot linear RNN is marginally stable: some modes
-# remember for very long, some slowly explode.
-# </details>
+
+# %% jupyter={"source_hidden": true}
+# the answer, computed from these draws (click to expand)
+smallest, largest = SIZES[0], SIZES[-1]
+ks_small, ks_large = np.median(KS[smallest]), np.median(KS[largest])
+# the wrong law: |lambda| uniform on [0, 1], tested on the same eigenvalues (all draws)
+wrong_law = course.ks_uniform(np.concatenate([np.abs(lam) for lam in EIGS[largest]]))
+outside = {n: [int((np.abs(lam) > 1).sum()) for lam in EIGS[n]] for n in SIZES}
+top = {n: max(np.abs(lam).max() for lam in EIGS[n]) for n in SIZES}
+course.answer(
+    f"The curve does: the cloud fills the disk ever more evenly. The KS distance of "
+    f"$\\lvert\\lambda\\rvert^2$ from the uniform law falls from {ks_small:.3f} at $N = {smallest}$ "
+    f"to {ks_large:.3f} at $N = {largest}$ (medians over {DRAWS} draws), while the wrong law "
+    f"($\\lvert\\lambda\\rvert$ uniform) stays {wrong_law:.2f} away at $N = {largest}$. The "
+    f"eigenvalues outside do not disappear: over the {DRAWS} draws per size, "
+    + ", ".join(f"{min(outside[n])}-{max(outside[n])} of {n}" for n in SIZES)
+    + " sit outside, and the largest $\\lvert\\lambda\\rvert$ is "
+    + ", ".join(f"{top[n]:.3f}" for n in SIZES)
+    + f" for $N$ = {', '.join(map(str, SIZES))}: up to {max(top.values()) - 1:.0%} above 1, "
+    "varying from draw to draw and not shrinking to 0 in proportion. A Glorot linear RNN is "
+    "marginally stable: some modes remember for very long, some slowly explode.")
+course.claims(
+    "2.3",
+    ("the KS distance shrinks from the smallest to the largest N", ks_large < ks_small,
+     f"{ks_small:.3f} -> {ks_large:.3f}"),
+    ("at the largest N the eigenvalues are within 0.05 of the law", ks_large < 0.05,
+     f"{ks_large:.3f}"),
+    ("the wrong law is at least 0.2 away at the largest N", wrong_law > 0.2, f"{wrong_law:.3f}"),
+    ("some draws have modes outside the circle at every N",
+     all(max(outside[n]) > 0 for n in SIZES), outside),
+)
 
 # %%
 RADII = np.linspace(0, 1.25, 251)
@@ -246,9 +312,8 @@ RADII = np.linspace(0, 1.25, 251)
 # %% jupyter={"source_hidden": true}
 # the figure: plotting code (click to expand)
 def draw_circular_law(n):
-    lam = EIGS[n]
+    lam = EIGS[n][0]
     frac = (np.abs(lam)[None, :] <= RADII[:, None]).mean(axis=1)
-    gap = np.abs(frac - np.minimum(RADII, 1) ** 2).max()
     fig, (a, b) = course.figure(2, widths=[1, 1.6], width=10, height=4)
     course.unit_circle(a)
     a.scatter(lam.real, lam.imag, s=8 if n <= 64 else 3, color=course.COLORS["linear-dense"])
@@ -256,9 +321,11 @@ def draw_circular_law(n):
                 f"{int((np.abs(lam) > 1).sum())} outside")
     b.plot(RADII, frac, color=course.COLORS["linear-dense"], label=f"eigenvalues, N = {n}")
     b.plot(RADII, np.minimum(RADII, 1) ** 2, "k--", label="circular law: r²")
+    b.plot(RADII, np.minimum(RADII, 1), ":", color="0.5", label="a wrong law: r")
     b.set_xlabel("radius r")
     b.set_ylabel("fraction with |λ| ≤ r")
-    b.set_title(f"largest gap to r²: {gap:.3f}")
+    b.set_title(f"KS distance from r²: {KS[n][0]:.3f} (median of {DRAWS} draws: "
+                f"{np.median(KS[n]):.3f})")
     b.legend(loc="lower right")
     return fig
 
@@ -298,7 +365,7 @@ def diagonal_rnn(lam, B, C, D, u):
     return jax.lax.scan(step, jnp.zeros(lam.shape, jnp.complex64), u)[1]
 
 
-u_short = jax.random.normal(jax.random.key(3), (48, H))
+u_short = jax.random.normal(course.key(3), (48, H))
 y_dense = lin(u_short)
 y_diag = diagonal_rnn(jnp.asarray(lam, jnp.complex64), jnp.asarray(B_diag, jnp.complex64),
                       jnp.asarray(C_diag, jnp.complex64), lin.D, u_short)
@@ -313,20 +380,13 @@ assert jnp.abs(y_dense - y_lrux).max() < 1e-4 * scale
 # In the new basis each coordinate $x'_{k,j}$ is an independent scalar recurrence. With an
 # impulse $u_1$ and nothing after it, $\lvert x'_{k,j}\rvert = \lvert\lambda_j\rvert^{k-1}
 # \lvert (B' u_1)_j\rvert$: a straight line on a log scale, with slope $\log\lvert\lambda_j\rvert$.
-# The figure colours each mode by whether it is inside the circle.
+# The figure shows the modes inside the circle in the dense linear RNN's colour (orange) and
+# those outside in black, on the eigenvalue plot and as lines.
 #
 # **Predict, then move the slider.** This draw of $A$ (the one from section 2.1, $N = 64$) has
-# $\rho(A) > 1$ (printed in section 2.3). Which modes explode? Scale $A$ down until the last mode
-# enters the disk: what scale does that take, and what happens to the dense RNN's output?
-#
-# <details><summary>Answer</summary>
-#
-# The modes outside the circle (red) are the rising lines; every other mode
-# decays. Scaling $A$ by $c$ scales every $\lambda_j$ by $c$, so all modes are inside once
-# $c < 1/\rho(A)$; the title reports the output's size after the last step, which stops
-# growing at that point. In the dense basis the same fact is hidden in all $N^2$ entries of
-# $A$; in the diagonal basis it is one number per mode.
-# </details>
+# the spectral radius printed in section 2.3. Which modes explode? Scale $A$ down until the
+# last mode is inside the disk: what scale does that take, and what happens to the dense RNN's
+# output?
 
 # %%
 STEPS = 128 if SMALL else 1024
@@ -340,7 +400,11 @@ def modes_and_output(scale):
     x_mod = jnp.abs(scale * lam[None, :]) ** k * jnp.abs(B_diag @ u_impulse[0])[None, :]
     y = jax.lax.scan(lambda x, u_k: ((scale * A) @ x + B @ u_k,) * 2,
                      jnp.zeros(N), jnp.asarray(u_impulse))[1] @ C.T
-    return x_mod, jnp.sqrt(jnp.sum(y**2, axis=1))
+    big = jnp.max(jnp.abs(y), axis=1, keepdims=True)  # scale first: y**2 underflows at 1e-19
+    return x_mod, big[:, 0] * jnp.sqrt(jnp.sum((y / jnp.where(big > 0, big, 1)) ** 2, axis=1))
+
+
+INSIDE, OUTSIDE = course.COLORS["linear-dense"], "k"
 
 
 # %% jupyter={"source_hidden": true}
@@ -351,15 +415,16 @@ def draw_modes(scale):
     fig, (a, b) = course.figure(2, widths=[1, 2.6], width=11, height=3.8)
     course.unit_circle(a)
     a.scatter((scale * lam).real, (scale * lam).imag, s=8,
-              c=np.where(outside, "#d62728", "#1f77b4"))
+              c=np.where(outside, OUTSIDE, INSIDE))
     a.set_title(f"scale {scale:.3f}: {int(outside.sum())} of {N} outside")
     k = np.arange(1, STEPS + 1)
     for j in np.argsort(np.abs(lam)):
-        b.semilogy(k, x_mod[:, j] + 1e-300, lw=0.8, color="#d62728" if outside[j] else "#1f77b4",
+        b.semilogy(k, x_mod[:, j] + 1e-300, lw=0.8, color=OUTSIDE if outside[j] else INSIDE,
                    alpha=0.9 if outside[j] else 0.35)
-    b.plot([], [], color="#1f77b4", lw=0.8, label="a mode inside the circle")
-    b.plot([], [], color="#d62728", lw=0.8, label="a mode outside")
-    b.semilogy(k, y_norm + 1e-300, color="k", lw=2, label="dense RNN output ||y_k||")
+    b.plot([], [], color=INSIDE, lw=0.8, label="a mode inside the circle")
+    b.plot([], [], color=OUTSIDE, lw=0.8, label="a mode outside")
+    b.semilogy(k, y_norm + 1e-300, color="0.4", lw=2.5, ls="--",
+               label="dense RNN output ||y_k||")
     b.set_ylim(1e-8, 1e8)
     b.set_xlabel("step k after the impulse")
     b.set_ylabel("|x'_k| per mode (log)")
@@ -371,6 +436,36 @@ def draw_modes(scale):
 
 _ = Live(draw_modes, {"scale": course.float_slider(1.0, 0.8, 1.05, 0.002, "scale of A",
                                                    tries=[0.85, 1 / rho_glorot - 0.005])})
+
+# %% jupyter={"source_hidden": true}
+# the answer, computed for this draw (click to expand)
+n_out = int((np.abs(lam) > 1).sum())
+
+
+def size(v):
+    return f"{v:.2e}" if np.isfinite(v) else "overflow (beyond float32)"
+
+
+_, y_in = (np.asarray(v) for v in modes_and_output(0.98 / rho_glorot))
+_, y_out = (np.asarray(v) for v in modes_and_output(1.0))
+course.answer(
+    (f"At scale 1 this draw has {n_out} of {N} modes outside the circle (black): those are the "
+     "rising lines, every other mode decays. " if n_out else
+     f"At scale 1 every mode of this draw is inside the circle (rho(A) = {rho_glorot:.3f}); "
+     "scale $A$ up past $1/\\rho(A)$ to see modes leave. ")
+    + f"Scaling $A$ by $c$ scales every $\\lambda_j$ by $c$, so all modes are inside once "
+    f"$c < 1/\\rho(A) = {1 / rho_glorot:.3f}$; the title reports the output's size after the "
+    f"last step: {size(y_out[-1])} at scale 1, {size(y_in[-1])} at scale $0.98/\\rho(A)$, where it "
+    "decays instead of growing. In the dense basis the same fact is hidden in all $N^2$ "
+    "entries of $A$; in the diagonal basis it is one number per mode.")
+course.claims(
+    "2.4's answer",
+    ("the output decays once every mode is inside", y_in[-1] < y_in[: STEPS // 8].max(),
+     f"{y_in[-1]:.2e} at the end against {y_in[: STEPS // 8].max():.2e} early"),
+    ("a mode outside makes the output grow", n_out == 0 or not np.isfinite(y_out[-1])
+     or y_out[-1] > y_out[: STEPS // 8].max(), f"{y_out[-1]:.2e}"),
+    ("the output's norm does not underflow to 0 inside the disk", y_in[-1] > 0, y_in[-1]),
+)
 
 # %% [markdown]
 # ### Exercise 2: the change of basis

@@ -54,8 +54,9 @@ from lrux import signal
 # The exponential forms separate the **magnitude** $\lvert\lambda\rvert = e^{\nu}$ from the
 # **phase** $\theta$, two coordinates with different jobs (memory length and oscillation
 # speed). The last one also makes $\lvert\lambda\rvert = \exp(-e^{\nu^{\log}}) < 1$ for every
-# parameter value, and stores the phase by its log, because good phases are small. Why does
-# this matter for training? Adam moves **each parameter by about the learning rate per step**,
+# parameter value, and stores the phase by its log, because good phases are small. The paper
+# says only that separating magnitude from phase "suits Adam"; here is one way to see why.
+# Adam moves **each parameter by about the learning rate per step**,
 # whatever the size of the gradient. In $(a, b)$ or $(\nu, \theta)$ a step of $10^{-2}$ moves
 # $\lvert\lambda\rvert$ by about $10^{-2}$: near the circle, where the long memories live
 # ($1 - \lvert\lambda\rvert = 10^{-3}$), one step can cross it. In $\nu^{\log}$ a step of
@@ -86,7 +87,7 @@ PARAMS = {  # lambda(p), and p from lambda, per rung
 fields = {"diag-reim": ("lam_re", "lam_im"), "diag-exp": ("nu", "theta"),
           "diag-stable-exp": ("nu_log", "theta_log")}
 for name, (lam_of, _) in PARAMS.items():
-    layer = lrux.make_mixer(name, 1, 16, key=jax.random.key(0))
+    layer = lrux.make_mixer(name, 1, 16, key=course.key(0))
     p = jnp.stack([getattr(layer, f) for f in fields[name]])
     assert jnp.allclose(lam_of(p), layer.eigenvalues(), atol=1e-6), name
 print("the three parameterisations give lrux's eigenvalues")
@@ -105,21 +106,9 @@ print("the three parameterisations give lrux's eigenvalues")
 # parameterisation in the step where $\lambda$ leaves the disk, and to its progress after
 # that? (3) Is there a learning rate at which all three converge?
 #
-# <details><summary>Answer</summary>
-#
-# (1) Only $(\nu^{\log}, \theta^{\log})$ at this start and target. $(a, b)$ and $(\nu, \theta)$
-# take steps of fixed size in their coordinates, and near $\lvert\lambda\rvert = 1$ one of
-# them crosses the circle (the titles give the step). (2) Outside the disk $\lambda^{2047}$ is
-# large: the loss and its gradient jump by orders of magnitude, Adam's running estimate of
-# the squared gradient jumps with them, and for the next ~1000 steps (its memory,
-# $1/(1 - \beta_2)$) every step is tiny: the parameter freezes far from the target. (3) Small
-# learning rates avoid the crossing but then no parameterisation gets near the target in 400
-# steps (try $10^{-3}$); large ones make $(a, b)$ and $(\nu, \theta)$ leave the disk or stall,
-# while the stable exponential converges for learning rates from about $10^{-2}$ to $10^{-1}$.
-# </details>
 
 # %%
-ADAM_STEPS = 100 if SMALL else 400
+ADAM_STEPS = 400  # the question's budget, also at small size (a few ms per step)
 LAGS = jnp.arange(2048)
 LAM0 = 0.9 * np.exp(0.5j)
 
@@ -188,10 +177,72 @@ _ = Live(draw_adam, {
     "lr": course.float_slider(1e-2, -3, -1, 0.05, "learning rate", log=True),
 })
 
+# %% jupyter={"source_hidden": true}
+# the answer, computed: Adam at five learning rates, target |λ*| = 0.999 (click to expand)
+def outcome(lams, target, r_target):
+    """What Adam did in 400 steps: (kind, step, detail)."""
+    dist = np.abs(lams - target)
+    out, near = _first(np.abs(lams) > 1), _first(dist < 0.1 * (1 - r_target))
+    if out is not None:
+        return "left", out, f"left the disk at step {out}"
+    if near is not None:
+        if dist[-1] < 0.1 * (1 - r_target):
+            return "reached", near, f"reached λ* at step {near} and stayed"
+        return "reached-left", near, (f"reached λ* at step {near}, then moved away "
+                                      f"(distance {dist[-1]:.1e} at the end)")
+    best = int(np.nanargmin(dist))
+    return "inside", best, (f"inside; closest to λ* at step {best} (distance "
+                            f"{dist[best]:.1e}), {dist[-1]:.1e} at the end")
+
+
+LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+R_TARGET = 0.999
+TARGET = R_TARGET * np.exp(0.05j)
+OUTCOMES = {lr: {name: outcome(np.asarray(path[0]), TARGET, R_TARGET)
+                 for name, path in adam_paths(TARGET, lr).items()} for lr in LRS}
+start_distance = abs(LAM0 - TARGET)
+table = ["| learning rate | " + " | ".join(PARAMS) + " |", "|---" * (len(PARAMS) + 1) + "|"]
+for lr in LRS:
+    table.append(f"| {lr:g} | " + " | ".join(OUTCOMES[lr][n][2] for n in PARAMS) + " |")
+default = OUTCOMES[1e-2]
+stays = [lr for lr in LRS if OUTCOMES[lr]["diag-stable-exp"][0] == "reached"]
+leaves = {n: [lr for lr in LRS if OUTCOMES[lr][n][0] == "left"] for n in ("diag-reim", "diag-exp")}
+course.answer(
+    "(1) At $10^{-2}$: " + "; ".join(f"`{n}` {default[n][2]}" for n in PARAMS) + ". "
+    "$(a, b)$ and $(\\nu, \\theta)$ take steps of fixed size in their coordinates, and near "
+    "$\\lvert\\lambda\\rvert = 1$ one of them crosses the circle. (2) Outside the disk "
+    "$\\lambda^{2047}$ is large: the loss and its gradient jump, Adam's running estimate of the "
+    "squared gradient jumps with them, and for hundreds of steps (its memory, "
+    "$1/(1 - \\beta_2) = 1000$) every step is small: the parameter stays far from the target "
+    f"(the start is {start_distance:.2f} from $\\lambda^\\star$). (3) Not in 400 steps. "
+    "The table gives what Adam did at five learning rates ($\\lvert\\lambda^\\star\\rvert = "
+    "0.999$; \"reached\" is within $0.1 (1 - \\lvert\\lambda^\\star\\rvert)$ of it):\n\n"
+    + "\n".join(table) + "\n\n"
+    f"The stable exponential reaches the target and stays only at "
+    f"{', '.join(f'{lr:g}' for lr in stays)}; "
+    + "; ".join(f"at {lr:g} it is {OUTCOMES[lr]['diag-stable-exp'][2]}" for lr in LRS
+                if lr not in stays)
+    + ". It never leaves the disk. The other two leave the disk at "
+    + " and ".join(f"{', '.join(f'{lr:g}' for lr in leaves[n])} (`{n}`)" for n in leaves)
+    + "; where they stay inside, they do not arrive in 400 steps.")
+course.claims(
+    "3.1",
+    ("at lr 1e-2 only the stable exponential reaches λ*",
+     [default[n][0] for n in PARAMS] == ["left", "left", "reached"], default),
+    ("the two others leave the disk and stay far from λ*",
+     all(abs(np.asarray(adam_paths(TARGET, 1e-2)[n][0])[-1] - TARGET) > 10 * (1 - R_TARGET)
+         for n in ("diag-reim", "diag-exp")), "a final distance below 10 (1 - |λ*|)"),
+    ("no learning rate makes all three reach λ*",
+     not any(all(OUTCOMES[lr][n][0] == "reached" for n in PARAMS) for lr in LRS), OUTCOMES),
+    ("the stable exponential never leaves the disk",
+     all(OUTCOMES[lr]["diag-stable-exp"][0] != "left" for lr in LRS), OUTCOMES),
+)
+
 # %% [markdown]
-# This is the paper's reason for the exponential parameterisation with $\nu^{\log}$: not that
-# $(a, b)$ cannot represent a good $\lambda$ (it is the same set of layers), but that Adam's
-# fixed-size steps in those coordinates do not respect the geometry that matters, the distance
+# This is our reading of the paper's "suits Adam" for the exponential parameterisation with
+# $\nu^{\log}$: not that $(a, b)$ cannot represent a good $\lambda$ (it is the same set of
+# layers), but that Adam's fixed-size steps in those coordinates do not respect the geometry
+# that matters, the distance
 # $1 - \lvert\lambda\rvert$ to the circle. lrux's LRU stores exactly $(\nu^{\log},
 # \theta^{\log})$ (`nu_log`, `theta_log`).
 #
@@ -219,14 +270,14 @@ def ring_from_uniforms(u1, u2, r_min, r_max, max_phase):
     return jnp.exp(-nu + 1j * max_phase * u2)
 
 
-N_RING = 64 if SMALL else 256
-k1, k2 = jax.random.split(jax.random.key(0))
+N_RING = 256  # also at small size: the 9.5% of 3.2 is a fraction of these
+k1, k2 = jax.random.split(course.key(0))
 U1 = jax.random.uniform(k1, (N_RING,), minval=1e-7, maxval=1 - 1e-7)  # as lrux.init.ring_init
 U2 = jax.random.uniform(k2, (N_RING,), minval=1e-7, maxval=1.0)
-nu, theta = lrux.init.ring_init(jax.random.key(0), N_RING, 0.9, 0.999, math.pi)
+nu, theta = lrux.init.ring_init(course.key(0), N_RING, 0.9, 0.999, math.pi)
 assert jnp.allclose(ring_from_uniforms(U1, U2, 0.9, 0.999, math.pi), jnp.exp(-nu + 1j * theta),
                     atol=1e-6)
-lru = lrux.LRU(1, N_RING, r_min=0.9, r_max=0.999, max_phase=math.pi, key=jax.random.key(0))
+lru = lrux.LRU(1, N_RING, r_min=0.9, r_max=0.999, max_phase=math.pi, key=course.key(0))
 mod, phase = jnp.abs(lru.eigenvalues()), jnp.angle(lru.eigenvalues())  # the LRU uses ring_init
 assert (mod >= 0.9 - 1e-6).all() and (mod <= 0.999 + 1e-6).all() and (phase >= 0).all()
 
@@ -240,7 +291,8 @@ assert (mod >= 0.9 - 1e-6).all() and (mod <= 0.999 + 1e-6).all() and (phase >= 0
 #
 # $\lvert\lambda\rvert^2$ is uniform on $[0.81, 0.998]$, so the fraction above $0.99^2 =
 # 0.980$ is $(0.998 - 0.980)/(0.998 - 0.81) \approx 9.5\%$: uniform area puts most modes near
-# the inner edge. The title counts them for this draw.
+# the inner edge. The title counts them for this draw (of 256 modes, so it varies by a few
+# percent around 9.5%).
 # </details>
 
 # %%
@@ -260,22 +312,38 @@ def draw_ring(ring, max_phase):
     a.scatter(lam.real, lam.imag, s=6, color=course.COLORS["lru"])
     a.set_title(f"ring [{course.fmt_r(r_min)}, {course.fmt_r(r_max)}], "
                 f"max phase {course.fmt_phase(max_phase)}", fontsize=9)
-    b.hist(mod**2, bins=20, range=(r_min**2, r_max**2) if r_max > r_min else None,
-           color=course.COLORS["lru"], label="this draw")
+    width = max(r_max**2 - r_min**2, 1e-12)  # |λ|² rescaled to [0, 1]: readable ticks on any ring
+    b.hist((mod**2 - r_min**2) / width, bins=20, range=(0, 1), color=course.COLORS["lru"],
+           label="this draw")
     b.axhline(len(lam) / 20, color="k", ls="--", lw=1, label="uniform")
     b.legend(loc="lower right", fontsize=8)
-    b.set_xlabel("|λ|²")
+    b.set_xlabel("(|λ|² - r_min²) / (r_max² - r_min²)")
     b.set_ylabel("modes")
     b.set_title("|λ|² is uniform on [r_min², r_max²]", fontsize=9)
     memory = 1 / np.maximum(1 - mod, 1e-12)
     c.hist(np.log10(memory), bins=20, color=course.COLORS["lru"])
     c.set_xlabel("memory 1/(1 - |λ|), log10 steps")
+    c.set_ylabel("modes")
     c.set_title(f"{(mod > 0.99).mean():.1%} of the modes have |λ| > 0.99", fontsize=9)
     return fig
 
 
 _ = Live(draw_ring, {"ring": course.ring_slider(0.9, 0.999), "max_phase": course.phase_slider()},
          presets={k: {"ring": v[:2], "max_phase": v[2]} for k, v in RINGS.items()})
+
+# %% jupyter={"source_hidden": true}
+# the answer's numbers, checked (click to expand)
+frac = (0.999**2 - 0.99**2) / (0.999**2 - 0.9**2)
+course.claims(
+    "3.2's answer",
+    ("0.99^2 = 0.980 and 0.999^2 = 0.998", (round(0.99**2, 3), round(0.999**2, 3)) == (0.980, 0.998),
+     (0.99**2, 0.999**2)),
+    ("the fraction above 0.99 is about 9.5%", round(frac, 3) == 0.095, f"{frac:.4f}"),
+    ("this draw's fraction is within a few percent of it",
+     abs(float((jnp.abs(ring_draw(0.9, 0.999, math.pi)) > 0.99).mean()) - frac) < 0.06,
+     float((jnp.abs(ring_draw(0.9, 0.999, math.pi)) > 0.99).mean())),
+)
+
 
 # %% [markdown]
 # ### Exercise 3: write the ring init
@@ -346,8 +414,10 @@ assert jnp.allclose(ours, signal.predicted_state_variance(signal.without_gamma(l
 # The figure measures $\mathbb{E}\lVert x_k\rVert^2 / \mathbb{E}\lVert Bu\rVert^2$ by Monte
 # Carlo (8 white-noise sequences of 16,384 steps, a PathX length, through the recurrence;
 # the measured curve is averaged over windows of $\pm 5\%$ in $k$), next to the closed form of
-# this layer's own 64 modes, with and without $\gamma$, and the ring formula (black). Because
-# of the normalisation the LRU's line ends at exactly 1.
+# this layer's own 64 modes, with and without $\gamma$, and the ring formula (black). With
+# the normalisation each mode's closed form is $1 - \lvert\lambda_j\rvert^{2k}$, so the
+# LRU's line tends to exactly 1 (slow modes approach it only after about
+# $1/(1 - \lvert\lambda_j\rvert^2)$ steps).
 #
 # **Predict, then press the buttons.** Order the paper's four rings by how much they would
 # blow up the state without $\gamma$. Then: does a thin ring close to the circle (PathX) or a
@@ -356,7 +426,8 @@ assert jnp.allclose(ours, signal.predicted_state_variance(signal.without_gamma(l
 # <details><summary>Answer</summary>
 #
 # Text $[0.5, 0.9]$ (about 2.5x) < ListOps $[0, 0.99]$ (about 4x) < sCIFAR $[0.9, 0.999]$ (about
-# 24x) < PathX $[0.999, 0.9999]$ (about 1280x). The factor is an average of $1/(1 - r^2)$
+# 24x) < PathX $[0.999, 0.9999]$ (about 1280x); so the thin PathX ring amplifies more than 300
+# times as much as ListOps' wide one. The factor is an average of $1/(1 - r^2)$
 # over the ring: a wide ring is dominated by its many fast modes, a thin ring near the
 # circle has only slow ones. The black line is the ring average; a layer with 64 modes
 # samples it, and its few slowest modes pull its own curve above or below the line.
@@ -365,9 +436,9 @@ assert jnp.allclose(ours, signal.predicted_state_variance(signal.without_gamma(l
 # %%
 N_VAR, SAMPLES = 64, 8
 L_VAR = 1024 if SMALL else 16384
-u_var = jax.random.normal(jax.random.key(3), (SAMPLES, L_VAR))  # H = 1
-B_var = (jax.random.normal(jax.random.key(4), (N_VAR,))
-         + 1j * jax.random.normal(jax.random.key(5), (N_VAR,))) / math.sqrt(2)
+u_var = jax.random.normal(course.key(3), (SAMPLES, L_VAR))  # H = 1
+B_var = (jax.random.normal(course.key(4), (N_VAR,))
+         + 1j * jax.random.normal(course.key(5), (N_VAR,))) / math.sqrt(2)
 K_PLOT = np.unique(np.geomspace(1, L_VAR, 300).astype(int))  # log-spaced steps
 
 
@@ -421,11 +492,53 @@ def draw_variance(ring):
 _ = Live(draw_variance, {"ring": course.ring_slider(0.9, 0.999)},
          presets={k: {"ring": v[:2]} for k, v in RINGS.items()})
 
+# %% jupyter={"source_hidden": true}
+# the answer's numbers, checked (click to expand)
+factors = {name: signal.ring_variance(*ring[:2]) for name, ring in RINGS.items()}
+said = {"Text, Retrieval": 2.5, "ListOps": 4, "sCIFAR, Pathfinder": 24, "PathX": 1280}
+(_, c_plain, _, c_lru), _ = variances(0.9, 0.999)
+course.claims(
+    "3.3",
+    *((f"{name}: about {x}x", abs(factors[name] / x - 1) < 0.05, f"{factors[name]:.4g}")
+      for name, x in said.items()),
+    ("the ring formula is the average of 1 / (1 - |λ|^2) over the ring",
+     all(abs(factors[n] / course.ring_factor_reference(*RINGS[n][:2]) - 1) < 1e-3 for n in RINGS),
+     factors),
+    ("PathX amplifies more than 300 times as much as ListOps",
+     factors["PathX"] > 300 * factors["ListOps"], factors["PathX"] / factors["ListOps"]),
+    ("with gamma the closed form stays at or below 1 and ends near it",
+     float(c_lru.max()) <= 1 + 1e-4 and float(c_lru[-1]) > 0.9, f"{float(c_lru[-1]):.4f}"),
+)
+
 # %% [markdown]
-# At $r_{\max} = 0.99999$ (the slider's end) the slowest modes need about $1/(1 - r^2)
-# \approx 50{,}000$ steps to reach their stationary variance, more than the 16,384 shown: the
-# curves are still rising at the right edge, and the closed form tells you where they would
-# end.
+# How long does the state take to settle? Mode $j$ reaches a fraction $1 - \lvert\lambda_j
+# \rvert^{2k}$ of its stationary variance after $k$ steps, so a mode at $r = 0.99999$ (the
+# slider's end) needs about $1/(1 - r^2) \approx 50{,}000$ steps, more than the
+# 16,384 shown. Whether the curves are still rising at the right edge depends on whether this
+# layer's draw of 64 modes has a mode that close to the circle; the cell below answers for the
+# ring $[0.9, 0.99999]$.
+
+# %% jupyter={"source_hidden": true}
+# computed for this draw (click to expand)
+(_, c_wide, _, _), slowest = variances(0.9, course.r_of_digits(course.MAX_DIGITS))
+slowest = float(slowest)
+growth = float(c_wide[-1] / c_wide[L_VAR // 2 - 1]) - 1
+course.answer(
+    f"On the ring $[0.9, 0.99999]$ this draw's slowest mode has $\\lvert\\lambda\\rvert = "
+    f"{slowest:.5f}$, which settles after about $1/(1 - \\lvert\\lambda\\rvert^2) = "
+    f"{1 / (1 - slowest**2):,.0f}$ steps; between $k = {L_VAR // 2}$ and $k = {L_VAR}$ the "
+    f"closed form without $\\gamma$ still grows by {growth:.1%}, so the curves "
+    + ("are still rising at the right edge." if growth > 0.05 else
+       "are flat at the right edge: the modes that would take longer are not in this draw "
+       "(64 modes on a ring that wide put few within $10^{-4}$ of the circle).")
+    + " The closed form tells you where they end.", summary="For this draw")
+course.claims(
+    "3.3's edge",
+    ("a mode at r = 0.99999 needs about 50,000 steps", round(1 / (1 - 0.99999**2), -3) == 50000,
+     1 / (1 - 0.99999**2)),
+)
+
+# %% [markdown]
 #
 # ### Exercise 4: the Prop. 3 factor
 #
@@ -470,32 +583,70 @@ if thin_ring_solution:
 # far back and respond to local patterns. With a small $\theta_{\max}$ every mode is slow and
 # the kernel carries long-range, low-frequency information. (A real kernel sees a phase
 # $\theta > \pi$ as the frequency $2\pi - \theta$, so phases in $[0, 2\pi]$ cover every
-# frequency up to $\pi$.) The paper uses $\theta_{\max} = \pi/10$ on PathX, where uniform
-# phases failed.
+# frequency up to $\pi$.) The paper uses $\theta_{\max} = \pi/10$ on PathX: with uniform
+# phases its LRU fit the training set but did not generalise.
 #
-# The figure shows the kernel $K_k = \operatorname{Re}\sum_j c_j \gamma_j b_j \lambda_j^k$ of
-# a one-channel LRU ring (the layer of section 3.2, $C$ and $B$ random) and its spectrum
-# $\lvert\hat K(\omega)\rvert$ against the angular frequency $\omega$ in radians per step.
+# In frequency, one mode $\lambda = r e^{i\theta}$ is a resonance. Its kernel $\lambda^k$ has
+# the transfer function (a geometric series)
+#
+# $$
+# \hat K_\lambda(\omega) = \sum_{k \ge 0} \lambda^k e^{-i\omega k} = \frac{1}{1 - \lambda e^{-i\omega}},
+# \qquad
+# \lvert \hat K_\lambda(\omega)\rvert^2 = \frac{1}{1 - 2r\cos(\omega - \theta) + r^2},
+# $$
+#
+# a peak at $\omega = \theta$ of height $1/(1 - r)$ and half-power width about $2(1 - r)$: the
+# phase says **where** in frequency a mode listens, the modulus **how narrowly**. A ring's
+# kernel $K_k = \operatorname{Re}\sum_j c_j \gamma_j b_j \lambda_j^k$ is a sum of such peaks,
+# one per mode, all between $0$ and $\theta_{\max}$. From scratch, for an LRU on the PathX ring:
+# the kernel from its parameters, checked against lrux, and its spectrum from the formula,
+# checked against the FFT (for $L$ lags the series stops: $\sum_{k<L} z^k = (1 - z^L)/(1 - z)$).
+
+# %%
+L_K = 8192  # also at small size: the answer's "below 0.01 rad/step" needs a fine FFT grid
+
+
+def ring_kernel_from_scratch(p, length):
+    """K_k = Re(sum_j c_j gamma_j b_j lambda_j^k), k < length, for a one-channel LRU p."""
+    lam = jnp.exp(-jnp.exp(p.nu_log) + 1j * jnp.exp(p.theta_log))
+    weight = (p.C_re + 1j * p.C_im)[0] * jnp.exp(p.gamma_log) * (p.B_re + 1j * p.B_im)[:, 0]
+    return jnp.real(jnp.sum(weight * lam ** jnp.arange(length)[:, None], axis=1)), lam, weight
+
+
+def kernel_spectrum(lam, weight, omega, length):
+    """The DTFT of Re(sum_j w_j lam_j^k), k < length: half of w T(lam) + conj(w) T(conj lam)."""
+    def finite(z):  # sum_{k < length} (z e^{-i omega})^k
+        q = z[None, :] * np.exp(-1j * omega)[:, None]
+        return (1 - q**length) / (1 - q)
+
+    lam, weight = np.asarray(lam, np.complex128), np.asarray(weight, np.complex128)
+    return 0.5 * (finite(lam) @ weight + finite(lam.conj()) @ weight.conj())
+
+
+pathx = lrux.LRU(1, N_RING, r_min=0.999, r_max=0.9999, max_phase=math.pi / 10, key=course.key(6))
+kern, lam_x, weight_x = ring_kernel_from_scratch(pathx, L_K)
+assert jnp.allclose(kern, signal.kernel(pathx, L_K)[:, 0, 0], atol=1e-5)  # lrux's kernel
+omega = np.fft.rfftfreq(L_K) * 2 * np.pi
+fft = np.fft.rfft(np.asarray(kern, np.float64))
+formula = kernel_spectrum(lam_x, weight_x, omega, L_K)
+err = np.abs(fft - formula).max() / np.abs(formula).max()
+print(f"kernel == signal.kernel; FFT == the transfer-function formula to {err:.1e}")
+assert err < 1e-3
+
+# %% [markdown]
+# The figure shows the same for a ring you choose (the layer of section 3.2, $C$ and $B$
+# random): the kernel, and its spectrum $\lvert\hat K(\omega)\rvert^2$ against the angular
+# frequency $\omega$ in radians per step.
 #
 # **Predict, then move the sliders.** Press PathX, then move the max phase from $\pi/10$ to
 # $2\pi$. Where does the spectrum end in each case, and what happens to the share of the
-# kernel's energy at frequencies below $0.01$ rad/step (oscillations slower than 600 steps)?
-#
-# <details><summary>Answer</summary>
-#
-# With $\theta_{\max} = \pi/10$ the spectrum stops at $\omega \approx 0.31$ (the dashed
-# line), and about a tenth of the energy sits below $0.01$ rad/step. With $2\pi$ the
-# spectrum fills $[0, \pi]$ and that share drops by more than an order of magnitude: the
-# same modes now spread their energy over ten times the bandwidth. The title prints the
-# share for the values used.
-# </details>
+# kernel's energy at frequencies below $0.01$ rad/step (oscillations slower than 628 steps)?
 
 # %%
-L_K = 512 if SMALL else 8192
-C_K = (jax.random.normal(jax.random.key(6), (N_RING,))
-       + 1j * jax.random.normal(jax.random.key(7), (N_RING,))) / math.sqrt(N_RING)
-B_K = (jax.random.normal(jax.random.key(8), (N_RING,))
-       + 1j * jax.random.normal(jax.random.key(9), (N_RING,))) / math.sqrt(2)
+C_K = (jax.random.normal(course.key(6), (N_RING,))
+       + 1j * jax.random.normal(course.key(7), (N_RING,))) / math.sqrt(N_RING)
+B_K = (jax.random.normal(course.key(8), (N_RING,))
+       + 1j * jax.random.normal(course.key(9), (N_RING,))) / math.sqrt(2)
 OMEGA = np.fft.rfftfreq(L_K) * 2 * np.pi  # rad / step
 
 
@@ -534,6 +685,66 @@ def draw_phase(ring, max_phase):
 
 _ = Live(draw_phase, {"ring": course.ring_slider(0.99, 0.999), "max_phase": course.phase_slider()},
          presets={k: {"ring": v[:2], "max_phase": v[2]} for k, v in RINGS.items()})
+
+# %% jupyter={"source_hidden": true}
+# the answer, computed for this draw (click to expand)
+def slow_share(max_phase):
+    _, power = (np.asarray(v) for v in ring_kernel(0.999, 0.9999, max_phase))
+    above = power[OMEGA > min(max_phase, math.pi) * 1.1].sum() / power.sum()
+    return power[OMEGA < 0.01].sum() / power.sum(), above
+
+
+share_small, beyond_small = slow_share(math.pi / 10)
+share_full, _ = slow_share(2 * math.pi)
+course.answer(
+    f"With $\\theta_{{\\max}} = \\pi/10$ the spectrum stops at $\\omega \\approx 0.31$ (the dashed "
+    f"line; {beyond_small:.1e} of the energy lies beyond 1.1 times it), and {share_small:.0%} of "
+    f"the energy sits below $0.01$ rad/step. With $2\\pi$ the spectrum fills $[0, \\pi]$ and "
+    f"that share drops to {share_full:.1%}, {share_small / share_full:.0f} times less: the same "
+    "modes now spread their energy over ten times the bandwidth. The title prints the share "
+    "for the values used.")
+course.claims(
+    "3.4's answer",
+    ("with pi/10 the spectrum stops near 0.31", beyond_small < 1e-2, f"{beyond_small:.1e} beyond"),
+    ("with 2 pi the slow share drops by more than an order of magnitude",
+     share_small > 10 * share_full, f"{share_small:.3f} -> {share_full:.4f}"),
+    ("2 pi / 0.01 is about 628 steps", round(2 * math.pi / 0.01) == 628, 2 * math.pi / 0.01),
+)
+
+# %% [markdown]
+# ### Exercise 6: the spectrum of one mode
+#
+# Write `mode_spectrum_yours(lam, omega)`: for one complex eigenvalue `lam` and an array of
+# frequencies `omega` (rad/step) it returns $\lvert\hat K_\lambda(\omega)\rvert$, the magnitude
+# of the transfer function of an infinitely long kernel $\lambda^k$. The check compares it
+# with a float64 sum of the series for three modes. Then use it: at $\lvert\lambda\rvert =
+# 0.999$, how far from $\theta$ has the peak fallen to half its power?
+
+# %%
+def mode_spectrum_yours(lam, omega):
+    raise NotImplementedError  # your code here
+
+
+course.check_mode_spectrum(mode_spectrum_yours)
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+mode_spectrum_solution = course.solution("mode_spectrum")
+if mode_spectrum_solution:
+    course.check_mode_spectrum(mode_spectrum_solution)
+
+# %% jupyter={"source_hidden": true}
+# the text's numbers about one mode's peak, checked (click to expand)
+grid = np.linspace(-0.01, 0.01, 200001)  # omega - theta
+peak = 1 / (1 - 2 * 0.999 * np.cos(grid) + 0.999**2)  # the display equation, r = 0.999
+half = grid[peak >= peak.max() / 2]
+course.claims(
+    "3.4's equation",
+    ("the peak of |K(omega)| is 1 / (1 - r), at omega = theta",
+     abs(np.sqrt(peak.max()) * (1 - 0.999) - 1) < 1e-3 and abs(grid[peak.argmax()]) < 1e-6,
+     (np.sqrt(peak.max()), grid[peak.argmax()])),
+    ("its half-power width is about 2 (1 - r)", abs((half[-1] - half[0]) / (2 * 0.001) - 1) < 0.01,
+     half[-1] - half[0]),
+)
 
 # %% [markdown]
 # ## What we have

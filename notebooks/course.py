@@ -1,15 +1,24 @@
-"""Plumbing shared by the lrux course notebooks: colours, live figures, exercise checks.
+"""Plumbing shared by the lrux course notebooks: colours, live figures, checks of the text,
+exercise checks.
 
 The notebooks import this file (it sits next to them) so that their cells show the
 mathematics and the experiment, not widget and plotting boilerplate.
 
-- `SMALL`: `LRUX_NOTEBOOK_SMALL=1` (the test suite) shrinks every size in the notebooks.
+- `SMALL`: `LRUX_NOTEBOOK_SMALL=1` (the test suite) shrinks the sizes in the notebooks.
+- `SEED`, `key(i)`: `LRUX_COURSE_SEED` (default 0) moves every random draw of the course;
+  `key(i)` is `jax.random.key(i + 1000 * SEED)`, so seed 0 is the draw the text was written
+  on, and the tests rerun every notebook with a second seed.
+- `claims(where, ...)`: every number or comparison that a sentence of the text states is
+  computed in a cell and checked here; a rerun that makes a sentence false fails (one line
+  naming the sentence and what was found instead).
 - `COLORS`, `STYLES`, `label(name)`: one colour and line style per model, in every panel of
-  every notebook.
+  every notebook, derived from the registry's order (`lrux.registry.MIXERS`), so a newly
+  registered mixer gets its own colour.
 - `RINGS`: the paper's rings (Table 9); `ring_slider`, `phase_slider`, `memory_slider` and
   `Live`: a figure redrawn by one jitted callback when a control changes.
-- `check_*`: exercise checks (`print` a verdict; raise `AssertionError` on a wrong answer,
-  say "not attempted yet" on a stub that raises `NotImplementedError`);
+- `check_*`: exercise checks. Each prints one line: "correct" with a detail, "not attempted
+  yet" for a stub, or "not yet: ..." saying what is wrong and by how much (never a traceback
+  through this file, which would show the check's oracle); it returns True or False.
   `solution(name)`: show and check the reference solution from `solutions.py`, unless a
   teacher set `LRUX_HIDE_SOLUTIONS=1` (or handed out a copy without `solutions.py`).
 """
@@ -21,7 +30,7 @@ import io
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -29,38 +38,110 @@ import numpy as np
 SMALL = os.environ.get("LRUX_NOTEBOOK_SMALL") == "1"
 HIDE_SOLUTIONS = os.environ.get("LRUX_HIDE_SOLUTIONS") == "1"
 # LRUX_NOTEBOOK_STATIC=1 draws every live figure once, as a plain image, without widgets
-# (the headless test suite; the browser test runs the widgets).
+# (the headless test suite and the docs site; the browser test runs the widgets).
 STATIC = os.environ.get("LRUX_NOTEBOOK_STATIC") == "1"
 
-# One colour per model, the same in every figure of the course (matplotlib's tab10 order).
-COLORS = {
-    "rnn-relu": "#8c564b",
-    "rnn-tanh": "#d62728",
-    "linear-dense": "#ff7f0e",
-    "diag-reim": "#9467bd",
-    "diag-exp": "#e377c2",
-    "diag-stable-exp": "#17becf",
-    "diag-ring": "#2ca02c",
-    "lru": "#1f77b4",
-    "s4d": "#bcbd22",
-    "s5": "#7f7f7f",
-    "s4": "#000000",
-    "target": "#000000",
-}
-STYLES = {
-    "rnn-relu": (0, (1, 1)),
-    "rnn-tanh": "--",
-    "linear-dense": "-.",
-    "diag-reim": (0, (5, 1, 1, 1)),
-    "diag-exp": (0, (3, 1, 1, 1, 1, 1)),
-    "diag-stable-exp": ":",
-    "diag-ring": "-",
-    "lru": "-",
-    "s4d": "-",
-    "s5": "-",
-    "s4": "-",
-    "target": "-",
-}
+
+def _seed() -> int:
+    raw = os.environ.get("LRUX_COURSE_SEED", "0")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"LRUX_COURSE_SEED={raw!r}: expected an integer seed (default 0)") from None
+
+
+SEED = _seed()
+
+
+def key(i: int):
+    """The course's i-th random key: jax.random.key(i + 1000 * SEED)."""
+    import jax
+
+    return jax.random.key(i + 1000 * SEED)
+
+
+def rng(i: int) -> np.random.Generator:
+    """The course's i-th numpy generator (seeded like `key`)."""
+    return np.random.default_rng(i + 1000 * SEED)
+
+
+# --------------------------------------------------------------------------------------------
+# The text's claims
+
+
+class ClaimError(AssertionError):
+    """A sentence of the course's text is false for this run."""
+
+
+def claims(where: str, *items: tuple[str, Any, str]) -> int:
+    """Check the statements of the text at `where`: each item is (sentence, holds, found).
+
+    Raises ClaimError naming every sentence that does not hold and what this run found
+    instead; otherwise prints one line and returns the number of statements checked.
+    """
+    wrong = [f"'{sentence}' (found: {found})" for sentence, holds, found in items
+             if not bool(holds)]
+    if wrong:
+        raise ClaimError(f"{where}, seed {SEED}: the text says " + "; and ".join(wrong))
+    what = "the statement" if len(items) == 1 else f"the {len(items)} statements"
+    print(f"checked: {what} of {where} {'holds' if len(items) == 1 else 'hold'} for this run "
+          f"(seed {SEED})")
+    return len(items)
+
+
+def answer(markdown: str, summary: str = "Answer"):
+    """Display a folded answer whose numbers were computed in the notebook."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"<details><summary>{summary}</summary>\n\n{markdown}\n\n</details>"))
+
+
+# --------------------------------------------------------------------------------------------
+# Colours and line styles, from the registry's order
+
+# matplotlib's tab10 and tab20 colours, ordered so that the ladder (the registry's first
+# family) climbs from warm (nonlinear RNNs) to the LRU's blue; every registered mixer takes
+# the colour at its position in `lrux.registry.MIXERS`.
+PALETTE = ("#8c564b", "#d62728", "#ff7f0e", "#9467bd", "#e377c2", "#17becf", "#2ca02c",
+           "#1f77b4", "#98df8a", "#ff9896", "#bcbd22", "#7f7f7f", "#000000", "#c49c94",
+           "#aec7e8", "#ffbb78", "#c5b0d5", "#f7b6d2", "#dbdb8d", "#9edae5")
+LINESTYLES = ((0, (1, 1)), "--", "-.", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)), ":", "-",
+              "-")
+FIXED = {"target": ("#000000", "-")}  # what is not a mixer
+
+
+def _registry_order() -> list[str]:
+    from lrux.registry import mixer_names
+
+    return mixer_names()
+
+
+class _ByRegistry(Mapping):
+    """name -> the colour (or line style) at the mixer's position in the registry."""
+
+    def __init__(self, values: tuple, which: int, default):
+        self.values, self.which, self.default = values, which, default
+
+    def __getitem__(self, name: str):
+        if name in FIXED:
+            return FIXED[name][self.which]
+        order = _registry_order()
+        if name not in order:
+            return self.default
+        i = order.index(name)
+        if self.which == 0:  # colours: wrap around the palette
+            return self.values[i % len(self.values)]
+        return self.values[i] if i < len(self.values) else self.default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*_registry_order(), *FIXED])
+
+    def __len__(self) -> int:
+        return len(_registry_order()) + len(FIXED)
+
+
+COLORS: Mapping[str, str] = _ByRegistry(PALETTE, 0, "0.5")
+STYLES: Mapping[str, Any] = _ByRegistry(LINESTYLES, 1, "-")
 
 # The paper's rings (Table 9 / Table 8): (r_min, r_max, max_phase).
 RINGS = {
@@ -69,6 +150,27 @@ RINGS = {
     "Text, Retrieval": (0.5, 0.9, 2 * math.pi),
     "PathX": (0.999, 0.9999, math.pi / 10),
 }
+
+# The paper's ablation table (paper.md section 4): test accuracy % per task, by rung name.
+# A rung the paper did not train (a newly registered mixer) has no row: `paper_row` gives
+# dashes, so the course never fails on a name missing here.
+PAPER_TASKS = ("sCIFAR", "ListOps", "Text", "Retrieval", "Pathfinder", "PathX")
+PAPER_LADDER = {
+    "rnn-relu": ("69.7", "37.6", "88.0", "88.5", "chance", "chance"),
+    "rnn-tanh": ("69.9", "43.9", "87.2", "88.9", "chance", "chance"),
+    "linear-dense": ("72.2", "50.4", "89.1", "89.1", "fails", "fails"),
+    "diag-reim": ("86.5", "58.8", "87.4", "87.8", "fails", "fails"),
+    "diag-exp": ("85.4", "60.5", "86.5", "89.4", "65.4", "fails"),
+    "diag-stable-exp": ("87.2", "59.4", "87.6", "89.1", "93.5", "fails"),
+    "diag-ring": ("88.1", "59.4", "89.4", "90.1", "94.4", "fails"),
+    "lru": ("89.0", "60.2", "89.4", "89.9", "95.1", "94.2"),
+}
+
+
+def paper_row(name: str) -> tuple[str, ...]:
+    """The paper's accuracies for rung `name` (PAPER_TASKS order), dashes if not in it."""
+    return PAPER_LADDER.get(name, ("-",) * len(PAPER_TASKS))
+
 
 MAX_DIGITS = 5.0  # the ring slider reaches r = 1 - 10^-5 = 0.99999
 
@@ -84,10 +186,11 @@ def digits_of_r(r: float) -> float:
 
 
 def fmt_r(r: float) -> str:
-    """A radius with the digits that matter: 0.9 -> '0.9', 0.99990 -> '0.9999'."""
+    """A radius with two significant digits of 1 - r: 0.9 -> '0.9', 0.99990 -> '0.9999',
+    0.99898 -> '0.99898' (not '0.999', which would promise a memory of 1000 steps)."""
     if r <= 0:
         return "0"
-    return f"{r:.{max(1, math.ceil(digits_of_r(r) - 1e-9) + 1)}f}".rstrip("0").rstrip(".")
+    return f"{r:.{max(1, math.ceil(digits_of_r(r) - 1e-9) + 2)}f}".rstrip("0").rstrip(".")
 
 
 def fmt_phase(phase: float) -> str:
@@ -123,7 +226,7 @@ def ring_slider(r_min: float = 0.9, r_max: float = 0.999) -> Control:
         import ipywidgets as w
 
         return w.FloatRangeSlider(
-            value=start, min=0.0, max=MAX_DIGITS, step=0.01, readout=False,
+            value=start, min=0.0, max=MAX_DIGITS, step=0.01, readout_format=".2f",
             continuous_update=False, description="ring 1-10^-x",
             style={"description_width": "initial"}, layout=w.Layout(width="420px"),
         )
@@ -160,7 +263,7 @@ def memory_slider(r: float, description: str = "|lambda| 1-10^-x") -> Control:
         import ipywidgets as w
 
         return w.FloatSlider(
-            value=start, min=0.0, max=MAX_DIGITS, step=0.01, readout=False,
+            value=start, min=0.0, max=MAX_DIGITS, step=0.01, readout_format=".2f",
             continuous_update=False, description=description,
             style={"description_width": "initial"}, layout=w.Layout(width="420px"),
         )
@@ -255,18 +358,30 @@ class Live:
         values = self.values if values is None else values
         return {k: self.controls[k].transform(v) for k, v in values.items()}
 
-    def render(self, values: dict[str, Any] | None = None) -> bytes:
-        """The figure for `values` (slider coordinates) as PNG bytes; times the redraw."""
+    def render(self, values: dict[str, Any] | None = None, *, data_too: bool = False):
+        """The figure for `values` (slider coordinates) as PNG bytes; times the redraw.
+
+        `data_too=True` returns (png, data_png): the second is the same figure saved again with
+        every text (titles, labels, legends, annotations) and every horizontal or vertical
+        reference line hidden, so that two data_pngs differ only if the plotted data differ
+        (the tests' check that a figure follows its slider; not timed).
+        """
         import matplotlib.pyplot as plt
 
         start, cpu = time.perf_counter(), time.process_time()
         fig = self.draw(**self.arguments(values))
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
-        plt.close(fig)
         self.seconds.append(time.perf_counter() - start)
         self.cpu_seconds.append(time.process_time() - cpu)
-        return buf.getvalue()
+        if not data_too:
+            plt.close(fig)
+            return buf.getvalue()
+        _hide_text_and_reference_lines(fig)
+        data = io.BytesIO()
+        fig.savefig(data, format="png")
+        plt.close(fig)
+        return buf.getvalue(), data.getvalue()
 
     def _show_static(self):
         from IPython.display import Image, display
@@ -324,6 +439,28 @@ class Live:
         )
 
 
+def _hide_text_and_reference_lines(fig) -> None:
+    """Hide what a figure can change without its data changing: texts and axhline/axvline."""
+    for text in fig.texts:
+        text.set_visible(False)
+    for ax in fig.axes:
+        for loc in ("left", "center", "right"):
+            ax.set_title("", loc=loc)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        if ax.get_legend() is not None:
+            ax.get_legend().set_visible(False)
+        for text in ax.texts:
+            text.set_visible(False)
+        reference = [line for line in ax.lines  # axhline / axvline: a blended transform
+                     if line.get_transform() != ax.transData]
+        for line in reference:
+            line.remove()
+        if reference:  # and their share of the autoscaled limits
+            ax.relim()
+            ax.autoscale_view()
+
+
 def _same(a, b) -> bool:
     return bool(np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=0, atol=1e-9))
 
@@ -331,24 +468,28 @@ def _same(a, b) -> bool:
 def exercise_live_figures() -> dict[str, dict[str, Any]]:
     """Redraw every live figure at each control's test values and each preset.
 
-    Returns {name: {"changed": {what: bool}, "seconds": [...], "cpu_seconds": [...]}}:
-    whether each new value gave a different PNG than the current one, and the wall and CPU
-    time of every redraw (the first one, which compiles, included).
+    Returns {name: {"changed": {what: bool}, "data_changed": {what: bool}, "seconds": [...],
+    "cpu_seconds": [...]}}: whether each new value gave a different PNG than the current
+    one, whether its pixels differ with every text and reference line hidden (a figure that
+    only retitles itself fails this), and the wall and CPU time of every redraw (the first
+    one, which compiles, included).
     """
     report = {}
     for live in LIVE:
-        base = live.render()
-        changed = {}
-        for key, control in live.controls.items():
-            for value in control.tries:
-                if not _same(value, live.values[key]):
-                    png = live.render({**live.values, key: value})
-                    changed[f"{key}={value}"] = png != base
+        base, base_data = live.render(data_too=True)
+        changed, data_changed = {}, {}
+        moves = [(f"{key}={value}", {**live.values, key: value})
+                 for key, control in live.controls.items() for value in control.tries
+                 if not _same(value, live.values[key])]
         for label_, values in live.presets.items():
             coords = {k: live.controls[k].inverse(v) for k, v in values.items()}
             if not all(_same(v, live.values[k]) for k, v in coords.items()):
-                changed[label_] = live.render({**live.values, **coords}) != base
-        report[live.name] = {"changed": changed, "seconds": list(live.seconds),
+                moves.append((label_, {**live.values, **coords}))
+        for what, values in moves:
+            png, data = live.render(values, data_too=True)
+            changed[what], data_changed[what] = png != base, data != base_data
+        report[live.name] = {"changed": changed, "data_changed": data_changed,
+                             "seconds": list(live.seconds),
                              "cpu_seconds": list(live.cpu_seconds)}
     return report
 
@@ -366,6 +507,24 @@ def figure(ncols: int = 1, *, widths=None, width: float = 11.0, height: float = 
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), gridspec_kw=grid, **kwargs)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.87, wspace=0.28, hspace=0.45)
     return fig, axes
+
+
+def show_source(fn) -> None:
+    """Display the source code of `fn` (e.g. a function of the reference run's script)."""
+    from IPython.display import Code, display
+
+    display(Code(inspect.getsource(fn), language="python"))
+
+
+def show(fig) -> None:
+    """Display a finished (not live) figure as a PNG image and close it."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    display(Image(buf.getvalue()))
 
 
 def plt_colors() -> list[str]:
@@ -397,46 +556,93 @@ class NotAttempted(Exception):
     """Raised inside a check when the student's function is still the stub."""
 
 
+class StudentError(Exception):
+    """The student's function raised; carries its exception, reported in one line."""
+
+
 def _run(fn, *args, **kwargs):
+    """Call the student's `fn`: a stub is NotAttempted, any other exception a StudentError."""
     try:
         return fn(*args, **kwargs)
     except NotImplementedError as e:
         raise NotAttempted from e
+    except Exception as e:  # the student's bug: one line, not a traceback through the check
+        raise StudentError(f"your code raised {type(e).__name__}: {e}") from None
 
 
-def _verdict(name: str, check: Callable[[], str]) -> bool:
-    """Run `check`; print the verdict. Wrong answers raise AssertionError."""
+class Verdict:
+    """A check's result: true when correct. Shows nothing as a cell's last value (the check
+    has printed its one line already)."""
+
+    def __init__(self, ok: bool):
+        self.ok = bool(ok)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.ok})"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def _verdict(name: str, check: Callable[[], str]) -> Verdict:
+    """Run `check` and print one line: correct (True), not attempted or not yet (False).
+
+    A wrong answer is an AssertionError inside `check` whose message says what is wrong and
+    by how much; it is printed as one line and never re-raised, so no traceback shows the
+    check's own code (its oracle)."""
     try:
         detail = check()
     except NotAttempted:
         print(f"{name}: not attempted yet (write your answer in the cell above and run it)")
-        return False
+        return Verdict(False)
+    except (AssertionError, StudentError) as e:
+        print(f"{name}: not yet. {e}")
+        return Verdict(False)
     print(f"{name}: correct. {detail}")
-    return True
+    return Verdict(True)
 
 
-def check_kernel(fn) -> bool:
+def _shape_of(got, want_shape) -> None:
+    assert got.shape == tuple(want_shape), f"expected shape {tuple(want_shape)}, got {got.shape}"
+
+
+def check_kernel(fn) -> Verdict:
     """fn(lam (n,) complex, B (n, H) complex, C (H, n) complex, length) -> K (length, H, H)
     with K_k = Re(C diag(lam)^k B)."""
 
     def check():
-        rng = np.random.default_rng(0)
+        rng_ = np.random.default_rng(0)
         n, h, length = 5, 3, 12
-        lam = 0.95 * np.exp(1j * rng.uniform(0, 2 * np.pi, n)) * rng.uniform(0.5, 1, n)
-        b = rng.normal(size=(n, h)) + 1j * rng.normal(size=(n, h))
-        c = rng.normal(size=(h, n)) + 1j * rng.normal(size=(h, n))
-        want = np.stack([(c @ np.diag(lam**k) @ b).real for k in range(length)])
+        lam = 0.95 * np.exp(1j * rng_.uniform(0, 2 * np.pi, n)) * rng_.uniform(0.5, 1, n)
+        b = rng_.normal(size=(n, h)) + 1j * rng_.normal(size=(n, h))
+        c = rng_.normal(size=(h, n)) + 1j * rng_.normal(size=(h, n))
+        powers = np.ones(n, complex)
+        want = np.empty((length, h, h))
+        for k in range(length):  # float64, one power at a time
+            want[k] = ((c * powers) @ b).real
+            powers = powers * lam
         got = np.asarray(_run(fn, lam.astype(np.complex64), b.astype(np.complex64),
                               c.astype(np.complex64), length))
-        assert got.shape == want.shape, f"expected shape {want.shape}, got {got.shape}"
-        err = float(np.abs(got - want).max() / np.abs(want).max())
-        assert err < 1e-4, f"K_k differs from Re(C diag(lam)^k B) (relative error {err:.2e})"
+        _shape_of(got, want.shape)
+        assert not np.iscomplexobj(got) or np.abs(got.imag).max() == 0, (
+            "your kernel is complex: K_k is the real part of C diag(lam)^k B")
+        scale = np.abs(want).max()
+        err = float(np.abs(got - want).max() / scale)
+        if err >= 1e-4 and float(np.abs(got[:-1] - want[1:]).max() / scale) < 1e-4:
+            raise AssertionError("your K_k equals the expected K_(k+1): the kernel starts at "
+                                 "lam^0 (K_0 = Re(C B)), not lam^1")
+        if err >= 1e-4 and float(np.abs(got[1:] - want[:-1]).max() / scale) < 1e-4:
+            raise AssertionError("your K_k equals the expected K_(k-1): one step late")
+        assert err < 1e-4, f"K_k is off by up to {err:.1e} of the kernel's largest entry"
         return f"max relative error {err:.1e} against a float64 loop"
 
     return _verdict("kernel", check)
 
 
-def check_change_of_basis(fn) -> bool:
+def check_change_of_basis(fn) -> Verdict:
     """fn(A (n, n), B (n, H), C (H, n)) -> (lam (n,), B' (n, H), C' (H, n)), complex, such
     that the diagonal RNN x'_k = lam x'_{k-1} + B' u_k, y_k = Re(C' x'_k) equals the dense one."""
 
@@ -463,7 +669,7 @@ def check_change_of_basis(fn) -> bool:
     return _verdict("change of basis", check)
 
 
-def check_ring_init(fn) -> bool:
+def check_ring_init(fn) -> Verdict:
     """fn(key, n, r_min, r_max, max_phase) -> lam (n,) complex, uniform on the ring
     (|lam|^2 uniform on [r_min^2, r_max^2], phase uniform on [0, max_phase])."""
 
@@ -491,10 +697,18 @@ def check_ring_init(fn) -> bool:
 
 
 def _ks_uniform(x: np.ndarray, lo: float, hi: float) -> float:
-    """Kolmogorov-Smirnov distance between the sample x and U[lo, hi]."""
-    x = np.sort((x - lo) / (hi - lo))
-    grid = np.arange(1, len(x) + 1) / len(x)
-    return float(np.max(np.abs(grid - x)))
+    """Kolmogorov-Smirnov distance between the sample x and U[lo, hi] (values outside the
+    interval count at its ends)."""
+    u = np.sort(np.clip((np.asarray(x, float) - lo) / (hi - lo), 0.0, 1.0))
+    n = len(u)
+    above = np.arange(1, n + 1) / n - u  # the empirical CDF just after each point
+    below = u - np.arange(n) / n  # ... and just before it
+    return float(max(above.max(), below.max()))
+
+
+def ks_uniform(x, lo: float = 0.0, hi: float = 1.0) -> float:
+    """Kolmogorov-Smirnov distance of the sample x from U[lo, hi] (public: notebook 2.3)."""
+    return _ks_uniform(np.asarray(x), lo, hi)
 
 
 def ring_factor_reference(r_min: float, r_max: float, points: int = 200001) -> float:
@@ -503,13 +717,16 @@ def ring_factor_reference(r_min: float, r_max: float, points: int = 200001) -> f
     return float(np.mean(1.0 / (1.0 - s)))
 
 
-def check_ring_factor(fn) -> bool:
+def check_ring_factor(fn) -> Verdict:
     """fn(r_min, r_max) -> E||x||^2 / E||Bu||^2 at stationarity for a ring (Prop. 3)."""
 
     def check():
         for r_min, r_max in ((0.0, 0.9), (0.9, 0.999), (0.999, 0.9999), (0.5, 0.5)):
             want = ring_factor_reference(r_min, r_max)
-            got = float(_run(fn, r_min, r_max))
+            try:
+                got = float(_run(fn, r_min, r_max))
+            except StudentError as e:
+                raise StudentError(f"at the ring [{r_min}, {r_max}] {e}") from None
             assert abs(got - want) <= 1e-3 * want, (
                 f"ring [{r_min}, {r_max}]: expected {want:.4f}, got {got:.4f}")
         return "matches the average of 1 / (1 - |lambda|^2) over the ring"
@@ -517,7 +734,7 @@ def check_ring_factor(fn) -> bool:
     return _verdict("ring factor", check)
 
 
-def check_thin_ring_r_min(r_min: float, *, r_max: float = 0.9999, factor: float = 100.0) -> bool:
+def check_thin_ring_r_min(r_min: float, *, r_max: float = 0.9999, factor: float = 100.0) -> Verdict:
     """r_min: the smallest r_min at which the ring [r_min, r_max] blows the state up by
     `factor` (E||x||^2 / E||Bu||^2 >= factor)."""
 
@@ -536,7 +753,29 @@ def check_thin_ring_r_min(r_min: float, *, r_max: float = 0.9999, factor: float 
     return _verdict("thin ring", check)
 
 
-def check_dt_for_radius(dt: float, *, radius: float = 0.999) -> bool:
+def check_mode_spectrum(fn) -> Verdict:
+    """fn(lam complex, omega (m,) rad/step) -> (m,) the magnitude of one mode's transfer
+    function, |sum_k lam^k e^{-i omega k}| over k >= 0 (an infinitely long kernel)."""
+
+    def check():
+        omega = np.linspace(0.0, np.pi, 64)
+        for lam in (0.9 * np.exp(0.5j), 0.999 * np.exp(0.05j), 0.5 + 0.0j):
+            got = np.asarray(_run(fn, complex(lam), omega.copy()), float)
+            _shape_of(got, omega.shape)
+            terms = int(np.ceil(np.log(1e-13) / np.log(abs(lam)))) + 1  # |lam|^k < 1e-13 after
+            k = np.arange(terms)
+            want = np.abs(np.exp(np.outer(-1j * omega, k)) @ (lam**k))  # float64 long sum
+            err = float(np.max(np.abs(got - want) / want))
+            where = int(np.argmax(np.abs(got - want) / want))
+            assert err < 1e-4, (
+                f"for lam = {abs(lam):.3g} e^({np.angle(lam):.3g}i) at omega = "
+                f"{omega[where]:.3f} you give {got[where]:.4g}, the sum is {want[where]:.4g}")
+        return "matches the float64 sum of lam^k e^(-i omega k) for three modes"
+
+    return _verdict("mode spectrum", check)
+
+
+def check_dt_for_radius(dt: float, *, radius: float = 0.999) -> Verdict:
     """dt: the S4D-Lin step whose eigenvalues (Re A = -1/2, ZOH) have |lambda| = radius."""
 
     def check():
@@ -549,7 +788,7 @@ def check_dt_for_radius(dt: float, *, radius: float = 0.999) -> bool:
     return _verdict("S4D step", check)
 
 
-def check_memory_radius(r: float, *, steps: int = 1024, keep: float = 0.01) -> bool:
+def check_memory_radius(r: float, *, steps: int = 1024, keep: float = 0.01) -> Verdict:
     """r: the smallest |lambda| for which an impulse keeps `keep` of its amplitude after
     `steps` steps (|lambda|^steps = keep)."""
 

@@ -57,3 +57,8 @@ def dt_for_radius(radius=0.999):
 def memory_radius(steps=1024, keep=0.01):
     """|lambda|^steps = keep: |lambda| = keep^(1/steps) (1 - |lambda| ~ log(1/keep) / steps)."""
     return keep ** (1.0 / steps)
+
+
+def mode_spectrum(lam, omega):
+    """|sum_k lam^k e^{-i omega k}| = 1 / |1 - lam e^{-i omega}| (a geometric series)."""
+    return np.abs(1.0 / (1.0 - lam * np.exp(-1j * np.asarray(omega))))

@@ -9,8 +9,8 @@ For each it records the wall time, the kernel's CPU time (user + system, all thr
 load average before and after (the machine may be shared), and the time of every live
 figure's redraw at the other slider values (wall and CPU; the first draw, which compiles, is
 kept apart). Results are merged into reference/timings.json (only the notebooks run are
-replaced). A notebook that defines a dict `REFERENCE` (notebook 5: its results) has it
-written to reference/NAME.json after a full-size run.
+replaced). Wall times depend on the machine's load (recorded); a slider's CPU time much
+less so. (Notebook 5's reference run is `python benchmarks/ladder_reference.py`.)
 """
 
 import argparse
@@ -31,8 +31,7 @@ import course as _course
 _u = _resource.getrusage(_resource.RUSAGE_SELF)
 _cpu = _u.ru_utime + _u.ru_stime
 _live = _course.exercise_live_figures()
-_ref = globals().get("REFERENCE")
-print("TIMING " + _json.dumps({"cpu_s": _cpu, "live": _live, "reference": _ref}, default=str))
+print("TIMING " + _json.dumps({"cpu_s": _cpu, "live": _live}, default=str))
 """
 
 
@@ -98,7 +97,6 @@ def run_one(name: str, *, small: bool) -> dict:
         "small": small, "wall_s": wall - probe_s, "kernel_cpu_s": data["cpu_s"],
         "load_before": load_before, "load_after": os.getloadavg(),
         "slowest_cells": [{"cell": i, "s": s} for i, s in slowest], "live": live,
-        "reference": data["reference"],
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                     "python": platform.python_version()},
@@ -119,6 +117,13 @@ def markdown(timings: dict) -> str:
         size = " (small)" if rec["small"] else ""
         rows.append(f"| `{name}`{size} | {rec['wall_s']:.0f} s | {rec['kernel_cpu_s']:.0f} s | "
                     f"{rec['load_before'][0]:.1f} / {rec['load_after'][0]:.1f} | {med} | {top} |")
+    figures = [(v["max_cpu_s"], f"{name}/{fig}") for name, rec in timings.items()
+               for fig, v in rec["live"].items() if v["max_cpu_s"] is not None]
+    loads = [rec[k][0] for rec in timings.values() for k in ("load_before", "load_after")]
+    if figures:
+        cpu, where = max(figures)
+        rows.append(f"\nSlowest slider redraw: {cpu:.2f} s of CPU ({where}); 1-minute load "
+                    f"during the runs {min(loads):.1f}-{max(loads):.1f}.")
     return "\n".join(rows)
 
 
@@ -140,15 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"{name}: running ({'small' if args.small else 'full size'})", file=sys.stderr)
         rec = run_one(name, small=args.small)
-        reference = rec.pop("reference")
-        if reference is not None and not args.small:
-            path = HERE / "reference" / f"{name}.json"
-            path.parent.mkdir(exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({**reference, "date": rec["date"], "wall_s": rec["wall_s"],
-                                       "load": rec["load_after"]}, indent=1) + "\n")
-            tmp.replace(path)
-            print(f"{name}: wrote {path}", file=sys.stderr)
         timings[name] = rec
         TIMINGS.parent.mkdir(exist_ok=True)
         tmp = TIMINGS.with_suffix(".tmp")

@@ -1,7 +1,9 @@
 """The course notebooks (notebooks/NN_*.py, jupytext percent format, paired with .ipynb):
 the pairs are in sync and committed without outputs, and every notebook runs top to bottom
-(small sizes: LRUX_NOTEBOOK_SMALL=1) with every live figure redrawn at other slider values
-and every exercise's reference solution passing its check."""
+(small sizes: LRUX_NOTEBOOK_SMALL=1) with two seeds (LRUX_COURSE_SEED=0 and 1): every claim
+of its text checked in a cell holds (`course.claims` raises otherwise), every live figure's
+plotted data (its pixels with the texts hidden) change at other slider values, and every
+exercise's reference solution passes its check."""
 
 import json
 import os
@@ -82,10 +84,15 @@ def _execute(name: str):
     return nb
 
 
+SEEDS = (0, 1)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs_top_to_bottom(name, monkeypatch):
+def test_notebook_runs_top_to_bottom(name, seed, monkeypatch):
     monkeypatch.setenv("LRUX_NOTEBOOK_SMALL", "1")
+    monkeypatch.setenv("LRUX_COURSE_SEED", str(seed))
     # Live figures are drawn as plain images (no widget comms: the browser test covers the
     # widgets); the probe cell redraws each at its other slider values.
     monkeypatch.setenv("LRUX_NOTEBOOK_STATIC", "1")
@@ -104,6 +111,12 @@ def test_notebook_runs_top_to_bottom(name, monkeypatch):
     for figure, report in live.items():
         unchanged = [k for k, changed in report["changed"].items() if not changed]
         assert report["changed"] and not unchanged, f"{name}/{figure}: same figure for {unchanged}"
+        retitled = [k for k, changed in report["data_changed"].items() if not changed]
+        assert not retitled, f"{name}/{figure}: only the texts change for {retitled}"
+
+    # the text's numbers are checked in the notebook, for this seed
+    checked = [line for line in text.splitlines() if line.startswith("checked: the ")]
+    assert checked and all(f"(seed {seed})" in line for line in checked), (name, checked)
 
     solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
     for cell in solutions:  # every reference solution passes its check

@@ -101,6 +101,7 @@ def test_run_all_then_a_slider_redraws_the_figure(lab):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            _accept_the_kernel_dialog(page)
             page.goto(url, timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
@@ -148,6 +149,16 @@ def test_run_all_then_a_slider_redraws_the_figure(lab):
 def _prompts(page) -> list[str]:
     return page.evaluate("[...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
                          ".map(p => p.textContent.trim())")
+
+
+def _accept_the_kernel_dialog(page):
+    """JupyterLab sometimes asks "Select Kernel" when the kernel is slow to start (seen at
+    load 12 on 2 cores): whenever that dialog blocks an action, accept its preselected
+    Python 3, as a student would (playwright calls the handler before each action)."""
+    def accept(dialog):
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+
+    page.add_locator_handler(page.locator(".jp-Dialog", has_text="Select Kernel"), accept)
 
 
 def _run_all_from_the_menu(page):

@@ -126,9 +126,10 @@ def make_optimizer(
 
     Returns a transformation to use on `eqx.filter(model, eqx.is_inexact_array)`.
     """
-    sched = dict(warmup_frac=warmup_frac, min_lr=min_lr, schedule_steps=schedule_steps)
-    base = warmup_cosine(lr, steps, **sched)
-    recurrent = warmup_cosine(lr * lr_factor, steps, **sched)
+    base = warmup_cosine(lr, steps, warmup_frac=warmup_frac, min_lr=min_lr,
+                         schedule_steps=schedule_steps)
+    recurrent = warmup_cosine(lr * lr_factor, steps, warmup_frac=warmup_frac, min_lr=min_lr,
+                              schedule_steps=schedule_steps)
     labels = param_labels(
         model, decay_norm_bias=decay_norm_bias, group_overrides=group_overrides
     )
