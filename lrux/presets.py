@@ -36,12 +36,13 @@ preset evaluates once per epoch of the training split (`eval_every=0`).
 import copy
 import dataclasses
 import difflib
-import json
 import math
 import re
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from lrux.checks import COUNT, POSITIVE, STEP_MAX, STEPS, Range, parse, problem
 from lrux.data.spec import TASKS
 from lrux.errors import ConfigError
 
@@ -380,64 +381,68 @@ def _suggest(name: str, choices) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _parse_value(text: str, like: Any, name: str) -> Any:
-    if isinstance(like, bool):
-        low = text.strip().lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"--set {name}: expected a boolean (true/false), got {text!r}")
-    if isinstance(like, int):
-        try:
-            value = float(text)
-        except ValueError:
-            raise ConfigError(f"--set {name}: expected an integer, got {text!r}") from None
-        if not value.is_integer():
-            raise ConfigError(f"--set {name}: expected an integer, got {text!r}")
-        return int(value)
-    if isinstance(like, float):
-        try:
-            return float(eval(text, {"__builtins__": {}}, {"pi": math.pi}))  # "pi/10"
-        except Exception:
-            raise ConfigError(f"--set {name}: expected a number (or e.g. pi/10), got "
-                              f"{text!r}") from None
-    if isinstance(like, dict):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            raise ConfigError(f"--set {name}: expected a JSON object, got {text!r}") from None
-        if not isinstance(value, dict):
-            raise ConfigError(f"--set {name}: expected a JSON object, got {text!r}")
-        return value
-    return text
+# The range of each numeric field; an int field not named here is a count (>= 0), a float
+# field not named here any finite number. Every int fits in int64, every float is finite.
+FIELD_RANGES: dict[str, Range] = {
+    "depth": POSITIVE, "d_model": POSITIVE, "d_state": POSITIVE, "batch_size": POSITIVE,
+    "steps": STEPS, "log_every": Range(1, STEP_MAX),
+    "eval_every": Range(0, STEP_MAX, why="(0: once per epoch)"),
+    "eval_batch_size": Range(0, why="(0: batch_size)"),
+    "data_shards": Range(0, why="(0: one per process)"),
+    "pad_multiple": Range(0, why="(0: pad to the task's maximum)"),
+    "schedule_steps": Range(0, STEP_MAX, why="(0: at steps)"),
+    "lr": Range(0, lo_open=True), "lr_factor": Range(0, lo_open=True),
+    "warmup_frac": Range(0, 1, hi_open=True), "dropout": Range(0, 1, hi_open=True),
+    "bn_momentum": Range(0, 1, hi_open=True),
+    "weight_decay": COUNT, "grad_clip": COUNT, "min_lr": COUNT,
+}
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Preset)}
+_LOCKED = ("task", "model", "name", "preset")
+
+
+def field_problem(name: str, value: Any) -> str | None:
+    """Why `value` cannot be preset field `name` ("preset field depth must be >= 1, got 0"),
+    judged by the field's declared type and `FIELD_RANGES`; None if it can."""
+    kind = _FIELDS[name].type
+    base = typing.get_origin(kind) or kind
+    rng = FIELD_RANGES.get(name, COUNT if base is int else None)
+    why = problem(value, kind)
+    if why is not None:
+        huge = base is int and isinstance(value, int) and not isinstance(value, bool)
+        bounded = huge and rng is not None and rng.hi is not None
+        return f"preset field {name}: {problem(value, kind, rng) if bounded else why}"
+    if rng is not None and base in (int, float) and not rng.holds(value):
+        return f"preset field {name} must be {rng.text()}, got {value!r}"
+    return None
 
 
 def _parse_any(text: str) -> Any:
     """A JSON value, a number written with pi ("pi/10"), or the text itself."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    if re.fullmatch(r"[0-9.eE+\-*/() ]*pi[0-9.eE+\-*/() pi]*", text.strip()):
-        try:
-            return float(eval(text, {"__builtins__": {}}, {"pi": math.pi}))
-        except Exception:  # noqa: BLE001 - not an expression after all: keep the text
-            return text
-    return text
+    return parse(text, Any)
 
 
-def _parse_option(text: Any, current: Any, name: str) -> Any:
-    """A mixer option's value: parsed like its current value where it has one."""
-    if not isinstance(text, str):
-        return text
-    if current is not None and isinstance(current, bool | int | float):
-        return _parse_value(text, current, name)
-    return _parse_any(text)
+def mixer_option_types(model: str) -> dict[str, Any]:
+    """The options mixer `model` takes, name -> declared type (its constructor's
+    annotations); {} for a name that is not registered."""
+    from lrux.registry import MIXERS
+
+    entry = MIXERS.get(model)
+    if entry is None:
+        return {}
+    hints = typing.get_type_hints(entry.layer.__init__)
+    return {n: hints[n] for n in entry.option_names() if n in hints}
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Preset)}
-_LOCKED = ("task", "model", "name", "preset")
+def _option_value(label: str, text: Any, option: str, model: str) -> Any:
+    """A mixer option's value, read and checked as its constructor annotation says."""
+    kind = mixer_option_types(model).get(option)
+    value = (parse(text, kind) if kind is not None else _parse_any(text)) \
+        if isinstance(text, str) else text
+    why = problem(value, kind) if kind is not None else None
+    if why is not None:
+        raise ConfigError(f"{label}: mixer {model!r} option {option}: {why}")
+    return value
 
 
 def field_names() -> list[str]:
@@ -445,21 +450,50 @@ def field_names() -> list[str]:
     return [n for n in _FIELDS if n not in _LOCKED]
 
 
-def _set_data(data: dict, name: str, value: Any) -> None:
+def _set_data(data: dict, label: str, name: str, value: Any, task: str) -> None:
+    from lrux.data.ensure import data_option_problem
+
     *parents, leaf = name.split(".")[1:]
-    if not leaf or not all(parents):
-        raise ConfigError(f"--set {name}: expected data.generate.KEY=VALUE or "
-                          "data.load.KEY=VALUE")
-    node = data
-    for part in parents:
-        node[part] = dict(node.get(part, {}))
-        node = node[part]
-    node[leaf] = _parse_any(value) if isinstance(value, str) else value
+    if len(parents) != 1 or not leaf or not parents[0]:
+        raise ConfigError(f"{label}: expected data.generate.KEY=VALUE or data.load.KEY=VALUE")
+    section = parents[0]
+    kind = _data_kind(task, section, leaf)
+    if isinstance(value, str):
+        value = parse(value, kind) if kind is not None else _parse_any(value)
+    why = data_option_problem(task, section, leaf, value)
+    if why is not None:
+        raise ConfigError(f"{label}: {why}")
+    data[section] = {**data.get(section, {}), leaf: value}
+
+
+def _data_kind(task: str, section: str, key: str) -> Any:
+    from lrux.data.ensure import data_option_kinds
+
+    if section not in ("load", "generate"):
+        return None
+    kind = data_option_kinds(task, section).get(key)
+    return kind[0] if kind else None
 
 
 def _looks_like_field(name: str) -> str | None:
     close = difflib.get_close_matches(name, field_names(), n=1, cutoff=0.8)
     return close[0] if close else None
+
+
+def _label(name: str, value: Any) -> str:
+    """How an override is named in messages: `--set NAME=VALUE` (text) or `NAME=VALUE`."""
+    return f"--set {name}={value}" if isinstance(value, str) else f"{name}={value!r}"
+
+
+def _field_value(name: str, value: Any) -> Any:
+    """Preset field `name` from an override (text read as the field's declared type)."""
+    kind = _FIELDS[name].type
+    parsed = parse(value, kind) if isinstance(value, str) else value
+    why = field_problem(name, parsed)
+    if why is not None:
+        why = why.replace(f"preset field {name}: ", "")
+        raise ConfigError(f"{_label(name, value)}: {why}")
+    return parsed
 
 
 def apply_overrides(
@@ -470,7 +504,10 @@ def apply_overrides(
     NAME may be a Preset field, `data.KEY` (a data option), `mixer.NAME` (a mixer option), or
     any other name, which is set as a mixer option. When `mixer_options` (the names the mixer
     accepts) is given, a name that is none of these is refused, with the closest name; without
-    it, a name that looks like a mistyped field (e.g. `deph`) is refused.
+    it, a name that looks like a mistyped field (e.g. `deph`) is refused. Every value is read
+    and checked against its declared type and range here (preset fields: `Preset`'s
+    annotations and `FIELD_RANGES`; data options: `lrux.data.ensure.data_option_kinds`; mixer
+    options: the mixer constructor's annotations), with a ConfigError naming the override.
     """
     items = (
         list(overrides.items())
@@ -481,20 +518,20 @@ def apply_overrides(
     mixer = dict(preset.mixer_options)
     data = copy.deepcopy(preset.data)
     for name, value in items:
+        label = _label(name, value)
         if name in _LOCKED:
             flag = "preset" if name == "name" else name
             raise ConfigError(f"--set {name}: use the --{flag} flag instead")
         if name.startswith("data."):
-            _set_data(data, name, value)
+            _set_data(data, label, name, value, preset.task)
         elif name.startswith("mixer."):
-            mixer[name[6:]] = _parse_option(value, mixer.get(name[6:]), name)
+            mixer[name[6:]] = _option_value(label, value, name[6:], preset.model)
         elif name in _FIELDS:
-            current = getattr(preset, name)
-            updates[name] = _parse_value(value, current, name) if isinstance(value, str) else value
+            updates[name] = _field_value(name, value)
         else:
             if name not in mixer:
                 _check_mixer_option(name, preset.model, mixer_options)
-            mixer[name] = _parse_option(value, mixer.get(name), name)
+            mixer[name] = _option_value(label, value, name, preset.model)
     updates.setdefault("mixer_options", mixer)
     updates.setdefault("data", data)
     out = dataclasses.replace(preset, **updates)
@@ -537,29 +574,39 @@ def _check_choice(p: Preset, name: str, choices: tuple[str, ...]) -> None:
                           f"{value!r}{_suggest(str(value), choices)}")
 
 
+def _check_data(p: Preset) -> None:
+    from lrux.data.ensure import data_option_problem
+
+    if set(p.data) - {"generate", "load"}:
+        raise ConfigError(f"preset field data: expected keys 'generate' and 'load', got "
+                          f"{sorted(set(p.data) - {'generate', 'load'})}")
+    for section, options in p.data.items():
+        if not isinstance(options, dict):
+            raise ConfigError(f"preset field data.{section}: expected a JSON object, got "
+                              f"{options!r}")
+        for key, value in options.items():
+            why = data_option_problem(p.task, section, key, value)
+            if why is not None:
+                raise ConfigError(f"preset field data.{section}.{key}={value!r}: {why}")
+
+
+def _check_mixer_options(p: Preset) -> None:
+    kinds = mixer_option_types(p.model)
+    for option, value in p.mixer_options.items():
+        why = problem(value, kinds[option]) if option in kinds else None
+        if why is not None:
+            raise ConfigError(f"preset field mixer_options: mixer {p.model!r} option "
+                              f"{option}: {why}")
+
+
 def validate(p: Preset) -> None:
-    """Raise ConfigError naming the field when a preset value is out of range."""
-    positive = ("depth", "d_model", "d_state", "batch_size", "steps", "log_every")
-    for name in positive:
-        if getattr(p, name) < 1:
-            raise ConfigError(f"preset field {name} must be >= 1, got {getattr(p, name)}")
-    for name in ("eval_every", "eval_batch_size", "data_shards", "pad_multiple"):
-        if getattr(p, name) < 0:
-            raise ConfigError(f"preset field {name} must be >= 0 (0: the default), got "
-                              f"{getattr(p, name)}")
-    for name in ("lr", "lr_factor"):
-        value = getattr(p, name)
-        if not (math.isfinite(value) and value > 0):
-            raise ConfigError(f"preset field {name} must be a positive number, got {value}")
-    if not 0.0 <= p.warmup_frac < 1.0:
-        raise ConfigError(f"preset field warmup_frac must be in [0, 1), got {p.warmup_frac}")
-    if not 0.0 <= p.dropout < 1.0:
-        raise ConfigError(f"preset field dropout must be in [0, 1), got {p.dropout}")
-    if not 0.0 <= p.bn_momentum < 1.0:
-        raise ConfigError(f"preset field bn_momentum must be in [0, 1), got {p.bn_momentum}")
-    for name in ("weight_decay", "grad_clip", "min_lr"):
-        if not getattr(p, name) >= 0:
-            raise ConfigError(f"preset field {name} must be >= 0, got {getattr(p, name)}")
+    """Raise ConfigError naming the field when a preset value is not of its declared type
+    or out of its range (`field_problem`), a choice is unknown, or a data or mixer option's
+    value is not what the option declares."""
+    for name in _FIELDS:
+        why = field_problem(name, getattr(p, name))
+        if why is not None:
+            raise ConfigError(why)
     _check_choice(p, "norm", NORMS)
     _check_choice(p, "glu", GLUS)
     _check_choice(p, "pooling", POOLINGS)
@@ -569,7 +616,5 @@ def validate(p: Preset) -> None:
             raise ConfigError(f"preset field param_groups: group {group!r} for {fname!r} must "
                               f"be one of {', '.join(GROUPS)}")
     parse_checkpoint_every(p.checkpoint_every)
-    if not isinstance(p.data, dict) or set(p.data) - {"generate", "load"}:
-        extra = sorted(set(p.data) - {"generate", "load"}) if isinstance(p.data, dict) else []
-        raise ConfigError(f"preset field data: expected keys 'generate' and 'load', got "
-                          f"{extra or p.data!r}")
+    _check_data(p)
+    _check_mixer_options(p)

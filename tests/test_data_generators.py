@@ -517,8 +517,10 @@ D.generate_listops('out', **{SHORT!r})
     out = tmp_path / "out"
     assert sorted(os.listdir(out)) == [".listops-1000.partial"]
     status = D.data_status("listops", out)
-    assert status.state == "absent" and "interrupted generation" in status.message
-    with pytest.raises(DataError, match="interrupted generation is in .*rerun"):
+    assert status.state == "absent" and "a generation was interrupted" in status.message
+    with pytest.raises(DataError, match="a generation was interrupted there .*Finish it with "
+                       "the same command: python -m lrux.data generate listops .*--train 30 "
+                       ".*; or remove it: rm -r .*listops-1000.partial"):
         D.load_split("listops", "train", out, progress=False)
     D.generate_listops(out, **SHORT)  # the same arguments again: a clean restart
     D.generate_listops(tmp_path / "ref", **SHORT)
@@ -540,7 +542,8 @@ D.generate_pathfinder('out', **{PF!r})
 """, tmp_path)
     out = tmp_path / "out"
     assert not D.data_present("pathfinder", out)
-    with pytest.raises(DataError, match="no data found.*interrupted generation"):
+    with pytest.raises(DataError, match="no complete data .*a generation was interrupted.*"
+                       "--num 12 --seed 2 --per-folder 4"):
         D.load_split("pathfinder", "train", out, progress=False, workers=1)
     import lrux.data.pathfinder as P
 

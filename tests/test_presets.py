@@ -23,7 +23,9 @@ def test_every_mixer_paper_preset_builds_on_every_task(model):
 @pytest.mark.parametrize("task", TASKS)
 def test_comparison_presets_train_a_few_steps_at_reduced_width(model, task):
     preset = get_preset(task, model, "paper")
-    small = {"depth": 1, "d_model": 8, "batch_size": 2, "data.load.max_length": 64}
+    small = {"depth": 1, "d_model": 8, "batch_size": 2}
+    if task in ("listops", "text", "retrieval"):  # a token task's option (refused elsewhere)
+        small["data.load.max_length"] = 64
     if model == "s4d":
         small["d_state"] = 8
     out = time_preset(apply_overrides(preset, small), steps=2, warmup=1)

@@ -229,11 +229,13 @@ def test_presets_table9_and_overrides():
     assert s5.lr == pytest.approx(0.003) and s5.lr_factor == pytest.approx(1 / 3)
     assert s5.d_state == 16 and s5.depth == 8 and s5.steps == 40 * 96_000 // 50
     q = apply_overrides(p, ["depth=4", "lr=1e-3", "max_phase=pi/10", "bidirectional=true",
-                            "scan_mode=sequential", "data.load.max_length=64"])
+                            "scan_mode=sequential", "data.load.grayscale=true"])
     assert (q.depth, q.lr, q.bidirectional) == (4, 1e-3, True)
     assert q.mixer_options["max_phase"] == pytest.approx(math.pi / 10)
     assert q.mixer_options["scan_mode"] == "sequential"
-    assert q.data["load"]["max_length"] == 64
+    assert q.data["load"]["grayscale"] is True
+    with pytest.raises(ValueError, match="image has no load option 'max_length'"):
+        apply_overrides(p, ["data.load.max_length=64"])  # a token task's option
     assert p.depth == 6  # the original is untouched
     with pytest.raises(ValueError, match="depth"):
         apply_overrides(p, ["depth=0"])

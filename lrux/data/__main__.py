@@ -6,12 +6,15 @@
         --difficulty {6,9,14} --num N [--seed S] [--workers W]
     python -m lrux.data inspect TASK --data-dir DIR [--tokenizer chars] [--grayscale] ...
 
-A mistake (bad flag, unwritable --out, partial or malformed data) prints one line
-`error: ...` and exits with status 2; warnings about the data print as `warning: ...`.
+A mistake (bad flag, unwritable --out, partial or malformed data, a full disk) prints one
+line `error: ...` and exits with status 2; warnings about the data print as `warning: ...`.
+Ctrl-C or SIGTERM print one line and exit with 128 + the signal number.
 """
 
 import argparse
+import signal
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -44,6 +47,7 @@ def _inspect(args) -> int:
         opts["difficulty"] = args.difficulty
     if args.cache_dir:
         opts["cache_dir"] = args.cache_dir
+    s = None
     for split in SPLITS:
         s = load_split(task, split, args.data_dir, **opts)
         n = len(s)
@@ -60,6 +64,7 @@ def _inspect(args) -> int:
         print(f"  labels {frac}")
         if s.skipped:
             print(f"  skipped unreadable images: {s.skipped}")
+    assert s is not None  # SPLITS is not empty
     if s.spec.kind == "tokens":
         print(f"vocab_size={s.spec.vocab_size} seq_len={s.spec.seq_len}")
     else:
@@ -128,20 +133,30 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(signum)
+
+
 def main(argv=None) -> int:
-    """Run the CLI; returns the exit status (0, 2 for a mistake, 130 when interrupted)."""
+    """Run the CLI; returns the exit status (0, 2 for a mistake, 128 + N when stopped by
+    signal N: 130 for Ctrl-C, 143 for SIGTERM)."""
     shown, warnings.showwarning = warnings.showwarning, _show_warning
+    main_thread = threading.current_thread() is threading.main_thread()
+    term = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return _run(_parser().parse_args(argv))
     except (_UsageError, LruxError, ValueError, OSError) as e:
         print("error: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted (a generation resumes when rerun with the same arguments)",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        signum = e.args[0] if e.args and isinstance(e.args[0], int) else signal.SIGINT
+        print(f"error: stopped by {signal.Signals(signum).name} (a generation resumes when "
+              "rerun with the same arguments)", file=sys.stderr)
+        return 128 + signum
     finally:
         warnings.showwarning = shown
+        if term is not None:
+            signal.signal(signal.SIGTERM, term)
 
 
 if __name__ == "__main__":

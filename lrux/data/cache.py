@@ -11,6 +11,7 @@ or, when that cannot be written, `$LRUX_CACHE_DIR` (default `~/.cache/lrux/data`
 """
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from lrux.errors import DataError
+from lrux.errors import DataError, WriteError
 
 from .spec import DataWarning
 
@@ -121,6 +122,21 @@ def save_arrays(folder: str, split: str, inputs, lengths, labels) -> None:
         np.save(os.path.join(folder, f"{split}.{name}.npy"), np.ascontiguousarray(arr))
 
 
+def open_array(path: str, dtype, shape: tuple[int, ...]) -> np.memmap:
+    """A new `.npy` file at `path` as a writable memmap, its space reserved on the disk first:
+    a full disk is an OSError here, not a SIGBUS at the first write into a page."""
+    arr = np.lib.format.open_memmap(path, "w+", dtype, shape)
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, size)
+        except OSError as e:
+            if e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                del arr
+                raise
+    return arr
+
+
 @dataclasses.dataclass
 class Entry:
     """A complete cache entry: its folder and its `meta.json`."""
@@ -194,10 +210,18 @@ def build_entry(dirs: Sequence[str], name: str, build: Callable[[str], dict]) ->
     """Run `build(tmp_folder) -> meta`, record the array sizes, and rename into place."""
     folder, tmp = _build_folder(dirs, name)
     try:
-        meta = build(tmp)
-        meta["files"] = {f: os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp)
-                         if f.endswith(".npy")}
-        _write_json(os.path.join(tmp, "meta.json"), meta)
+        try:
+            meta = build(tmp)
+            meta["files"] = {f: os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp)
+                             if f.endswith(".npy")}
+            _write_json(os.path.join(tmp, "meta.json"), meta)
+        except OSError as e:  # a full disk, a quota: nothing is left half-written
+            if e.filename and not os.fspath(e.filename).startswith(tmp):
+                raise DataError(f"{e.filename}: cannot be read ({e.strerror or e})") from None
+            raise WriteError(
+                f"could not write the preprocessing cache in {os.path.dirname(folder)} "
+                f"({e.strerror or e}); nothing was left there. Free some space, or choose "
+                "another folder with $LRUX_CACHE_DIR or the cache_dir load option") from None
         try:
             os.replace(tmp, folder)
         except OSError:  # another process finished first, or a damaged entry is in the way

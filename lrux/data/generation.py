@@ -21,7 +21,7 @@ import shutil
 import warnings
 from collections.abc import Iterator, Sequence
 
-from lrux.errors import DataError
+from lrux.errors import DataError, WriteError
 
 from .spec import DataWarning
 
@@ -94,7 +94,8 @@ class Partial:
     resumed: bool
 
 
-def _read_plan(path: str) -> dict | None:
+def read_plan(path: str) -> dict | None:
+    """The plan (generator, seed, options) of the interrupted generation in `path`."""
     try:
         with open(os.path.join(path, PLAN)) as f:
             return json.load(f)
@@ -105,7 +106,7 @@ def _read_plan(path: str) -> dict | None:
 def _prepare_partial(tmp: str, plan: dict, what: str) -> bool:
     """Make `tmp` ready for `plan`; True if it already holds an interrupted run of it."""
     if os.path.isdir(tmp):
-        old = _read_plan(tmp)
+        old = read_plan(tmp)
         if old == plan:
             return True
         if old is None and set(os.listdir(tmp)) - {_LOCK}:
@@ -154,10 +155,17 @@ def atomic_generation(target: str | os.PathLike, plan: dict, *, what: str,
         lock.truncate()
         lock.write(f"pid {os.getpid()}\n")
         lock.flush()
-        resumed = _prepare_partial(tmp, plan, what)
-        if not resumed:
-            _write_json(os.path.join(tmp, PLAN), plan)
-        yield Partial(tmp, target, resumed)
+        try:
+            resumed = _prepare_partial(tmp, plan, what)
+            if not resumed:
+                _write_json(os.path.join(tmp, PLAN), plan)
+            yield Partial(tmp, target, resumed)
+        except OSError as e:  # a full disk, a quota: the partial folder is never loaded
+            raise WriteError(
+                f"{what}: could not write into {tmp} ({e.strerror or e}); nothing was written "
+                f"to {target}, and the interrupted generation there is never loaded. Free "
+                "some space and run the same command again to finish it (or remove "
+                f"{tmp})") from None
 
 
 def commit(part: Partial, counts: dict, plan: dict) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 
 from lrux.errors import DataError
 
-from .cache import save_arrays
+from .cache import open_array, save_arrays
 from .workers import progress_bar, resolve_workers, worker_map
 
 CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
@@ -94,7 +94,7 @@ def read_pathfinder_meta(root: str) -> list[tuple[str, int]]:
         with open(path, "rb") as f:
             raw = f.read()
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is no name
         except UnicodeDecodeError as e:
             line = raw.count(b"\n", 0, e.start) + 1
             raise DataError(f"{path}:{line}: bytes {raw[e.start:e.end]!r} are not text "
@@ -153,7 +153,7 @@ def _decode_all(task: str, paths: list[str], size: int, out_path: str, progress:
                 workers) -> np.ndarray:
     """Decode every PNG into the memmap `out_path`; returns the ok mask."""
     n = len(paths)
-    pix = np.lib.format.open_memmap(out_path, "w+", np.uint8, (max(n, 1), size * size))
+    pix = open_array(out_path, np.uint8, (max(n, 1), size * size))
     ok = np.zeros(n, bool)
     step = 1000
     chunks = [(paths[i: i + step], size) for i in range(0, n, step)]
@@ -199,8 +199,8 @@ def prepare_pathfinder(root: str, opts: dict, out: str, *, progress: bool, worke
              "test": order[n_tr + n_va:]}
     counts = {}
     for split, idx in parts.items():
-        x = np.lib.format.open_memmap(os.path.join(out, f"{split}.inputs.npy"), "w+",
-                                      np.uint8, (len(idx), size * size, 1))
+        x = open_array(os.path.join(out, f"{split}.inputs.npy"), np.uint8,
+                       (len(idx), size * size, 1))
         for a in range(0, len(idx), 10_000):
             x[a: a + 10_000, :, 0] = pix[idx[a: a + 10_000]]
         x.flush()

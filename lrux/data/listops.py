@@ -293,7 +293,7 @@ def _decode(path: str) -> str:
     with open(path, "rb") as f:
         raw = f.read()
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a byte-order mark is not part of the header
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
         raise DataError(f"{path}:{line}: bytes {raw[e.start:e.end]!r} are not UTF-8 text "

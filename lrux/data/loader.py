@@ -23,7 +23,7 @@ class FinishBatch(grain.transforms.Map):
         self.mean = mean
         self.std = std
 
-    def map(self, element) -> Batch:
+    def map(self, element) -> Batch:  # pyright: ignore[reportIncompatibleMethodOverride] (grain's Map.map declares no return type; pyright infers None)
         return finish_batch(element, batch_size=self.batch_size, kind=self.kind,
                             pad_to=self.pad_to, mean=self.mean, std=self.std)
 

@@ -10,10 +10,13 @@ import tempfile
 import warnings
 from collections.abc import Callable
 
+import numpy as np
+
+from lrux.checks import problem
 from lrux.errors import DataError
 
 from . import cache, images, text
-from .generation import MARKER, describe, partial_path, read_marker
+from .generation import MARKER, describe, partial_path, read_marker, read_plan
 from .listops import FILES as LISTOPS_FILES
 from .listops import read_tsv
 from .spec import (
@@ -22,6 +25,7 @@ from .spec import (
     CIFAR_RGB_MEAN,
     CIFAR_RGB_STD,
     GENERATED_TASKS,
+    LOAD_OPTIONS,
     PATH_SIZES,
     PATHFINDER_DIFFICULTY_DIRS,
     SPLITS,
@@ -117,29 +121,21 @@ SOURCES = {
     "pathfinder": _path_source("pathfinder"),
     "pathx": _path_source("pathx"),
 }
-_CHOICES = {"tokenizer": ("bytes", "chars"), "normalize": ("symmetric", "unit"),
-            "val_split": ("last", "random")}
-
-
 def _options(task: str, options: dict) -> dict:
-    """The load options of `task` with defaults filled in (DataError on unknown or bad)."""
+    """The load options of `task` with defaults filled in (DataError on an unknown option,
+    or a value that is not of the option's declared type and range: `LOAD_OPTIONS`)."""
     allowed = SOURCES[task].defaults
     unknown = set(options) - set(allowed) - set(LOADER_OPTIONS)
     if unknown:
         raise DataError(f"{task}: unknown option(s) {sorted(unknown)}; expected some of "
                         f"{sorted(allowed)} or {', '.join(LOADER_OPTIONS)}")
+    for k, v in options.items():
+        kind, rng = LOAD_OPTIONS[k]
+        why = problem(v, kind, rng)
+        if why is not None:
+            raise DataError(f"{k}={v!r}: {why}")
     opts = dict(allowed)
     opts.update({k: v for k, v in options.items() if k in allowed and v is not None})
-    for k, choices in _CHOICES.items():
-        if k in opts and opts[k] not in choices:
-            raise DataError(f"{k}={opts[k]!r}: expected one of {', '.join(map(repr, choices))}")
-    if "max_length" in opts and int(opts["max_length"]) < 1:
-        raise DataError(f"max_length={opts['max_length']}: expected a positive length")
-    if "difficulty" in opts and opts["difficulty"] not in PATHFINDER_DIFFICULTY_DIRS:
-        raise DataError(f"difficulty={opts['difficulty']}: expected one of "
-                        f"{sorted(PATHFINDER_DIFFICULTY_DIRS)}")
-    if "val_fraction" in opts and not 0 < float(opts["val_fraction"]) < 1:
-        raise DataError(f"val_fraction={opts['val_fraction']}: expected 0 < fraction < 1")
     return opts
 
 
@@ -271,17 +267,29 @@ def data_status(task: str, data_dir: str | os.PathLike, **options) -> DataStatus
 def _absent_message(name: str, data_dir, opts: dict) -> str:
     src = SOURCES[name]
     d = os.fspath(data_dir)
+    tmp = partial_path(os.path.join(d, _relative(name, opts)))
+    if os.path.isdir(tmp):
+        return _interrupted_message(name, d, opts, tmp)
     layout = src.layout.replace("{sub}", _relative(name, opts).rsplit("/", 1)[-1])
     msg = (f"{name}: no data found under {d!r}. Expected {layout} there "
            f"(or under lra_release/ or lra_release/lra_release/). It comes from {src.origin}.")
     cmd = generate_command(name, d, opts)
     if cmd:
         msg += f" Or generate it: {cmd}"
-    tmp = partial_path(os.path.join(d, _relative(name, opts)))
-    if os.path.isdir(tmp):
-        msg += (f" An interrupted generation is in {tmp}: rerun the generate command with the "
-                "same arguments to finish it.")
     return msg
+
+
+def _interrupted_message(name: str, d: str, opts: dict, tmp: str) -> str:
+    """What to do with the hidden folder an interrupted generator left (finish or remove)."""
+    plan = read_plan(tmp)
+    if plan is None:
+        return (f"{name}: no complete data under {d!r}; {tmp} holds an interrupted "
+                "generation whose plan cannot be read: remove it (rm -r), then generate the "
+                f"set again: {generate_command(name, d, opts)}")
+    shown = ", ".join(f"{k}={v}" for k, v in plan.get("options", {}).items())
+    return (f"{name}: no complete data under {d!r}: a generation was interrupted there "
+            f"({tmp}, {shown}). Finish it with the same command: "
+            f"{generate_command(name, d, opts, plan)}; or remove it: rm -r {tmp}")
 
 
 def find_task_dir(task: str, data_dir: str | os.PathLike, **options) -> str | None:
@@ -332,11 +340,53 @@ def _entry(name: str, data_dir, opts: dict, options: dict) -> tuple[cache.Entry,
         def build(out: str) -> dict:
             meta = SOURCES[name].prepare(root, opts, out, progress=progress,
                                          workers=options.get("workers"))
-            return {**meta, "task": name, "root": os.path.abspath(root), "options": opts,
-                    "sources": digest, "version": cache.CACHE_VERSION}
+            notes = list(meta.get("notes", [])) + degenerate_notes(name, root, out)
+            return {**meta, "notes": notes, "degenerate_checked": True, "task": name,
+                    "root": os.path.abspath(root), "options": opts, "sources": digest,
+                    "version": cache.CACHE_VERSION}
 
         entry = cache.build_entry(dirs, ename, build)
+    elif not entry.meta.get("degenerate_checked"):  # an entry of an earlier lrux
+        entry.meta["notes"] = list(entry.meta.get("notes", [])) + degenerate_notes(
+            name, root, entry.folder)
     return entry, root
+
+
+def _all_equal(inputs, chunk: int = 4096) -> bool:
+    first = inputs[:1]
+    return all(bool((inputs[a: a + chunk] == first).all()) for a in range(0, len(inputs), chunk))
+
+
+def degenerate_notes(task: str, root: str, folder: str) -> list[str]:
+    """Counted warnings for degenerate splits in the cache arrays of `folder` (empty texts,
+    one class only, every input identical); DataError for a split whose every input is
+    empty (nothing to learn from or to evaluate)."""
+    notes = []
+    for split in SPLITS:
+        path = os.path.join(folder, f"{split}.labels.npy")
+        if not os.path.exists(path):
+            continue  # text: val reads the test split
+        labels = np.load(path, mmap_mode="r")
+        lengths = np.load(os.path.join(folder, f"{split}.lengths.npy"), mmap_mode="r")
+        n = len(labels)
+        if n == 0:
+            continue
+        empty = int((np.asarray(lengths).reshape(n, -1) == 0).any(axis=1).sum())
+        where = f"{task} {split} split ({root})"
+        if empty == n:
+            raise DataError(f"{where}: every one of its {n} examples is empty (length 0): "
+                            "nothing to learn from; are these the right files?")
+        if empty:
+            notes.append(f"{where}: {empty} of {n} examples are empty (length 0); kept as "
+                         "all-padding inputs")
+        classes = np.unique(np.asarray(labels))
+        if len(classes) == 1 and n > 1:
+            notes.append(f"{where}: all {n} examples have label {int(classes[0])} (one class "
+                         "only)")
+        inputs = np.load(os.path.join(folder, f"{split}.inputs.npy"), mmap_mode="r")
+        if n > 1 and _all_equal(inputs):
+            notes.append(f"{where}: all {n} inputs are identical")
+    return notes
 
 
 def prepare(task: str, data_dir: str | os.PathLike, **options) -> str:

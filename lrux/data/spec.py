@@ -1,9 +1,11 @@
 """Task specifications and the in-memory split container of the LRA data contract."""
 
 import dataclasses
+from typing import Any, Literal
 
 import numpy as np
 
+from lrux.checks import POSITIVE, SEED, Range, problem
 from lrux.errors import DataError
 
 TASKS = ("listops", "text", "retrieval", "image", "pathfinder", "pathx")
@@ -18,6 +20,24 @@ PATHFINDER_DIFFICULTY_DIRS = {
 }
 # Image side of the two Pathfinder tasks (PathX is Pathfinder at 128 x 128).
 PATH_SIZES = {"pathfinder": 32, "pathx": 128}
+
+# Every load option (`load_split` keyword): name -> (declared type, range). Which of them a
+# task takes: `lrux.data.release.SOURCES[task].defaults` and `LOADER_OPTIONS`.
+LOAD_OPTIONS: dict[str, tuple[Any, Range | None]] = {
+    "max_length": (int, POSITIVE),
+    "tokenizer": (Literal["bytes", "chars"], None),
+    "min_freq": (int, POSITIVE),
+    "grayscale": (bool, None),
+    "val_split": (Literal["last", "random"], None),
+    "val_fraction": (float, Range(0, 1, lo_open=True, hi_open=True)),
+    "split_seed": (int, SEED),
+    "difficulty": (Literal[6, 9, 14], None),  # PATHFINDER_DIFFICULTY_DIRS
+    "normalize": (Literal["symmetric", "unit"], None),
+    "cache_dir": (str | None, None),
+    "cache": (bool, None),
+    "progress": (bool, None),
+    "workers": (int | None, POSITIVE),
+}
 
 
 class DataWarning(UserWarning):
@@ -80,6 +100,10 @@ def task_spec(task: str, **options) -> TaskSpec:
     """
     name = check_task(task)
     spec = _SPECS[name]
+    for k in ("max_length", "grayscale", "tokenizer"):
+        why = problem(options[k], *LOAD_OPTIONS[k]) if k in options else None
+        if why is not None:
+            raise DataError(f"{k}={options[k]!r}: {why}")
     if options.get("max_length") is not None and spec.kind == "tokens":
         spec = dataclasses.replace(spec, seq_len=int(options["max_length"]))
     if name == "image" and options.get("grayscale"):

@@ -13,7 +13,7 @@ import numpy as np
 
 from lrux.errors import DataError
 
-from .cache import save_arrays
+from .cache import open_array, save_arrays
 from .workers import progress_bar
 
 REVIEW = re.compile(r"^(\d+)_(\d+)\.txt$")  # aclImdb: ID_RATING.txt
@@ -185,8 +185,7 @@ def prepare_retrieval(root: str, opts: dict, out: str, *, progress: bool,
     for split, name in AAN_FILES.items():
         path = os.path.join(root, f"new_aan_pairs.{name}.tsv")
         n = sum(1 for _ in iter_aan(path, notes))  # validates every line before writing
-        inputs = np.lib.format.open_memmap(os.path.join(out, f"{split}.inputs.npy"), "w+",
-                                           np.uint16, (n, 2, L))
+        inputs = open_array(os.path.join(out, f"{split}.inputs.npy"), np.uint16, (n, 2, L))
         lengths = np.zeros((n, 2), np.int32)
         labels = np.zeros(n, np.int32)
         with progress_bar(n, f"retrieval {split}", "pair", progress) as bar:

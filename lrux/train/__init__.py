@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on first use
     from lrux.train.checkpoint import Checkpointer, CheckpointError
     from lrux.train.feed import MissingData, ShardedIterator, evaluate, load_splits
-    from lrux.train.load import load_model, preset_from_config
+    from lrux.train.load import Run, load_model, load_run, preset_from_config
     from lrux.train.loop import Interrupted, NonFiniteLoss, run
     from lrux.train.metrics import MetricsLog, read_metrics
     from lrux.train.optim import label_of_path, make_optimizer, param_labels, warmup_cosine
@@ -40,6 +40,8 @@ _EXPORTS = {
     "evaluate": "lrux.train.feed",
     "load_splits": "lrux.train.feed",
     "load_model": "lrux.train.load",
+    "load_run": "lrux.train.load",
+    "Run": "lrux.train.load",
     "preset_from_config": "lrux.train.load",
     "Interrupted": "lrux.train.loop",
     "NonFiniteLoss": "lrux.train.loop",
@@ -78,6 +80,7 @@ __all__ = [
     "MetricsWriter",
     "MissingData",
     "NonFiniteLoss",
+    "Run",
     "ShardedIterator",
     "StepMetrics",
     "TensorBoardWriter",
@@ -92,6 +95,7 @@ __all__ = [
     "init_train_state",
     "label_of_path",
     "load_model",
+    "load_run",
     "load_splits",
     "make_eval_step",
     "make_mesh",

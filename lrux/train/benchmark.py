@@ -86,8 +86,11 @@ def time_preset(
         state, metrics = step(state, global_batch(host[i % 2], mesh))
         return state, metrics.loss
 
+    if warmup < 1 or steps < 1:
+        raise ValueError(f"time_preset: warmup={warmup}, steps={steps}: expected both >= 1")
     t0 = time.perf_counter()
-    for i in range(warmup):
+    state, loss = one(0, state)
+    for i in range(1, warmup):
         state, loss = one(i, state)
     loss.block_until_ready()
     compile_s = time.perf_counter() - t0

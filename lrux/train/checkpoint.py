@@ -11,22 +11,28 @@ validation record are therefore one thing on disk: no kill can separate them.
 
 Orbax writes each step into a temporary folder and renames it when complete, so a kill never
 leaves a half-written checkpoint that looks complete; a failed save (a full disk) leaves the
-earlier checkpoints as they were and raises `CheckpointError` naming the folder.
+earlier checkpoints as they were and raises `CheckpointError` naming the folder. What orbax,
+its worker threads and TensorStore print while saving or reading goes into the log file
+(`RUN_DIR/lrux.log`), not the terminal: the user sees one line.
 """
 
 import base64
+import contextlib
+import datetime
 import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 from jax.experimental import multihost_utils
 from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
 
@@ -154,6 +160,66 @@ def _join_orbax_workers(timeout_s: float = 30.0) -> None:
             threading.Thread.join(thread, timeout_s)  # the plain join: orbax's re-raises
 
 
+KEEP_CHARS = 16_000  # of what one save or read printed, into the log (the first error first)
+
+
+class Captured:
+    """What `stderr_to` caught: `kept` is True once it is in the log file."""
+
+    kept = False
+
+
+@contextlib.contextmanager
+def stderr_to(log: str, what: str) -> Iterator[Captured]:
+    """Everything written to stderr in the block (Python's `sys.stderr`, and file descriptor 2:
+    orbax's worker threads, TensorStore's C++ messages) goes through a pipe (no disk: the disk
+    may be what failed) and is appended to the file `log` afterwards, after a line naming
+    `what` (its first `KEEP_CHARS` characters); nothing is written when nothing was printed,
+    and nothing is shown when the log cannot be written."""
+    captured, chunks = Captured(), []
+    sys.stderr.flush()
+    read_fd, write_fd = os.pipe()
+    reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
+    reader.start()
+    saved_fd, saved_py = os.dup(2), sys.stderr
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    sys.stderr = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+    try:
+        yield captured
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.close()
+        sys.stderr = saved_py
+        os.dup2(saved_fd, 2)  # the pipe's last write end closes: the reader sees its end
+        os.close(saved_fd)
+        reader.join(timeout=10)
+        os.close(read_fd)
+        text = b"".join(chunks).decode("utf-8", "replace")
+        if text:
+            captured.kept = _keep(log, what, text)
+
+
+def _drain(fd: int, chunks: list) -> None:
+    size = 0
+    while data := os.read(fd, 65536):
+        if size < 4 * KEEP_CHARS:
+            chunks.append(data)
+            size += len(data)
+
+
+def _keep(log: str, what: str, text: str) -> bool:
+    stamp = datetime.datetime.now().isoformat(timespec="seconds")
+    if len(text) > KEEP_CHARS:
+        text = text[:KEEP_CHARS] + f"\n[... {len(text) - KEEP_CHARS} more characters]\n"
+    try:
+        with open(log, "a") as f:
+            f.write(f"--- {stamp} {what}\n{text}")
+        return True
+    except OSError:
+        return False
+
+
 def _val_accuracy(metrics: Any) -> float:
     return float(metrics["val_accuracy"])
 
@@ -161,13 +227,20 @@ def _val_accuracy(metrics: Any) -> float:
 class Checkpointer:
     """`directory/<step>/`: keeps the newest checkpoint and the best by validation accuracy."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, *, log: str | None = None, create: bool = True):
+        """`log`: the file that receives what orbax prints (default: `lrux.log` beside
+        `directory`); `create=False` reads an existing folder only."""
         self.directory = os.path.abspath(directory)
+        self.log = log or os.path.join(os.path.dirname(self.directory), "lrux.log")
         options = ocp.CheckpointManagerOptions(
             best_fn=_val_accuracy, best_mode="max", keep_checkpoints_without_metrics=True,
-            create=True, enable_async_checkpointing=False,
+            create=create, enable_async_checkpointing=False,
         )
-        self.manager = ocp.CheckpointManager(self.directory, options=options)
+        with self._quiet("opening the checkpoints"):
+            self.manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def _quiet(self, what: str):
+        return stderr_to(self.log, f"{what} in {self.directory}")
 
     def save(
         self, step: int, items: dict[str, Any], meta: dict[str, Any], *,
@@ -178,22 +251,29 @@ class Checkpointer:
         args = {name: ocp.args.StandardSave(tree_to_nested(tree)) for name, tree in items.items()}
         metrics = None if val_accuracy is None else {"val_accuracy": float(val_accuracy)}
         self._check_free_space(step, items)
-        try:
-            self.manager.save(int(step), args=ocp.args.Composite(
-                **args, meta=ocp.args.JsonSave(meta)), metrics=metrics, force=True)
-            self.manager.wait_until_finished()
-        except Exception as e:  # a full disk, a read-only folder, ...: keep the old ones
-            for name in ("absl", "asyncio"):
-                logging.getLogger(name).addFilter(_NoWorkerEchoes())
-            warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
-            _join_orbax_workers()  # they may still be writing into the partial folder
-            self._remove_partial(step)
-            kept = ", ".join(map(str, self.steps())) or "none"
-            raise CheckpointError(
-                f"could not save the checkpoint of step {step} in {self.directory} "
-                f"({type(e).__name__}: {e}); the earlier checkpoints (steps {kept}) are intact"
-            ) from e
-        self._prune()
+        with self._quiet(f"saving the checkpoint of step {step}") as captured:
+            try:
+                self.manager.save(int(step), args=ocp.args.Composite(
+                    **args, meta=ocp.args.JsonSave(meta)), metrics=metrics, force=True)
+                self.manager.wait_until_finished()
+            except Exception as e:  # a full disk, a read-only folder, ...: keep the old ones
+                for name in ("absl", "asyncio"):
+                    logging.getLogger(name).addFilter(_NoWorkerEchoes())
+                warnings.filterwarnings("ignore", "coroutine .* was never awaited",
+                                        RuntimeWarning)
+                _join_orbax_workers()  # they may still be writing into the partial folder
+                self._remove_partial(step)
+                kept = ", ".join(map(str, self.steps())) or "none"
+                why = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+                error = CheckpointError(
+                    f"could not save the checkpoint of step {step} in {self.directory} "
+                    f"({why}); the earlier checkpoints (steps {kept}) are intact")
+            else:
+                error = None
+                self._prune()
+        if error is not None:
+            details = f"; details in {self.log}" if captured.kept else ""
+            raise CheckpointError(f"{error}{details}") from error.__cause__
 
     def _check_free_space(self, step: int, items: dict[str, Any]) -> None:
         """Refuse a save that cannot fit on the disk before writing anything."""
@@ -239,8 +319,27 @@ class Checkpointer:
 
     def meta(self, step: int) -> dict[str, Any]:
         """The JSON metadata of `step` (without reading its arrays)."""
-        out = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        with self._quiet(f"reading the metadata of step {step}"):
+            out = self.manager.restore(step, args=ocp.args.Composite(
+                meta=ocp.args.JsonRestore()))
         return dict(out["meta"])
+
+    def shapes(self, step: int, name: str) -> dict[str, tuple] | None:
+        """{"encoder/blocks/0/mixer/B_re": (shape, dtype)} of item `name` at `step`, from its
+        metadata (no array is read); None when the metadata cannot be read."""
+        path = epath.Path(self.directory) / str(step) / name
+        try:
+            with self._quiet(f"reading the array metadata of step {step}"):
+                tree = ocp.StandardCheckpointHandler().metadata(path)
+        except Exception:  # noqa: BLE001 - no metadata: the caller reads the arrays instead
+            return None
+        tree = getattr(tree, "item_metadata", tree)
+        out = {}
+        for keys, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+            dtype = getattr(leaf, "dtype", None)
+            out["/".join(_key_name(k) for k in keys)] = (
+                tuple(getattr(leaf, "shape", ())), str(np.dtype(dtype)) if dtype else "?")
+        return out
 
     def restore(
         self, like: dict[str, Any], step: int, *, items: Sequence[str] | None = None
@@ -249,11 +348,31 @@ class Checkpointer:
         dtypes and shardings of `like[name]`; returns (restored items, meta)."""
         names = list(items if items is not None else like)
         args = {n: ocp.args.StandardRestore(_abstract(like[n])) for n in names}
-        out = self.manager.restore(
-            step, args=ocp.args.Composite(**args, meta=ocp.args.JsonRestore())
-        )
+        with self._quiet(f"reading the checkpoint of step {step}"):
+            out = self.manager.restore(
+                step, args=ocp.args.Composite(**args, meta=ocp.args.JsonRestore())
+            )
         restored = {n: nested_to_tree(like[n], out[n]) for n in names}
         return restored, dict(out["meta"])
+
+    def mismatch(self, like: dict[str, Any], step: int, items: Sequence[str]) -> str | None:
+        """How the arrays saved at `step` differ from `like`'s (the first array whose shape
+        or dtype differs, one missing or one extra), from the metadata alone; None when
+        they agree or the metadata cannot be read."""
+        for name in items:
+            saved = self.shapes(step, name)
+            if saved is None:
+                return None
+            want = {"/".join(_key_name(k) for k in keys): (tuple(x.shape), str(x.dtype))
+                    for keys, x in jax.tree_util.tree_flatten_with_path(
+                        tree_to_nested(like[name]))[0]}
+            for path in sorted(set(saved) | set(want)):
+                a, b = saved.get(path), want.get(path)
+                if a != b:
+                    there = f"{a[0]} {a[1]}" if a else "absent"
+                    here = f"{b[0]} {b[1]}" if b else "absent"
+                    return f"{name}/{path} is {there} in the checkpoint, {here} here"
+        return None
 
     def set_aside(self, step: int, reason: str) -> str:
         """Move an unreadable checkpoint to `directory/unreadable-<step>` (never deleted)."""
@@ -269,4 +388,5 @@ class Checkpointer:
         return dst
 
     def close(self) -> None:
-        self.manager.close()
+        with self._quiet("closing the checkpoints"):
+            self.manager.close()

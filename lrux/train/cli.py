@@ -8,16 +8,20 @@
 
 Multi-host: run one process per host with --coordinator-address HOST:PORT
 --num-processes N --process-id I (or LRUX_COORDINATOR_ADDRESS / LRUX_NUM_PROCESSES /
-LRUX_PROCESS_ID). Exit status: 0 done, 2 a mistake in the flags, data or run directory (one
-`error:` line), 3 data missing and not generatable, 128 + N stopped by signal N after saving.
+LRUX_PROCESS_ID); --coordinator-timeout SECONDS (LRUX_COORDINATOR_TIMEOUT, default 300) bounds
+the wait for the other processes. Exit status: 0 done, 2 a mistake in the flags, data or run
+directory, or a failing disk (one `error:` line), 3 data missing and not generatable, 128 + N
+stopped by signal N (after saving, when it came during the training steps).
 """
 
 import argparse
 import json
 import os
 import sys
+import warnings
 
-from lrux.errors import LruxError
+from lrux.checks import SEED, STEPS, Range, parse, problem
+from lrux.errors import ConfigError, LruxError
 
 PROG = "python -m lrux.train"
 
@@ -43,6 +47,30 @@ def _prog() -> str:
     return name if name in ("lrux-train", "train_lra.py") else PROG
 
 
+def _number(kind: type, rng: Range | None = None):
+    """An argparse `type` reading `kind` within `rng` ("argument --seed: expected ...")."""
+
+    def read(text: str):
+        value = parse(text, kind)
+        why = problem(value, kind, rng)
+        if why is not None:
+            raise argparse.ArgumentTypeError(why)
+        return value
+
+    read.__name__ = kind.__name__
+    return read
+
+
+def _non_empty():
+    def read(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(
+                "empty (an unset variable in a script?); give a folder")
+        return text
+
+    return read
+
+
 def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     from lrux.presets import PRESET_NAMES, TASKS
 
@@ -51,11 +79,14 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--model", default="lru", help="mixer name from lrux.registry (default lru)")
     p.add_argument("--preset", default="paper", choices=PRESET_NAMES)
-    p.add_argument("--data-dir", default="data", help="LRA data folder (generated if absent "
-                   "or empty for listops / pathfinder / pathx)")
-    p.add_argument("--out", required=True, help="run directory (config, metrics, checkpoints)")
-    p.add_argument("--steps", type=int, default=None, help="training steps (preset's if unset)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default="data", type=_non_empty(),
+                   help="LRA data folder (generated if absent or empty for listops / "
+                   "pathfinder / pathx)")
+    p.add_argument("--out", required=True, type=_non_empty(),
+                   help="run directory (config, metrics, checkpoints)")
+    p.add_argument("--steps", type=_number(int, STEPS), default=None,
+                   help="training steps (preset's if unset)")
+    p.add_argument("--seed", type=_number(int, SEED), default=0)
     p.add_argument("--resume", action="store_true",
                    help="continue from the run directory's newest readable checkpoint")
     p.add_argument("--allow-steps-change", action="store_true",
@@ -66,26 +97,54 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
                    "data.load.max_length=512, mixer.OPTION=...); repeatable")
     p.add_argument("--print-config", action="store_true", help="print the preset and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--tensorboard", metavar="DIR", default=None,
+    p.add_argument("--tensorboard", metavar="DIR", default=None, type=_non_empty(),
                    help="also write the metrics as TensorBoard scalars to DIR (tensorboardX)")
     p.add_argument("--coordinator-address", default=None)
-    p.add_argument("--num-processes", type=int, default=None)
-    p.add_argument("--process-id", type=int, default=None)
-    p.add_argument("--exit-at-step", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--num-processes", type=_number(int, Range(1)), default=None)
+    p.add_argument("--process-id", type=_number(int, Range(0)), default=None)
+    p.add_argument("--coordinator-timeout", type=_number(float, Range(0, lo_open=True)),
+                   default=None, metavar="SECONDS",
+                   help="multi-process start: give up (one error line) when the processes "
+                   "have not all met at the coordinator within SECONDS (default 300)")
+    p.add_argument("--exit-at-step", type=_number(int, STEPS), default=None,
+                   help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def build_preset(args: argparse.Namespace):
-    """The preset of the parsed flags (`--steps` and every `--set` applied and checked)."""
+    """The preset of the parsed flags (every `--set`, then `--steps`, applied and checked)."""
     from lrux.presets import apply_overrides, get_preset
     from lrux.registry import MIXERS
 
     preset = get_preset(args.task, args.model, args.preset)
-    overrides = list(args.overrides)
-    if args.steps is not None:
-        overrides.append(f"steps={args.steps}")
     accepted = getattr(MIXERS[args.model], "option_names", None)
-    return apply_overrides(preset, overrides, mixer_options=set(accepted()) if accepted else None)
+    preset = apply_overrides(preset, list(args.overrides),
+                             mixer_options=set(accepted()) if accepted else None)
+    if args.steps is not None:
+        try:
+            preset = apply_overrides(preset, {"steps": args.steps})
+        except ConfigError as e:
+            raise ConfigError(f"--steps {args.steps}: {e}") from None
+    return preset
+
+
+def check_tensorboard(logdir: str | None) -> None:
+    """`--tensorboard DIR` needs tensorboardX and a DIR that is (or can be) a folder."""
+    if logdir is None:
+        return
+    try:
+        import tensorboardX  # noqa: F401
+    except ImportError:
+        raise ConfigError("--tensorboard needs tensorboardX, which is not installed: pip "
+                          "install -e '.[tensorboard]' in a checkout of lrux (or pip install "
+                          "tensorboardX)") from None
+    parent = logdir
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent.rstrip(os.sep))
+    if parent and not os.path.isdir(parent):
+        raise ConfigError(f"--tensorboard {logdir}: {parent} exists and is not a folder")
+    if parent and not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--tensorboard {logdir}: {parent} is not writable")
 
 
 def _train(args, preset) -> dict:
@@ -102,24 +161,40 @@ def _train(args, preset) -> dict:
                writers=tuple(writers))
 
 
+def _status(e: LruxError) -> int:
+    from lrux.train.feed import MissingData
+    from lrux.train.signals import Interrupted
+
+    if isinstance(e, Interrupted):
+        return 128 + e.signum
+    return 3 if isinstance(e, MissingData) else 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv=None, prog: str | None = None) -> int:
-    args = parse_args(argv, prog)
+    args = parse_args(argv, prog)  # --help answers here, before jax is imported
+    from lrux.train.signals import interrupts_as_errors
+
+    shown, warnings.showwarning = warnings.showwarning, _show_warning  # one line each
     try:
-        from lrux.train.sharding import init_distributed
+        with interrupts_as_errors():
+            check_tensorboard(args.tensorboard)
+            from lrux.train.sharding import init_distributed
 
-        init_distributed(args.coordinator_address, args.num_processes, args.process_id)
-        preset = build_preset(args)
-        if args.print_config:
-            print(json.dumps(preset.to_dict(), indent=2, default=str))
-            return 0
-        summary = _train(args, preset)
+            init_distributed(args.coordinator_address, args.num_processes, args.process_id,
+                             args.coordinator_timeout)
+            preset = build_preset(args)
+            if args.print_config:
+                print(json.dumps(preset.to_dict(), indent=2, default=str))
+                return 0
+            summary = _train(args, preset)
     except LruxError as e:
-        from lrux.train.feed import MissingData
-        from lrux.train.loop import Interrupted
-
         print(f"error: {e}", file=sys.stderr, flush=True)
-        if isinstance(e, Interrupted):
-            return 128 + e.signum
-        return 3 if isinstance(e, MissingData) else 2
+        return _status(e)
+    finally:
+        warnings.showwarning = shown
     print(json.dumps(summary, indent=2))
     return 0

@@ -8,7 +8,7 @@ form is a `SharedBidirectional` around the causal layer, with the second read-ou
 C_im}` (the same arrays, the same function). Every other path is unchanged (the concat / sum
 forms, `Bidirectional`, kept theirs).
 
-    items = restore_model_items(ckpt, like, step)   # {"model": ..., "bn_state": ...}
+    items = restore_lrux_0_1(ckpt, like, step)   # {"model": ..., "bn_state": ...} or None
 """
 
 from typing import Any
@@ -41,23 +41,24 @@ def _shapes(nested: dict[str, Any], prefix: str = "") -> dict[str, tuple[int, ..
     return out
 
 
-def restore_model_items(ckpt: Checkpointer, like: dict[str, Any], step: int) -> dict[str, Any]:
-    """The "model" and "bn_state" items of checkpoint `step`, in the structure of `like`'s:
-    read as they are when the checkpoint has today's layout, converted (`from_lrux_0_1`)
-    when it has lrux 0.1's; ConfigError naming the differing paths when it has neither."""
+def restore_lrux_0_1(ckpt: Checkpointer, like: dict[str, Any], step: int
+                     ) -> dict[str, Any] | None:
+    """The "model" and "bn_state" items of checkpoint `step` in the structure of `like`'s,
+    converted from lrux 0.1's layout (`from_lrux_0_1`); None when the checkpoint is not in
+    lrux 0.1's layout (no second read-out in its metadata: nothing is read), ConfigError
+    naming the differing paths when it is, but of another model."""
+    saved = ckpt.shapes(step, "model")
+    if saved is not None and not any(p.rsplit("/", 1)[-1] in _SECOND_READOUT for p in saved):
+        return None
     stored = ckpt.manager.restore(
         step, args=ocp.args.Composite(model=ocp.args.StandardRestore()))["model"]
-    want = _shapes(tree_to_nested(like["model"]))
-    if _shapes(stored) == want:
-        return ckpt.restore(like, step, items=("model", "bn_state"))[0]
-    converted = from_lrux_0_1(stored)
-    got = _shapes(converted)
+    if not any(p.rsplit("/", 1)[-1] in _SECOND_READOUT for p in _shapes(stored)):
+        return None
+    got, want = _shapes(from_lrux_0_1(stored)), _shapes(tree_to_nested(like["model"]))
     if got != want:
         differ = sorted(p for p in set(got) | set(want) if got.get(p) != want.get(p))
-        raise ConfigError(
-            f"{ckpt.directory}: the checkpoint of step {step} does not hold this model's "
-            f"parameters (nor lrux 0.1's layout of them); paths whose arrays differ: "
-            f"{', '.join(differ[:6])}{' ...' if len(differ) > 6 else ''}"
-        )
+        raise ConfigError(f"a checkpoint of lrux 0.1 of another model; paths whose arrays "
+                          f"differ once converted: {', '.join(differ[:6])}"
+                          f"{' ...' if len(differ) > 6 else ''}")
     bn_state = ckpt.restore(like, step, items=("bn_state",))[0]["bn_state"]
-    return {"model": nested_to_tree(like["model"], converted), "bn_state": bn_state}
+    return {"model": nested_to_tree(like["model"], from_lrux_0_1(stored)), "bn_state": bn_state}

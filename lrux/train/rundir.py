@@ -1,13 +1,22 @@
-"""The run directory: what is in it, whether it may be (re)used, and resume's config check.
+"""The run directory: what is in it, whether it may be (re)used, its lock, and resume's
+config check.
 
     RUN_DIR/config.json      the preset and everything else the run was started with
     RUN_DIR/metrics.jsonl    one JSON record per log point / evaluation / test
     RUN_DIR/checkpoints/     orbax checkpoints (the newest and the best by validation)
     RUN_DIR/summary.json     written when the run has finished (test at the best checkpoint)
+    RUN_DIR/lrux.lock        while a process runs there: its pid, host and start time
+    RUN_DIR/lrux.log         details of failures (orbax's worker-thread messages), if any
 """
 
+import contextlib
+import datetime
+import errno
+import fcntl
 import json
 import os
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 from lrux.errors import ConfigError
@@ -39,6 +48,30 @@ class RunDir:
         self.config = os.path.join(self.path, "config.json")
         self.summary = os.path.join(self.path, "summary.json")
         self.checkpoints = os.path.join(self.path, "checkpoints")
+        self.log = os.path.join(self.path, "lrux.log")
+        self.lock_file = os.path.join(self.path, LOCK)
+
+    @contextlib.contextmanager
+    def lock(self, say=None) -> Iterator[None]:
+        """Hold `RUN_DIR/lrux.lock` for the block: a second process on this run directory
+        is refused with a ConfigError naming the holder (pid, host, start). A lock left by
+        a process that died is taken over (`say(message)` hears about it)."""
+        fd, stale = _take_lock(self.lock_file, self.path)
+        if stale and say is not None:
+            say(f"{self.lock_file}: replaced the lock of a run that no longer runs ({stale})")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(self.lock_file)  # before unlocking: a waiter sees a new inode
+            os.close(fd)
+
+    def holds_a_run(self) -> list[str]:
+        """What here shows a run was made in this folder (checkpoints set aside, a summary)."""
+        aside = sorted(n for n in os.listdir(self.checkpoints) if n.startswith("unreadable-")) \
+            if os.path.isdir(self.checkpoints) else []
+        return [os.path.join("checkpoints", n) for n in aside] + \
+            (["summary.json"] if os.path.exists(self.summary) else [])
 
     def has_checkpoints(self) -> bool:
         return os.path.isdir(self.checkpoints) and bool(os.listdir(self.checkpoints))
@@ -78,6 +111,45 @@ class RunDir:
                               "it") from None
 
 
+LOCK = "lrux.lock"
+
+
+def _holder() -> str:
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    return f"pid {os.getpid()} on host {socket.gethostname()} since {now}"
+
+
+def _take_lock(path: str, run: str) -> tuple[int, str]:
+    """(open descriptor holding the lock on `path`, the text of a stale lock taken over)."""
+    for _ in range(10):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise ConfigError(f"--out {run}: cannot create its lock file ({e.strerror})") \
+                from None
+        old = os.read(fd, 500).decode("utf-8", "replace").strip()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ConfigError(f"--out {run}: cannot lock {path} ({e.strerror}); a file "
+                                  "system without locks cannot hold a run folder") from None
+            raise ConfigError(f"--out {run} is in use by another lrux process ({old or 'pid ?'}"
+                              "); wait for it to end, or choose another --out") from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, (_holder() + "\n").encode())
+            return fd, old
+        os.close(fd)  # removed by the holder that just ended: take the new file
+    raise ConfigError(f"--out {run}: could not take its lock {path}; try again")
+
+
 def _flatten(obj: Any, prefix: str) -> dict[str, Any]:
     if isinstance(obj, dict):
         out: dict[str, Any] = {}
@@ -93,10 +165,11 @@ def _may_change(name: str, allow_steps_change: bool) -> bool:
     return any(name == p or (p.endswith(".") and name.startswith(p)) for p in RESUME_MAY_CHANGE)
 
 
-def config_differences(old: dict, new: dict, *, allow_steps_change: bool = False) -> list[str]:
-    """'field: was X, now Y' for every compared entry of config.json that differs."""
-    a = _flatten({k: old.get(k) for k in COMPARED}, "")
-    b = _flatten({k: new.get(k) for k in COMPARED}, "")
+def config_differences(old: dict, new: dict, *, allow_steps_change: bool = False,
+                       keys: tuple[str, ...] = COMPARED) -> list[str]:
+    """'field: was X, now Y' for every compared entry (`keys`) of config.json that differs."""
+    a = _flatten({k: old.get(k) for k in keys}, "")
+    b = _flatten({k: new.get(k) for k in keys}, "")
     diffs = []
     for name in sorted(set(a) | set(b)):
         va, vb = a.get(name, "<absent>"), b.get(name, "<absent>")
@@ -111,15 +184,17 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def check_resume_config(old: dict, new: dict, *, allow_steps_change: bool) -> None:
-    """Stop a resume whose task, model, preset, sizes, seed, steps or data differ."""
-    diffs = config_differences(old, new, allow_steps_change=allow_steps_change)
+def check_resume_config(old: dict, new: dict, *, allow_steps_change: bool,
+                        keys: tuple[str, ...] = COMPARED, source: str = "config.json") -> None:
+    """Stop a resume whose task, model, preset, sizes, seed, steps or data differ (only
+    `keys` are compared: ("preset", "seed") before any data is read)."""
+    diffs = config_differences(old, new, allow_steps_change=allow_steps_change, keys=keys)
     if diffs:
         steps = any(d.startswith("preset.steps:") for d in diffs)
         hint = (" (a new --steps changes the learning-rate schedule: pass --allow-steps-change "
                 "to accept that)" if steps else "")
         raise ConfigError(
-            "--resume: this run was started with a different configuration; differing "
-            f"fields: {'; '.join(diffs)}{hint}. Resume with the original settings or choose "
-            "another --out"
+            f"--resume: this run was started with a different configuration ({source}); "
+            f"differing fields: {'; '.join(diffs)}{hint}. Resume with the original settings or "
+            "choose another --out (nothing was changed)"
         )

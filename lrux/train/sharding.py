@@ -4,7 +4,10 @@ One mesh axis `"data"` over every device of every process; batches are sharded o
 parameters replicated. The same code runs on 1 CPU, all GPUs of a machine, or many hosts.
 """
 
+import contextlib
 import os
+import sys
+import threading
 from typing import Any
 
 import jax
@@ -12,25 +15,46 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from lrux.checks import Range, parse, problem
 from lrux.errors import ConfigError
+
+COORDINATOR_TIMEOUT_S = 300.0  # jax's own default for initialization_timeout
+
+
+def _env_number(name: str, kind: type, flag: str, rng: Range):
+    text = os.environ.get(name)
+    if not text:
+        return None
+    value = parse(text, kind)
+    why = problem(value, kind, rng)
+    if why is not None:
+        raise ConfigError(f"${name}={text} (or {flag}): {why}")
+    return value
 
 
 def init_distributed(
     coordinator_address: str | None = None,
     num_processes: int | None = None,
     process_id: int | None = None,
+    timeout_s: float | None = None,
 ) -> bool:
     """Call `jax.distributed.initialize` when flags or env vars ask for several processes.
 
     Flags win over the environment variables `LRUX_COORDINATOR_ADDRESS`,
-    `LRUX_NUM_PROCESSES`, `LRUX_PROCESS_ID`. Must run before anything touches a device.
-    Returns True when it initialised.
+    `LRUX_NUM_PROCESSES`, `LRUX_PROCESS_ID`, `LRUX_COORDINATOR_TIMEOUT`. Must run before
+    anything touches a device. Returns True when it initialised. If the processes have not
+    all met at the coordinator within `timeout_s` seconds (default 300), the process ends
+    with one `error:` line and status 2 (jax itself would abort with a C++ stack trace).
     """
     coordinator_address = coordinator_address or os.environ.get("LRUX_COORDINATOR_ADDRESS")
-    if num_processes is None and os.environ.get("LRUX_NUM_PROCESSES"):
-        num_processes = int(os.environ["LRUX_NUM_PROCESSES"])
-    if process_id is None and os.environ.get("LRUX_PROCESS_ID"):
-        process_id = int(os.environ["LRUX_PROCESS_ID"])
+    if num_processes is None:
+        num_processes = _env_number("LRUX_NUM_PROCESSES", int, "--num-processes", Range(1))
+    if process_id is None:
+        process_id = _env_number("LRUX_PROCESS_ID", int, "--process-id", Range(0))
+    if timeout_s is None:
+        env = _env_number("LRUX_COORDINATOR_TIMEOUT", float, "--coordinator-timeout",
+                          Range(0, lo_open=True))
+        timeout_s = float(env) if env is not None else COORDINATOR_TIMEOUT_S
     if num_processes is not None and num_processes < 1:
         raise ConfigError(f"--num-processes={num_processes}: expected a positive count")
     if process_id is not None and num_processes is not None and not 0 <= process_id < num_processes:
@@ -43,8 +67,32 @@ def init_distributed(
             "multi-process training needs all of --coordinator-address, --num-processes and "
             f"--process-id, got {coordinator_address!r}, {num_processes!r}, {process_id!r}"
         )
-    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+    with _watchdog(timeout_s, f"process {process_id} of {num_processes}: the processes did "
+                   f"not all meet at the coordinator {coordinator_address} within "
+                   f"{timeout_s:g} s (--coordinator-timeout): check the address and port, and "
+                   "that every process was started"):
+        jax.distributed.initialize(coordinator_address, num_processes, process_id,
+                                   initialization_timeout=int(timeout_s) + 60)
     return True
+
+
+@contextlib.contextmanager
+def _watchdog(timeout_s: float, message: str):
+    """End the process with `error: message` (status 2) if the block takes `timeout_s`."""
+    done = threading.Event()
+
+    def watch():
+        if not done.wait(timeout_s):
+            sys.stderr.write(f"error: {message}\n")
+            sys.stderr.flush()
+            os._exit(2)
+
+    thread = threading.Thread(target=watch, name="lrux-coordinator-watchdog", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def make_mesh(devices: list | None = None) -> Mesh:

@@ -1,19 +1,80 @@
 """SIGTERM / SIGINT during training: finish the step, save, stop; a second signal exits at once.
+Outside the training steps (data generation, setup, the final test evaluation) they stop the
+run at once with one line (`Interrupted`) saying what was being done and how to go on.
 
 Cluster schedulers send SIGTERM some time before they kill a job, and Ctrl-C sends SIGINT. The
 loop asks `stop.requested` after every step; on multi-process runs the processes agree
 (`any_process`) at a fixed cadence so that all of them save the same step.
 """
 
+import contextlib
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 
 import jax
 import numpy as np
 
+from lrux.errors import LruxError
+
 _NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT"}
+
+
+class Interrupted(LruxError):
+    """SIGTERM / SIGINT stopped the run (after saving, when it came during the training
+    steps); the message says how to go on. `signum` is the signal's number."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+
+
+class _Signal(BaseException):
+    def __init__(self, signum: int, phase: list[str]):
+        super().__init__(signum)
+        self.signum, self.phase = signum, phase
+
+
+# What the run is doing outside the training steps, and how to go on if a signal stops it.
+_PHASE = ["before training started", "nothing was written: run the same command again"]
+
+
+@contextlib.contextmanager
+def phase(doing: str, then: str) -> Iterator[None]:
+    """Name what the run does in this block ("while generating the data") and how to go on
+    when a signal stops it there ("run the same command again")."""
+    before = list(_PHASE)
+    _PHASE[:] = [doing, then]
+    try:
+        yield
+    finally:
+        _PHASE[:] = before
+
+
+def _raise(signum, frame):
+    raise _Signal(signum, list(_PHASE))  # the phase now: the raise unwinds its block
+
+
+@contextlib.contextmanager
+def interrupts_as_errors() -> Iterator[None]:
+    """While active (main thread only), SIGTERM and SIGINT raise `Interrupted` naming the
+    phase (see `phase`) instead of a KeyboardInterrupt traceback or a silent kill; inside
+    `StopSignals` (the training steps) its own handling applies."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _raise) for sig in _NAMES}
+    try:
+        yield
+    except (_Signal, KeyboardInterrupt) as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        doing, then = getattr(e, "phase", _PHASE)
+        raise Interrupted(f"stopped by {_NAMES.get(signum, signum)} {doing}; {then}",
+                          signum) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class StopSignals:

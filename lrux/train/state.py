@@ -8,10 +8,13 @@
 start here, so they train the same optimiser groups and schedule.
 """
 
+import dataclasses
+import math
 from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import optax
 from jax.sharding import Mesh
 from jaxtyping import PRNGKeyArray, PyTree
@@ -96,15 +99,70 @@ def build_model(preset: Preset, spec: Any, *, key: PRNGKeyArray
     )
 
 
-def check_model(preset: Preset, spec: Any) -> None:
+COPIES = 4  # parameters, gradients and Adam's two moments, each the size of the parameters
+
+
+def check_model(preset: Preset, spec: Any, *, available: int | None = None) -> None:
     """Build `preset`'s model abstractly (no arrays are allocated) so that a bad mixer option
-    or size stops the run at once, as a ConfigError naming the option."""
+    or size stops the run at once, as a ConfigError naming the option; and stop a model
+    whose parameters, gradients and optimiser moments (`COPIES` x the parameter bytes) do
+    not fit in the memory of one device (`available` bytes; default `available_memory()`),
+    naming its parameter count and bytes. The count of a deep model is extrapolated from
+    one and two blocks first, so that a huge depth is refused without building it."""
+    shallow = [_abstract_size(dataclasses.replace(preset, depth=d), spec)
+               for d in sorted({1, min(2, preset.depth)})]
+    per_block = shallow[-1][0] - shallow[0][0] if len(shallow) == 2 else 0
+    bytes_per = shallow[0][1] / max(shallow[0][0], 1)
+    params = shallow[0][0] + (preset.depth - 1) * per_block
+    _check_fits(preset, params, int(params * bytes_per), available)
+    if preset.depth > 2:
+        _abstract_size(preset, spec)
+
+
+def _abstract_size(preset: Preset, spec: Any) -> tuple[int, int]:
+    """(parameters, bytes) of `preset`'s model, built abstractly."""
     try:
-        eqx.filter_eval_shape(build_model, preset, spec, key=jax.random.PRNGKey(0))
+        model, _ = eqx.filter_eval_shape(build_model, preset, spec, key=jax.random.PRNGKey(0))
     except ConfigError:
         raise
     except (ValueError, TypeError) as e:
         raise ConfigError(f"--model {preset.model}: {e}") from e
+    leaves = [x for x in jax.tree_util.tree_leaves(model)
+              if isinstance(x, jax.ShapeDtypeStruct) and jnp.issubdtype(x.dtype, jnp.inexact)]
+    return (sum(math.prod(x.shape) for x in leaves),
+            sum(math.prod(x.shape) * x.dtype.itemsize for x in leaves))
+
+
+def _check_fits(preset: Preset, params: int, nbytes: int, available: int | None) -> None:
+    where = "one device"
+    if available is None:
+        available, where = available_memory()
+    need = COPIES * nbytes
+    if need > available:
+        raise ConfigError(
+            f"the model of this preset (depth={preset.depth}, d_model={preset.d_model}, "
+            f"d_state={preset.d_state}) has {params:,} parameters ({nbytes / 2**30:.2f} GiB); "
+            f"training holds {COPIES} copies ({need / 2**30:.2f} GiB: parameters, gradients, "
+            f"optimiser moments), more than the {available / 2**30:.2f} GiB available on "
+            f"{where}: make it smaller (--set d_model=..., depth=..., d_state=...)")
+
+
+def available_memory() -> tuple[int, str]:
+    """(bytes free for arrays, where): the first device's free memory where jax reports it
+    (GPU, TPU), else the host's MemAvailable (/proc/meminfo) for the CPU."""
+    device = jax.local_devices()[0]
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if stats and "bytes_limit" in stats:
+        free = int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+        return free, f"{device.platform.upper()} {device.id}"
+    n = jax.local_device_count()  # CPU devices share the host's memory
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f if ":" in line)
+        free = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return 2**62, "this host (unknown)"
+    return free // n, "this host (MemAvailable" + (f" / {n} devices)" if n > 1 else ")")
 
 
 def preset_optimizer(model: eqx.Module, preset: Preset):
