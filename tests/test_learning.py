@@ -99,8 +99,8 @@ def test_a_registered_rung_joins_the_ladder(tmp_path):
     assert run["mixer"] == NAME and run["finite"] and run["steps_done"] == 3
     assert (run["model"]["r_min"], run["model"]["r_max"]) == config.tiny_config().ring
     assert NAME not in config.ladder_mixers()
-    assert sorted(p.name for p in out.parent.glob("*.png"))  # the figures went beside --out
     assert _committed_outputs() == before
+    assert sorted(p.name for p in out.parent.glob("*.png"))  # the figures went beside --out
 
 
 def test_cached_steps_train_as_fresh_ones():
