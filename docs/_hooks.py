@@ -10,8 +10,10 @@ outputs, figures and MathJax.
   `build/docs-notebooks/KEY/notebooks/` (or `$LRUX_DOCS_CACHE/KEY/...`), KEY a hash of the
   notebooks and of lrux's sources, so a rebuild with nothing changed reuses them.
   `LRUX_DOCS_EXECUTE=0` renders them unexecuted instead (a quick build, no figures).
-- `on_page_markdown`: `<!-- README -->` on a page becomes README.md, its links made links of
-  the site (`docs/X.md` -> `X.md`; other files of the repository -> their `repo_url` page);
+- `on_page_markdown`: a page's links to files outside docs/ (`../benchmarks/results/x.json`)
+  become links to their `repo_url` page; `<!-- README -->` on a page becomes README.md, its
+  links made links of the site (`docs/X.md` -> `X.md`; other files of the repository ->
+  their `repo_url` page);
   `<!-- notebooks -->` becomes the list of notebook links; `<!-- layers -->` (the layers'
   API page) becomes one `::: module` per layer module, read from the registry
   (`layers_api`), so a newly registered layer is on the page.
@@ -41,6 +43,8 @@ README_PLACEHOLDER = "<!-- README -->"
 LAYERS_PLACEHOLDER = "<!-- layers -->"
 # a markdown link to a relative path: ](path) or ](path "title")
 RELATIVE_LINK = re.compile(r'\]\((?!https?://|#|mailto:)([^)\s]+)((?:\s+"[^"]*")?)\)')
+# a docs page's link that climbs out of docs/: `](../benchmarks/x.json "title")`
+OUTSIDE_LINK = re.compile(r'\]\((?P<up>(?:\.\./)+)(?P<path>[^)\s]+)(?P<rest>(?:\s+"[^"]*")?)\)')
 BUILD_ENV = {"LRUX_NOTEBOOK_SMALL": "1", "LRUX_NOTEBOOK_STATIC": "1", "JAX_PLATFORMS": "cpu"}
 BANNER = ("*This page was executed when the site was built, at the notebooks' small sizes "
           "(`LRUX_NOTEBOOK_SMALL=1`) and with static figures (`LRUX_NOTEBOOK_STATIC=1`). Open "
@@ -179,7 +183,20 @@ def layers_api() -> str:
     return "\n\n".join(f"::: {m}" for m in dict.fromkeys(modules))
 
 
+def repository_links(markdown: str, depth: int, repo_url: str) -> str:
+    """A docs page's links to files outside docs/ (`../benchmarks/results/x.json` from a page
+    `depth` folders below docs/) made links to the repository's page of that file."""
+    def link(m: re.Match) -> str:
+        if len(m["up"]) // 3 != depth + 1:
+            return m[0]
+        return f"]({repo_url.rstrip('/')}/blob/main/{m['path']}{m['rest']})"
+
+    return OUTSIDE_LINK.sub(link, markdown)
+
+
 def on_page_markdown(markdown, page, config, files):
+    if not page.file.src_uri.startswith("notebooks/"):
+        markdown = repository_links(markdown, page.file.src_uri.count("/"), config["repo_url"])
     if README_PLACEHOLDER in markdown:
         if page.file.src_uri != "index.md":
             raise PluginError(f"{README_PLACEHOLDER} only works on index.md (its links)")

@@ -138,6 +138,13 @@ def test_every_internal_link_and_anchor_resolves_and_every_page_is_reachable(sit
           f"({found['anchors']} with an anchor), {len(found['broken'])} broken, "
           f"{len(found['external'])} external links not followed")
     assert not found["broken"], "\n".join(found["broken"][:20])
+    # links to the repository's files (README's, and docs pages' links out of docs/) name files
+    # that exist
+    blob = "https://github.com/lrux-rnn/lrux-rnn/blob/main/"
+    missing = sorted(u for u in found["external"] if u.startswith(blob)
+                     and not (ROOT / unquote(u.removeprefix(blob)).partition("#")[0]).exists())
+    assert not missing, missing
+    assert sum(u.startswith(blob + "benchmarks/results/") for u in found["external"]) >= 5
     html_pages = {p for p in reached if p.suffix == ".html"}
     orphans = sorted(str(p.relative_to(site)) for p in built - html_pages)
     assert not orphans, f"pages no link reaches: {orphans}"
