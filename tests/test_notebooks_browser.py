@@ -106,6 +106,12 @@ def test_run_all_then_a_slider_redraws_the_figure(lab):
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                    timeout=120_000, state="attached")
+            # the kernel's name and "Idle" in the status bar: the session is connected (a Run
+            # All sent before that started no cell at load 6-7, and the retry met a kernel dialog)
+            page.wait_for_function("() => /Idle/.test(document.querySelector('.jp-StatusBar-"
+                                   "Widget')?.parentElement?.textContent ?? '')",
+                                   timeout=120_000)
+            page.wait_for_timeout(2_000)
             start = time.monotonic()
             _run_all_from_the_menu(page)
             try:
