@@ -22,6 +22,8 @@ Writes ``benchmarks/results/lru.json`` (``lru_quick.json`` with ``--quick``).
 """
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -53,8 +55,7 @@ def fused_matmul_model(params, x, chunk=256):
 
 
 def paper_code(lru: lrux.LRU, x):
-    """The paper's appendix formulation, one sequence (vmapped by the caller); an LRU built
-    with bidirectional=True adds the same scan run from the end, read out by C2."""
+    """The paper's appendix formulation, one sequence (vmapped by the caller)."""
     lam = jnp.exp(-jnp.exp(lru.nu_log) + 1j * jnp.exp(lru.theta_log))
     b_norm = (lru.B_re + 1j * lru.B_im) * jnp.exp(lru.gamma_log)[:, None]
     c = lru.C_re + 1j * lru.C_im
@@ -67,14 +68,7 @@ def paper_code(lru: lrux.LRU, x):
         return a_j * a_i, a_j * b_i + b_j
 
     _, hidden = jax.lax.associative_scan(binary_operator_diag, (lam_elements, bu_elements))
-    y = jax.vmap(lambda h, u: (c @ h).real + lru.D * u)(hidden, x)
-    if getattr(lru, "bidirectional", False):
-        c2 = lru.C2_re + 1j * lru.C2_im
-        _, back = jax.lax.associative_scan(
-            binary_operator_diag, (lam_elements, bu_elements), reverse=True
-        )
-        y = y + jax.vmap(lambda h: (c2 @ h).real)(back)
-    return y
+    return jax.vmap(lambda h, u: (c @ h).real + lru.D * u)(hidden, x)
 
 
 def make_fns(apply):
@@ -96,7 +90,7 @@ def candidates_at(length, modes, key):
         jax.random.normal(kw1, (WIDTH, 2 * WIDTH)) / WIDTH**0.5,
         jax.random.normal(kw2, (2 * WIDTH, WIDTH)) / WIDTH**0.5,
     )
-    out = {"matmul": (matmul_model, w)}
+    out: dict[str, tuple[Callable[..., Any], Any]] = {"matmul": (matmul_model, w)}
     if length % 256 == 0 and length >= 512:
         out["matmul[fused]"] = (fused_matmul_model, w)
     for mode in modes:
@@ -205,7 +199,7 @@ def summary(rows, lengths):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     parser.add_argument("--lengths", type=int, nargs="*", default=None)
     parser.add_argument("--repeats", type=int, default=None)

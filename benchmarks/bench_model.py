@@ -33,7 +33,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import equinox as eqx
 import jax
@@ -46,40 +46,34 @@ from jaxtyping import Array, Float, PRNGKeyArray
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lrux import registry  # noqa: E402
-from lrux.layers.base import AbstractMixer  # noqa: E402
+from lrux.layers.base import AbstractRecurrentMixer  # noqa: E402
 from lrux.layers.lru import LRU  # noqa: E402
-from lrux.models import SequenceEncoder  # noqa: E402
+from lrux.models import Classifier, SequenceEncoder  # noqa: E402
 from lrux.presets import TASKS, apply_overrides, get_preset  # noqa: E402
 
 VARIANTS = ("lru", "matmul", "paper-code", "lru-scanned")
 
 
-class MatmulMixer(AbstractMixer):
+class MatmulMixer(AbstractRecurrentMixer):
     """The LRU's unavoidable products and nothing else: (seq, H) -> (seq, H), x @ W_in^T
-    (H -> 2N) then @ W_out^T (2N -> H); the shared bidirectional form adds a second readout
-    (@ W_out2^T), as the LRU's does."""
+    (H -> 2N) then @ W_out^T (2N -> H). (Its bidirectional forms are the LRU's two-mixer
+    ones, "concat" and "sum", which the LRU presets use.)"""
 
     w_in: Float[Array, "two_n d_model"]
     w_out: Float[Array, "d_model two_n"]
-    w_out2: Float[Array, "d_model two_n"] | None
     d_model: int = eqx.field(static=True)
     d_state: int = eqx.field(static=True)
     recurrent_params: ClassVar[tuple[str, ...]] = ("w_in",)  # where the LRU has B
 
-    def __init__(self, d_model: int, d_state: int, *, bidirectional: bool = False,
-                 key: PRNGKeyArray):
-        k_in, k_out, k_out2 = jax.random.split(key, 3)
+    def __init__(self, d_model: int, d_state: int, *, key: PRNGKeyArray):
+        k_in, k_out = jax.random.split(key)
         self.w_in = jax.random.normal(k_in, (2 * d_state, d_model)) / d_model**0.5
         scale = (2 * d_state) ** -0.5
         self.w_out = jax.random.normal(k_out, (d_model, 2 * d_state)) * scale
-        self.w_out2 = (jax.random.normal(k_out2, (d_model, 2 * d_state)) * scale
-                       if bidirectional else None)
         self.d_model, self.d_state = d_model, d_state
 
-    def __call__(self, x, *, key=None):
-        bu = x @ self.w_in.T
-        y = bu @ self.w_out.T
-        return y if self.w_out2 is None else y + bu @ self.w_out2.T
+    def __call__(self, x, *, length=None, key=None):
+        return (x @ self.w_in.T) @ self.w_out.T
 
     def init_state(self):
         return jnp.zeros((0,))
@@ -89,22 +83,20 @@ class MatmulMixer(AbstractMixer):
 
 
 class PaperLRU(LRU):
-    """`lrux.LRU`'s parameters run through the paper's appendix formulation."""
+    """`lrux.LRU`'s parameters run through the paper's appendix formulation (a benchmark's
+    swap of the call; its shared bidirectional forms run it twice, as the LRU's do)."""
 
-    def __call__(self, x, *, key=None):
+    def __call__(self, x, *, length=None, key=None):
         return paper_code(self, x)
 
 
 def baseline_entries() -> dict:
-    """The two baseline mixers, with the LRU's registry facts (ring, bidirectional forms)."""
-    lru = registry.MIXERS["lru"]
+    """The two baseline mixers (their bidirectional forms follow from their types)."""
     return {
-        "bench-matmul": registry.MixerEntry(
-            MatmulMixer, {}, "the LRU's matmuls only", "baseline", combines=lru.combines
-        ),
-        "bench-paper-lru": registry.MixerEntry(
-            PaperLRU, {}, "the paper's appendix LRU", "ladder", ring=True, combines=lru.combines
-        ),
+        "bench-matmul": registry.MixerEntry(MatmulMixer, {}, "the LRU's matmuls only",
+                                            "baseline"),
+        "bench-paper-lru": registry.MixerEntry(PaperLRU, {}, "the paper's appendix LRU",
+                                               "ladder", ring=True),
     }
 
 
@@ -135,6 +127,7 @@ class ScannedEncoder(SequenceEncoder):
     def __init__(self, encoder: SequenceEncoder):
         self.embedding, self.encoder = encoder.embedding, encoder.encoder
         self.pooling, self.remat = encoder.pooling, encoder.remat
+        self.final_norm = encoder.final_norm
         # leaf by leaf in block 0's structure (the blocks' state indices differ in name only)
         first, static = eqx.partition(encoder.blocks[0], eqx.is_array)
         leaves = [jax.tree.leaves(eqx.filter(b, eqx.is_array)) for b in encoder.blocks]
@@ -147,6 +140,7 @@ class ScannedEncoder(SequenceEncoder):
         if self.embedding is not None:
             h = self.embedding[x]
         else:
+            assert self.encoder is not None  # pixels: the linear encoder
             h = self.encoder(x.astype(jnp.float32))
         depth = len(self.indices)
         keys = jax.random.split(key, depth) if key is not None else None
@@ -171,6 +165,8 @@ class ScannedEncoder(SequenceEncoder):
         for j in range(len(first)):
             for i, ix in enumerate(self.indices):
                 state = state.set(ix[j], jax.tree.map(lambda v, i=i: v[i], new[j]))
+        if self.final_norm is not None:
+            h, state = self.final_norm(h, state, length=length, inference=inference)
         if self.pooling == "none":
             return h, state
         if self.pooling == "last":
@@ -200,6 +196,7 @@ def setup_variant(preset, variant: str, spec, mesh):
     setup = init_train_state(variant_preset(preset, variant), spec, mesh, seed=0)
     state, tx = setup.state, setup.tx
     if variant == "lru-scanned":
+        assert isinstance(state.model, Classifier)
         model = eqx.tree_at(lambda m: m.encoder, state.model, ScannedEncoder(state.model.encoder))
         tx, _ = preset_optimizer(model, preset)
         opt_state = tx.init(eqx.filter(model, eqx.is_inexact_array))
@@ -228,7 +225,7 @@ def measure_task(preset, variants, steps: int) -> list[dict]:
         metrics.loss.block_until_ready()
         first = time.perf_counter() - t0
         # (equinox wraps the jax Compiled; a cache hit: no second compilation)
-        mem = peak_bytes(step.lower(state, batch()).compile().compiled)
+        mem = peak_bytes(cast(Any, step).lower(state, batch()).compile().compiled)
         runs[variant] = [step, state, []]
         rows[variant] = {"init_s": init_s, "compile_first_step_s": first,
                          "step_peak_mib": None if mem is None else mem / 2**20,
@@ -290,7 +287,7 @@ def print_table(rows, ratios):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--tasks", nargs="*", default=list(TASKS))
     p.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     p.add_argument("--batch", type=int, default=2, help="batch of every preset (reduced)")

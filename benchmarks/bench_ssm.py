@@ -29,14 +29,15 @@ from common import peak_bytes, timeit, write_results
 from lrux.registry import make_mixer, mixer_entry, mixer_names
 
 NAMES = ("lru", *mixer_names("ssm"))
-LRU_RING = {"r_min": 0.9, "r_max": 0.999}  # the LRU's long-range ring (Table 9, sCIFAR/PF)
+RING = (0.9, 0.999)  # the long-range ring (Table 9, sCIFAR/PF), for mixers that take one
 
 
 def build(name: str, width: int, state: int, length: int, key, scan_mode: str):
-    """The registered mixer at this size: the LRU on LRU_RING, `scan_mode` where the mixer
-    takes one, the sequence length as its length option (S4's l_max)."""
+    """The registered mixer at this size: on RING where it takes a ring (the registry's
+    fact), `scan_mode` where it takes one, the sequence length as its length option (S4's
+    l_max)."""
     entry = mixer_entry(name)
-    options = dict(LRU_RING) if name == "lru" else {}
+    options = dict(entry.ring_kwargs(*RING))
     if "scan_mode" in entry.option_names():
         options["scan_mode"] = scan_mode
     if entry.length_option is not None:
@@ -88,7 +89,7 @@ def run(lengths, names, batch, width, state, repeats, scan_mode):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     parser.add_argument("--lengths", type=int, nargs="*", default=None)
     parser.add_argument("--repeats", type=int, default=None)

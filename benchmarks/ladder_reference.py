@@ -77,8 +77,10 @@ def majority_vote(n: int, length: int, seed: int, split: str = "train") -> Split
 
 
 def ring_options(name: str, ring: dict) -> dict:
-    """The task's ring for a rung whose registry entry takes one, else {} (the unit disk)."""
-    return dict(ring) if MIXERS[name].ring else {}
+    """The task's ring as the options the rung takes (registry: `ring_kwargs`; max_phase only
+    where the layer has phases), {} for a rung without a ring (the unit disk)."""
+    return MIXERS[name].ring_kwargs(ring["r_min"], ring["r_max"],
+                                    ring.get("max_phase", 2 * math.pi))
 
 
 def train_rung(name: str, options: dict, length: int, cfg: dict) -> dict:
@@ -126,7 +128,7 @@ def skipped(before: dict, length: int, cfg: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     parser.add_argument("--out", default=REFERENCE)
     args = parser.parse_args(argv)

@@ -158,8 +158,7 @@ def to_images(inputs: np.ndarray) -> np.ndarray:
 
 def load_data(cfg: Config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{split: (images, labels)}; generates cfg.num images first if the folder is empty."""
-    from lrux.data import generate_pathfinder, load_split
-    from lrux.data.loaders import data_present
+    from lrux.data import data_present, generate_pathfinder, load_split
 
     d = cfg.resolved_data_dir()
     opts = dict(difficulty=cfg.difficulty, workers=cfg.workers)
@@ -388,7 +387,7 @@ def geometry_stats(difficulty: int, n: int = 200, seed: int = 0) -> dict[str, An
             "marker_distance_label_1": float(np.linalg.norm(m1[0] - m1[1])),
             "marker_distance_label_0": float(np.linalg.norm(m0[0] - m0[1])),
         })
-    out = {"difficulty": difficulty, "images": n}
+    out: dict[str, Any] = {"difficulty": difficulty, "images": n}
     for k, v in rows[0].items():
         out[k] = v if isinstance(v, list) else _summary([r[k] for r in rows])
     out["marker_distance_cue"] = marker_distance_cue(difficulty, 4 * n, seed)
@@ -583,7 +582,7 @@ def save_grid(cfg: Config, out_png: str, n: int = 24) -> None:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     d = Config()
     p.add_argument("--difficulty", type=int, default=d.difficulty, choices=(6, 9, 14))
     p.add_argument("--num", type=int, default=d.num, help="images to generate if absent")

@@ -24,7 +24,7 @@ import os
 import re
 import sys
 import tomllib
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -34,7 +34,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from jax.tree_util import GetAttrKey  # noqa: E402
+from jax.tree_util import DictKey, GetAttrKey  # noqa: E402
 
 from lrux.presets import TASKS, Preset, get_preset  # noqa: E402
 
@@ -356,8 +356,10 @@ def _warmup_end(schedule, steps: int) -> int:
 def built_facts(preset: Preset) -> dict[str, Any]:
     """THE adapter: every compared fact, read off the model, optimiser and schedule that lrux
     builds for `preset`. The only place that knows block, model and layer attribute names."""
-    from lrux.blocks import ResidualBlock
-    from lrux.layers.bidirectional import Bidirectional
+    from lrux.blocks import BatchNorm, BlockConfig, ResidualBlock
+    from lrux.layers.base import AbstractLinearMixer
+    from lrux.layers.bidirectional import Bidirectional, SharedBidirectional
+    from lrux.models import RetrievalDualEncoder
     from lrux.train.benchmark import preset_spec
     from lrux.train.state import build_model, preset_optimizer
 
@@ -366,61 +368,68 @@ def built_facts(preset: Preset) -> dict[str, Any]:
     small = dataclasses.replace(preset, depth=1, d_model=SMALL_WIDTH)
     model = build_model(small, spec, key=key)[0]
     enc, block = model.encoder, model.encoder.blocks[0]
-    mixer = block.mixer
-    inner = mixer.forward if isinstance(mixer, Bidirectional) else mixer
+    mixer, knobs = block.mixer, block.config
+
+    def inner_of(m) -> Any:  # the mixer a bidirectional form wraps (the forward one of two)
+        return m.forward if isinstance(m, Bidirectional) else (
+            m.mixer if isinstance(m, SharedBidirectional) else m)
+
+    inner = inner_of(mixer)
     norm = type(block.norm).__name__
-    probe = ResidualBlock(lambda x: x, 1, norm="none", glu="half", key=key)
+    probe = ResidualBlock(lambda x: x, 1, BlockConfig(norm="none", glu="half"), key=key)
     probe = eqx.tree_at(lambda b: (b.out1.weight, b.out1.bias), probe,
                         (jnp.zeros((1, 1)), jnp.full((1,), 40.0)))
     state = eqx.nn.State(probe)
     gelu1 = float(probe(jnp.ones((1, 1)), state, inference=True)[0][0, 0]) - 1  # x + gelu(x)
     facts = {
         "depth": len(full.blocks), "d_model": full.blocks[0].out1.weight.shape[0],
-        "d_state": full.blocks[0].mixer.d_state,
+        "d_state": inner_of(full.blocks[0].mixer).d_state,
         "norm": {"BatchNorm": "batch", "LayerNorm": "layer"}.get(norm, "none"),
-        "placement": "pre" if block.prenorm else "post",
+        "placement": "pre" if knobs.prenorm else "post",
         "final_norm": enc.final_norm is not None,
-        "bn_momentum": block.norm.momentum if norm == "BatchNorm" else None,
-        "dropout": block.dropout_rate, "dropout_tied": block.dropout_tied, "glu": block.glu,
+        "bn_momentum": block.norm.momentum if isinstance(block.norm, BatchNorm) else None,
+        "dropout": knobs.dropout, "dropout_tied": knobs.dropout_tied, "glu": knobs.glu,
         "activation": "gelu_tanh" if abs(gelu1 - 0.841192) < 3e-5 else
                       "gelu_exact" if abs(gelu1 - 0.841345) < 3e-5 else f"gelu(1)={gelu1}",
         "pooling": enc.pooling, "encoder": "linear" if enc.embedding is None else "embedding",
         "input_channels": None if enc.encoder is None else enc.encoder.weight.shape[1],
-        "retrieval_head": "[u, v, u*v, u-v] -> MLP" if getattr(model, "hidden", None) is not
-                          None and model.hidden.weight.shape[1] == 4 * SMALL_WIDTH else None,
-        "bidirectional_form": mixer.combine if isinstance(mixer, Bidirectional) else
-                              "shared" if getattr(mixer, "bidirectional", False) else "causal",
+        "retrieval_head": "[u, v, u*v, u-v] -> MLP" if isinstance(model, RetrievalDualEncoder)
+                          and model.hidden.weight.shape[1] == 4 * SMALL_WIDTH else None,
+        "bidirectional_form": mixer.combine if isinstance(mixer, Bidirectional |
+                                                          SharedBidirectional) else "causal",
         "batch": preset.batch_size, "steps": preset.steps, "grad_clip": preset.grad_clip,
         "evaluation": "every epoch" if preset.eval_every == 0 else
                       f"every {preset.eval_every} steps",
     }
-    if hasattr(inner, "eigenvalues"):
+    if isinstance(inner, AbstractLinearMixer):
         lam = np.asarray(inner.eigenvalues())
         facts |= {"ring": (float(np.abs(lam).min()), float(np.abs(lam).max())),
                   "max_phase": round(float(np.mod(np.angle(lam), 2 * np.pi).max()), 4)}
     if hasattr(inner, "log_dt"):
-        dts = np.exp(np.concatenate([np.asarray(m.log_dt) for m in
-                                     ([mixer.forward, mixer.backward] if inner is not mixer
-                                      else [mixer])]))
+        ssm = cast(Any, inner)  # an SSM: step sizes, C, discretization
+        directions: list[Any] = ([mixer.forward, mixer.backward]
+                                 if isinstance(mixer, Bidirectional) else [inner])
+        dts = np.exp(np.concatenate([np.asarray(m.log_dt) for m in directions]))
         facts |= {"dt_min": _decade(dts.min()), "dt_max": _decade(dts.max(), up=True),
-                  "c_init": _c_init(float(np.std(np.asarray(inner.C_re))), SMALL_WIDTH,
-                                    inner.d_state),
-                  "discretization": inner.discretization}
+                  "c_init": _c_init(float(np.std(np.asarray(ssm.C_re))), SMALL_WIDTH,
+                                    ssm.d_state),
+                  "discretization": ssm.discretization}
     for name in ("blocks", "conj_sym", "clip_eigs", "init"):
         if hasattr(inner, name):
             facts[name] = getattr(inner, name)
-    full_mixer = full.blocks[0].mixer
-    full_inner = full_mixer.forward if isinstance(full_mixer, Bidirectional) else full_mixer
+    full_inner = inner_of(full.blocks[0].mixer)
     if hasattr(full_inner, "n_ssm"):  # a static field: the full-size build shows it
         facts["n_ssm"] = ("per channel" if full_inner.n_ssm == full_inner.d_model
                           else full_inner.n_ssm)
     names = {"nu_log": "A", "theta_log": "A", "Lambda_re": "A", "Lambda_im": "A",
              "A_re_log": "A", "A_im": "A", "gamma_log": "gamma", "B_re": "B", "B_im": "B",
-             "log_dt": "dt", "C_re": "C", "C_im": "C", "C2_re": "C", "C2_im": "C", "D": "D",
+             "log_dt": "dt", "C_re": "C", "C_im": "C", "D": "D",
              "embedding": "embedding", "bias": "bias", "weight": "weights"}
 
     def role_of(path) -> str:
-        attrs = [k.name for k in path if isinstance(k, GetAttrKey)]
+        # field names, and the keys of a dict field (a shared form's backward read-out)
+        attrs = [k.name if isinstance(k, GetAttrKey) else str(k.key) for k in path
+                 if isinstance(k, GetAttrKey | DictKey)]
         return "norm" if {"norm", "final_norm"} & set(attrs) else names[attrs[-1]]
 
     tx, schedule = preset_optimizer(model, small)
@@ -506,8 +515,8 @@ def compare(family: str, task: str, preset: Preset | None = None) -> list[Row]:
                             exp.at, status, stated["reason"] if stated else ""))
             continue
         got = facts[field]
-        match = _fills if field in ("ring", "max_phase") else same
-        if match(field, exp.value, got) if match is _fills else match(exp.value, got):
+        if (_fills(field, exp.value, got) if field in ("ring", "max_phase")
+                else same(exp.value, got)):
             status = "STALE" if stated else "equal"
         else:
             status = "stated" if stated and same(stated["lrux"], got) else "DIFFERS"
@@ -618,7 +627,7 @@ def write(path: str = DOC_PATH) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--write", action="store_true", help="update docs/results.md in place")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 on an unstated difference or an out-of-date page")

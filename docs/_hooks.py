@@ -11,9 +11,12 @@ outputs, figures and MathJax.
   notebooks and of lrux's sources, so a rebuild with nothing changed reuses them.
   `LRUX_DOCS_EXECUTE=0` renders them unexecuted instead (a quick build, no figures).
 - `on_page_markdown`: a page's links to files outside docs/ (`../benchmarks/results/x.json`)
-  become links to their `repo_url` page; `<!-- README -->` on a page becomes README.md, its links made links of
-  the site (`docs/X.md` -> `X.md`; other files of the repository -> their `repo_url` page);
-  `<!-- notebooks -->` becomes the list of notebook links.
+  become links to their `repo_url` page; `<!-- README -->` on a page becomes README.md, its
+  links made links of the site (`docs/X.md` -> `X.md`; other files of the repository ->
+  their `repo_url` page);
+  `<!-- notebooks -->` becomes the list of notebook links; `<!-- layers -->` (the layers'
+  API page) becomes one `::: module` per layer module, read from the registry
+  (`layers_api`), so a newly registered layer is on the page.
 - `on_page_content`: a notebook's link to another notebook (`02_why_rnns_forget.ipynb`, right
   in JupyterLab) becomes the link to that notebook's page.
 - `on_post_build`: MathJax 2.7 (the copy in `jupyter-server-mathjax`, with its STIX-Web
@@ -37,6 +40,7 @@ NOTEBOOKS = ROOT / "notebooks"
 COURSE_PAGE = "course.md"
 PLACEHOLDER = "<!-- notebooks -->"
 README_PLACEHOLDER = "<!-- README -->"
+LAYERS_PLACEHOLDER = "<!-- layers -->"
 # a markdown link to a relative path: ](path) or ](path "title")
 RELATIVE_LINK = re.compile(r'\]\((?!https?://|#|mailto:)([^)\s]+)((?:\s+"[^"]*")?)\)')
 # a docs page's link that climbs out of docs/: `](../benchmarks/x.json "title")`
@@ -170,6 +174,15 @@ def readme_for_site(repo_url: str) -> str:
     return RELATIVE_LINK.sub(site_link, (ROOT / "README.md").read_text(encoding="utf-8"))
 
 
+def layers_api() -> str:
+    """mkdocstrings blocks for the mixer contract, the module of every registered layer (in
+    registry order) and the bidirectional wrappers."""
+    from lrux.registry import layer_modules
+
+    modules = ["lrux.layers.base", *layer_modules(), "lrux.layers.bidirectional"]
+    return "\n\n".join(f"::: {m}" for m in dict.fromkeys(modules))
+
+
 def repository_links(markdown: str, depth: int, repo_url: str) -> str:
     """A docs page's links to files outside docs/ (`../benchmarks/results/x.json` from a page
     `depth` folders below docs/) made links to the repository's page of that file."""
@@ -193,6 +206,8 @@ def on_page_markdown(markdown, page, config, files):
         links = "\n".join(f"1. [{title_of(p)}]({up}notebooks/{p.name})"
                           for p in notebook_paths())
         markdown = markdown.replace(PLACEHOLDER, links)
+    if LAYERS_PLACEHOLDER in markdown:
+        markdown = markdown.replace(LAYERS_PLACEHOLDER, layers_api())
     return markdown
 
 

@@ -12,8 +12,14 @@ from lrux._version import __version__
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on first use
     from lrux.init import disk_init, glorot_matrix, ring_init
-    from lrux.layers.base import AbstractMixer, LinearSystem
-    from lrux.layers.bidirectional import Bidirectional
+    from lrux.layers.base import (
+        AbstractDiagonalMixer,
+        AbstractLinearMixer,
+        AbstractMixer,
+        AbstractRecurrentMixer,
+        LinearSystem,
+    )
+    from lrux.layers.bidirectional import Bidirectional, SharedBidirectional
     from lrux.layers.diagonal import DiagonalRNN
     from lrux.layers.lru import LRU
     from lrux.layers.rglru import RGLRU
@@ -36,8 +42,12 @@ _EXPORTS = {
     "S4": "lrux.layers.s4",
     "RGLRU": "lrux.layers.rglru",
     "AbstractMixer": "lrux.layers.base",
+    "AbstractRecurrentMixer": "lrux.layers.base",
+    "AbstractLinearMixer": "lrux.layers.base",
+    "AbstractDiagonalMixer": "lrux.layers.base",
     "LinearSystem": "lrux.layers.base",
     "Bidirectional": "lrux.layers.bidirectional",
+    "SharedBidirectional": "lrux.layers.bidirectional",
     "MIXERS": "lrux.registry",
     "make_mixer": "lrux.registry",
     "mixer_names": "lrux.registry",
@@ -51,7 +61,10 @@ _EXPORTS = {
 
 # a literal list, so that linters and type checkers read it (tests check it against _EXPORTS)
 __all__ = [
+    "AbstractDiagonalMixer",
+    "AbstractLinearMixer",
     "AbstractMixer",
+    "AbstractRecurrentMixer",
     "LinearSystem",
     "__version__",
     "Bidirectional",
@@ -67,6 +80,7 @@ __all__ = [
     "S4D",
     "S5",
     "SCAN_MODES",
+    "SharedBidirectional",
     "complex_scan_stacked",
     "disk_init",
     "glorot_matrix",

@@ -2,10 +2,17 @@
 
     x -> norm -> mixer -> GELU -> dropout -> GLU (or half GLU) -> dropout -> + x
 
+The block's knobs (norm, pre/post-norm, GLU, dropout and its tying, batch-norm momentum) are
+one frozen `BlockConfig`, passed whole from the preset (`lrux.train.state.build_model`)
+through the model to every block.
+
 Dropout is tied over time by default, as in every peer (minimal-LRU and S5: flax
 `broadcast_dims=[0]`; s4: `tie_dropout`): one (1, d_model) mask per example and dropout site
 drops whole channels for the whole sequence. `dropout_tied=False` draws a new mask at every
 position (an ablation).
+
+`ResidualBlock.step` runs a block one position at a time (inference: batch norm with its
+running statistics, no dropout) around a mixer that can step (`AbstractRecurrentMixer`).
 
 Every module here works on ONE unbatched sequence `(seq, d_model)` and threads an
 `equinox.nn.State` that holds the batch-norm running statistics. Callers vmap over the batch
@@ -15,19 +22,21 @@ over a sharded global batch this is the global batch, so data parallelism does n
 the statistics.
 """
 
+import dataclasses
 from collections.abc import Callable, Hashable
-from typing import Literal
+from typing import Literal, get_args
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
-from lrux.layers.base import AbstractMixer
+from lrux.layers.base import AbstractMixer, AbstractRecurrentMixer
 
-NORMS = ("batch", "layer", "none")
-GLUS = ("full", "half", "half2")
+NormKind = Literal["batch", "layer", "none"]
 Glu = Literal["full", "half", "half2"]
+NORMS: tuple[str, ...] = get_args(NormKind)
+GLUS: tuple[str, ...] = get_args(Glu)
 # what a block needs of its mixer: (seq, d_model) -> (seq, d_model), as lrux.AbstractMixer
 # does. An AbstractMixer is also told the valid `length` (padded batches); any other callable
 # is called as mixer(x), so it must be causal for padding never to reach a valid output.
@@ -200,6 +209,42 @@ def dropout(
     return jnp.where(keep, x / (1.0 - p), 0.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class BlockConfig:
+    """The residual block's knobs, one frozen (hashable) object from the preset to every block.
+
+    `norm` ("batch", "layer", "none"), `prenorm` (False: normalise after the residual sum),
+    `glu` ("full", "half", "half2": `ResidualBlock`), `dropout` (rate in [0, 1)),
+    `dropout_tied` (one mask per example and site, shared over time), `bn_momentum` (the
+    running statistics' momentum). The field names are the preset's (`lrux.presets.Preset`).
+    """
+
+    norm: NormKind = "batch"
+    prenorm: bool = True
+    glu: Glu = "full"
+    dropout: float = 0.0
+    dropout_tied: bool = True
+    bn_momentum: float = 0.9
+
+    def __post_init__(self):
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.glu not in GLUS:
+            raise ValueError(f"glu must be one of {GLUS}, got {self.glu!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.bn_momentum < 1.0:
+            raise ValueError(f"bn_momentum must be in [0, 1), got {self.bn_momentum}")
+
+    @classmethod
+    def of(cls, source: object) -> "BlockConfig":
+        """The config read off any object with attributes of the same names (a `Preset`)."""
+        return cls(**{f.name: getattr(source, f.name) for f in dataclasses.fields(cls)})
+
+
+DEFAULT_BLOCK = BlockConfig()  # the paper's block: pre-norm BatchNorm, full GLU, no dropout
+
+
 class ResidualBlock(eqx.Module):
     """norm -> mixer -> GELU -> dropout -> GLU -> dropout -> + skip (paper section 2.2).
 
@@ -208,45 +253,32 @@ class ResidualBlock(eqx.Module):
     z * sigmoid(W z); `glu="half2"` (S5's `half_glu2`, its ListOps and IMDB scripts):
     y * sigmoid(W z), the gate from GELU(y) multiplying the raw mixer output.
     `prenorm=False` normalises after the residual sum instead (post-norm). Dropout masks are
-    tied over time unless `dropout_tied=False` (see the module docstring).
+    tied over time unless `dropout_tied=False` (see the module docstring). The knobs are
+    `config` (a `BlockConfig`).
     """
 
     norm: Norm
     mixer: Mixer
     out1: Dense
     out2: Dense | None
-    dropout_rate: float = eqx.field(static=True)
-    dropout_tied: bool = eqx.field(static=True)
-    glu: Glu = eqx.field(static=True)
-    prenorm: bool = eqx.field(static=True)
+    config: BlockConfig = eqx.field(static=True)
 
     def __init__(
         self,
         mixer: Mixer,
         d_model: int,
+        config: BlockConfig = DEFAULT_BLOCK,
         *,
-        norm: str = "batch",
-        prenorm: bool = True,
-        glu: str = "full",
-        dropout: float = 0.0,
-        dropout_tied: bool = True,
-        bn_momentum: float = 0.9,
         axis_name: Hashable = "batch",
         key: PRNGKeyArray,
     ):
-        if glu not in GLUS:
-            raise ValueError(f"glu must be one of {GLUS}, got {glu!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         k1, k2 = jax.random.split(key)
-        self.norm = make_norm(norm, d_model, momentum=bn_momentum, axis_name=axis_name)
+        self.norm = make_norm(config.norm, d_model, momentum=config.bn_momentum,
+                              axis_name=axis_name)
         self.mixer = mixer
         self.out1 = Dense(d_model, d_model, key=k1)
-        self.out2 = Dense(d_model, d_model, key=k2) if glu == "full" else None
-        self.dropout_rate = dropout
-        self.dropout_tied = dropout_tied
-        self.glu = glu
-        self.prenorm = prenorm
+        self.out2 = Dense(d_model, d_model, key=k2) if config.glu == "full" else None
+        self.config = config
 
     def __call__(
         self,
@@ -259,27 +291,60 @@ class ResidualBlock(eqx.Module):
     ) -> tuple[Float[Array, "seq d_model"], eqx.nn.State]:
         """Positions >= `length` are padding: batch statistics skip them and no output
         before `length` depends on them (None: every position is valid)."""
+        c = self.config
         k1, k2 = jax.random.split(key) if key is not None else (None, None)
         skip = x
-        if self.prenorm:
+        if c.prenorm:
             x, state = self.norm(x, state, length=length, inference=inference)
         y = self._mix(x, length)
-        z = dropout(jax.nn.gelu(y), self.dropout_rate, k1, inference, tied=self.dropout_tied)
-        if self.glu == "full":
-            assert self.out2 is not None  # built when glu="full"
-            z = self.out1(z) * jax.nn.sigmoid(self.out2(z))
-        elif self.glu == "half":
-            z = z * jax.nn.sigmoid(self.out1(z))
-        else:
-            z = y * jax.nn.sigmoid(self.out1(z))
-        z = dropout(z, self.dropout_rate, k2, inference, tied=self.dropout_tied)
+        z = dropout(jax.nn.gelu(y), c.dropout, k1, inference, tied=c.dropout_tied)
+        z = dropout(self._gate(y, z), c.dropout, k2, inference, tied=c.dropout_tied)
         x = skip + z
-        if not self.prenorm:
+        if not c.prenorm:
             x, state = self.norm(x, state, length=length, inference=inference)
         return x, state
+
+    def _gate(self, y: Float[Array, "*seq d"], z: Float[Array, "*seq d"]) -> Float[Array, "*seq d"]:
+        """The GLU of `config.glu` on the mixer output y and z = dropout(GELU(y))."""
+        if self.config.glu == "full":
+            assert self.out2 is not None  # built when glu="full"
+            return self.out1(z) * jax.nn.sigmoid(self.out2(z))
+        if self.config.glu == "half":
+            return z * jax.nn.sigmoid(self.out1(z))
+        return y * jax.nn.sigmoid(self.out1(z))
 
     def _mix(self, x: Float[Array, "seq d_model"], length: Int[Array, ""] | int | None
              ) -> Float[Array, "seq d_model"]:
         if length is None or not isinstance(self.mixer, AbstractMixer):
             return self.mixer(x)
         return self.mixer(x, length=length)
+
+    def init_state(self) -> PyTree:
+        """The mixer's step state (ValueError unless the mixer can step)."""
+        return self._stepping_mixer().init_state()
+
+    def step(
+        self, state: PyTree, x_t: Float[Array, " d_model"], bn_state: eqx.nn.State
+    ) -> tuple[PyTree, Float[Array, " d_model"]]:
+        """One position in inference mode (batch norm with its running statistics in
+        `bn_state`, no dropout): (mixer state, x_t) -> (mixer state, output at t)."""
+        mixer = self._stepping_mixer()
+
+        def norm(v):  # the norm of a one-position sequence (per position at inference)
+            return self.norm(v[None], bn_state, inference=True)[0][0]
+
+        skip = x_t
+        if self.config.prenorm:
+            x_t = norm(x_t)
+        state, y = mixer.step(state, x_t)
+        out = skip + self._gate(y, jax.nn.gelu(y))
+        return state, out if self.config.prenorm else norm(out)
+
+    def _stepping_mixer(self) -> AbstractRecurrentMixer:
+        if not isinstance(self.mixer, AbstractRecurrentMixer):
+            raise ValueError(
+                f"this block's mixer is a {type(self.mixer).__name__}, not an "
+                "AbstractRecurrentMixer: it reads whole sequences (a bidirectional form, or a "
+                "mixer without step()), so the block cannot run one position at a time"
+            )
+        return self.mixer

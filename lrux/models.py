@@ -9,22 +9,41 @@
 
 Each model works on one example and threads an `equinox.nn.State` (batch-norm statistics):
 
-    model, state = lrux.models.make_model(preset_dict, task_info, key=key)
+    model, state = lrux.models.make_model(mixer="lru", depth=2, d_model=32, d_state=32,
+                                          num_classes=10, vocab_size=20,
+                                          block=BlockConfig(norm="batch"), key=key)
     logits, state = jax.vmap(model, axis_name="batch", in_axes=(0, 0, None, 0),
                              out_axes=(0, None))(inputs, lengths, state, keys)
+
+A `Classifier` whose mixers can step (`AbstractRecurrentMixer`: the causal presets) also
+runs one position at a time, for streaming inference: `model.init_state(bn_state)`, then
+`model.step(stream, x_t)` gives the logits of the sequence read so far, equal to the full
+call in inference mode on that prefix (mean pooling as a running mean, last pooling as the
+latest output).
 """
 
 from collections.abc import Callable, Hashable
-from typing import Any, cast
+from typing import Any, Literal, NamedTuple, cast, get_args
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PRNGKeyArray, Shaped
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree, Shaped
 
-from lrux.blocks import Dense, Mixer, Norm, ResidualBlock, make_norm
+from lrux.blocks import DEFAULT_BLOCK, BlockConfig, Dense, Mixer, Norm, ResidualBlock, make_norm
 
-POOLINGS = ("mean", "last", "none")
+Pooling = Literal["mean", "last", "none"]
+POOLINGS: tuple[str, ...] = get_args(Pooling)
+
+
+class StreamState(NamedTuple):
+    """What a streaming `Classifier` carries between positions: each block's mixer state,
+    the batch-norm statistics it reads, the pooling's running sum and the positions read."""
+
+    mixers: tuple[PyTree, ...]
+    bn_state: eqx.nn.State
+    total: Float[Array, " d_model"]
+    seen: Int[Array, ""]
 
 
 class SequenceEncoder(eqx.Module):
@@ -36,8 +55,8 @@ class SequenceEncoder(eqx.Module):
     length = seq); `"last"` takes position length - 1; `"none"` returns all positions.
     Positions >= length are padding: the blocks' batch statistics skip them and no pooled
     output depends on them, so an example's result does not depend on its batch's padding.
-    `final_norm=True` normalises the last block's output (a `norm` layer) before pooling, as
-    s4's pre-norm backbones do.
+    `final_norm=True` normalises the last block's output (a `block.norm` layer) before
+    pooling, as s4's pre-norm backbones do. `block` (a `BlockConfig`) is every block's knobs.
     """
 
     embedding: Float[Array, "vocab d_model"] | None
@@ -56,12 +75,7 @@ class SequenceEncoder(eqx.Module):
         vocab_size: int | None = None,
         channels: int | None = None,
         pooling: str = "mean",
-        norm: str = "batch",
-        prenorm: bool = True,
-        glu: str = "full",
-        dropout: float = 0.0,
-        dropout_tied: bool = True,
-        bn_momentum: float = 0.9,
+        block: BlockConfig = DEFAULT_BLOCK,
         axis_name: Hashable = "batch",
         remat: bool = False,
         final_norm: bool = False,
@@ -85,22 +99,12 @@ class SequenceEncoder(eqx.Module):
             self.embedding = None
             self.encoder = Dense(channels, d_model, key=keys[0])
         self.blocks = tuple(
-            ResidualBlock(
-                make_mixer(keys[1 + 2 * i]),
-                d_model,
-                norm=norm,
-                prenorm=prenorm,
-                glu=glu,
-                dropout=dropout,
-                dropout_tied=dropout_tied,
-                bn_momentum=bn_momentum,
-                axis_name=axis_name,
-                key=keys[2 + 2 * i],
-            )
+            ResidualBlock(make_mixer(keys[1 + 2 * i]), d_model, block, axis_name=axis_name,
+                          key=keys[2 + 2 * i])
             for i in range(depth)
         )
         self.final_norm = (
-            make_norm(norm, d_model, momentum=bn_momentum, axis_name=axis_name)
+            make_norm(block.norm, d_model, momentum=block.bn_momentum, axis_name=axis_name)
             if final_norm else None
         )
         self.pooling = pooling
@@ -169,6 +173,40 @@ class Classifier(eqx.Module):
         h, state = self.encoder(x, length, state, key=key, inference=inference)
         return self.decoder(h), state
 
+    def init_state(self, bn_state: eqx.nn.State) -> StreamState:
+        """The streaming state before the first position, reading the batch-norm statistics
+        `bn_state` (ValueError naming the block when a mixer cannot step)."""
+        states = []
+        for i, block in enumerate(self.encoder.blocks):
+            try:
+                states.append(block.init_state())
+            except ValueError as e:
+                raise ValueError(f"Classifier.init_state: block {i}: {e}") from None
+        d_model = self.decoder.weight.shape[1]
+        return StreamState(tuple(states), bn_state, jnp.zeros((d_model,)),
+                           jnp.zeros((), jnp.int32))
+
+    def step(
+        self, stream: StreamState, x_t: Int[Array, ""] | Float[Array, " channels"]
+    ) -> tuple[StreamState, Float[Array, " classes"]]:
+        """One position (a token id or a pixel's channels) in inference mode: the logits of
+        the sequence read so far, as the full call with `length` = positions read."""
+        enc = self.encoder
+        if enc.embedding is not None:
+            h = enc.embedding[x_t]
+        else:
+            assert enc.encoder is not None  # set when there is no embedding
+            h = enc.encoder(x_t.astype(jnp.float32))
+        states = []
+        for block, s in zip(enc.blocks, stream.mixers, strict=True):
+            s, h = block.step(s, h, stream.bn_state)
+            states.append(s)
+        if enc.final_norm is not None:
+            h = enc.final_norm(h[None], stream.bn_state, inference=True)[0][0]
+        total, seen = stream.total + h, stream.seen + 1
+        pooled = total / seen if enc.pooling == "mean" else h
+        return StreamState(tuple(states), stream.bn_state, total, seen), self.decoder(pooled)
+
 
 class RetrievalDualEncoder(eqx.Module):
     """Two documents through ONE encoder; [u, v, u*v, u-v] -> Dense -> GELU -> Dense.
@@ -222,26 +260,22 @@ def make_model(
     channels: int | None = None,
     dual: bool = False,
     pooling: str = "mean",
-    norm: str = "batch",
-    prenorm: bool = True,
-    glu: str = "full",
-    dropout: float = 0.0,
-    dropout_tied: bool = True,
-    bn_momentum: float = 0.9,
+    block: BlockConfig = DEFAULT_BLOCK,
     bidirectional: bool = False,
     combine: str | None = None,
     mixer_options: dict[str, Any] | None = None,
     remat: bool = False,
     final_norm: bool = False,
     key: PRNGKeyArray,
-) -> tuple[eqx.Module, eqx.nn.State]:
+) -> tuple[Classifier | RetrievalDualEncoder, eqx.nn.State]:
     """Build a `Classifier` (or `RetrievalDualEncoder` when `dual`) and its initial state.
 
     `mixer` is a name of `lrux.registry` (`"lru"`, `"s5"`, ...), built with
     `make_mixer(mixer, d_model, d_state, bidirectional=..., combine=..., **mixer_options)`
-    (`combine=None`: the mixer's default bidirectional form).
+    (`combine=None`: the mixer's default bidirectional form). `block` is every residual
+    block's knobs (`lrux.blocks.BlockConfig`).
     `remat=True` rematerialises each block in the backward pass (less memory, more compute).
-    `final_norm=True` adds a `norm` layer after the last block (s4's pre-norm backbones).
+    `final_norm=True` adds a `block.norm` layer after the last block (s4's pre-norm backbones).
     """
     from lrux.registry import make_mixer
 
@@ -253,16 +287,16 @@ def make_model(
             **({} if combine is None else {"combine": combine}), **opts
         )
 
-    def build(k_enc, k_head):
+    def build(k_enc, k_head) -> Classifier | RetrievalDualEncoder:
         encoder = SequenceEncoder(
             mixer_factory, depth=depth, d_model=d_model, vocab_size=vocab_size,
-            channels=channels, pooling=pooling, norm=norm, prenorm=prenorm, glu=glu,
-            dropout=dropout, dropout_tied=dropout_tied, bn_momentum=bn_momentum,
+            channels=channels, pooling=pooling, block=block,
             axis_name=("batch", "pair") if dual else "batch", remat=remat,
             final_norm=final_norm, key=k_enc,
         )
-        cls = RetrievalDualEncoder if dual else Classifier
-        return cls(encoder, d_model, num_classes, key=k_head)
+        if dual:
+            return RetrievalDualEncoder(encoder, d_model, num_classes, key=k_head)
+        return Classifier(encoder, d_model, num_classes, key=k_head)
 
     k_enc, k_head = jax.random.split(key)
     return eqx.nn.make_with_state(build)(k_enc, k_head)

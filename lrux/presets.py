@@ -23,9 +23,11 @@ Sources:
   warmup steps, bilinear discretization, the schedule from 0 to 0. Layer lr: A and B at their
   `lr` without weight decay (lr_factor), the step at its own `lr` or, where s4 says
   `dt: null`, at the global lr without weight decay; every other parameter (norms, biases,
-  the embedding included) AdamW at the global lr. Deliberate differences (S4D-Lin init, two
-  concatenated S4Ds as the bidirectional form, colour sCIFAR, ...) are stated with their
-  reasons in docs/results.md; benchmarks/recipe_sources.toml holds every source value.
+  the embedding included) AdamW at the global lr; s4's bidirectional form (one kernel
+  generator, shared A, B and step, two C, the anti-causal part from the next position:
+  combine "shared_from_next"). Deliberate differences (S4D-Lin init, colour sCIFAR, ...) are
+  stated with their reasons in docs/results.md; benchmarks/recipe_sources.toml holds every
+  source value.
 Iterations are epochs * (train size // batch) when a recipe is given in epochs (S5 and s4
 drop the last partial batch of an epoch). Every paper
 preset evaluates once per epoch of the training split (`eval_every=0`).
@@ -48,7 +50,7 @@ PRESET_NAMES = ("paper", "smoke")
 GLUS = ("full", "half", "half2")
 NORMS = ("batch", "layer", "none")
 POOLINGS = ("mean", "last")
-COMBINES = ("default", "concat", "sum", "shared")
+COMBINES = ("default", "concat", "sum", "shared", "shared_from_next")  # + lrux.registry's
 GROUPS = ("recurrent", "recurrent_decay", "decay", "no_decay")
 
 # Table 9 of the LRU paper (paper.md section 3); `ring` = (r_min, r_max, max_phase).
@@ -203,7 +205,7 @@ class Preset:
     d_model: int = 128
     d_state: int = 256
     bidirectional: bool = False
-    combine: str = "default"  # bidirectional form: the mixer's default, concat, sum, shared
+    combine: str = "default"  # bidirectional form: the default, concat, sum, shared(_from_next)
     norm: str = "batch"
     prenorm: bool = True
     glu: str = "full"
@@ -243,11 +245,6 @@ class Preset:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    @property
-    def preset(self) -> str:
-        """The preset's name (older spelling of `name`)."""
-        return self.name
-
     def eval_interval(self, train_size: int) -> int:
         """Steps between evaluations: `eval_every`, or one epoch of `train_size` when 0."""
         return self.eval_every or max(1, train_size // self.batch_size)
@@ -285,10 +282,11 @@ def takes_ring(model: str) -> bool:
 
 
 def _ring_options(task: str, model: str) -> dict[str, float]:
-    if not takes_ring(model):
-        return {}
-    r_min, r_max, phase = _LRU_TABLE9[task]["ring"]
-    return {"r_min": r_min, "r_max": r_max, "max_phase": phase}
+    """Table 9's ring of `task` as the options mixer `model` takes (registry fact)."""
+    from lrux.registry import MIXERS
+
+    entry = MIXERS.get(model)
+    return {} if entry is None else entry.ring_kwargs(*_LRU_TABLE9[task]["ring"])
 
 
 def _common(task: str, model: str, **overrides: Any) -> dict[str, Any]:
@@ -329,7 +327,7 @@ def _s4d_preset(task: str) -> Preset:
     if c.n_ssm is not None and c.n_ssm != c.d_model:
         options["n_ssm"] = c.n_ssm
     return Preset(
-        **_common(task, "s4d", bidirectional=True, glu="full",
+        **_common(task, "s4d", bidirectional=True, combine="shared_from_next", glu="full",
                   pooling="mean" if c.decoder == "pool" else "last"),
         mixer_options=options, depth=c.n_layers, d_model=c.d_model, d_state=c.d_state,
         norm=c.norm, prenorm=c.prenorm, final_norm=c.prenorm, dropout=c.dropout,

@@ -1,10 +1,12 @@
 """Signal-propagation toolkit: why deep linear RNNs work (paper.md section 6).
 
-Functions that take any mixer of the zoo (`lrux.registry.make_mixer`, or any
-`lrux.layers.base.AbstractMixer`) through its public interface: `__call__`,
-`init_state`/`step`, and the contract's hooks `linear_system()`, `eigenvalues()`,
-`convolution_kernel(length)` and `state_vector(state)`. No function here knows a layer by
-name: a new linear time-invariant mixer that implements `linear_system()` gets all of them.
+Functions that take a mixer of the zoo (`lrux.registry.make_mixer`) by the capability they
+need, as its type (`lrux.layers.base`): any `AbstractMixer` (`__call__`: impulse response,
+gradient reach), an `AbstractRecurrentMixer` (`init_state` / `step` / `state_vector`: the
+measured state variance) or an `AbstractLinearMixer` (`linear_system()`, `eigenvalues()`,
+`convolution_kernel(length)`: the closed forms). A type checker rejects `kernel(gru, 5)`; at
+run time each function checks the capability once and raises ValueError naming it. No
+function here knows a layer by name: a new linear mixer gets all of them.
 
 - `eigenvalues(mixer)`: the discrete-time eigenvalues of the recurrence (complex plane);
   `glorot_eigenvalues(key, n)`: the spectrum of a Glorot matrix (circular law).
@@ -22,12 +24,11 @@ name: a new linear time-invariant mixer that implements `linear_system()` gets a
 - `gradient_reach(mixer, length, key=...)`: ||d y_{L-1} / d u_{L-1-k}|| for k = 0..L-1, how
   far back the output at the end can see (any layer).
 
-A layer without a fixed linear recurrence (nonlinear, gated, a bidirectional wrapper) makes
-the closed-form functions raise ValueError with the layer's own reason. Eigendecompositions
-run in numpy (float64) so they work on every backend.
+Eigendecompositions run in numpy (float64) so they work on every backend.
 """
 
 import math
+from typing import TypeVar
 
 import equinox as eqx
 import jax
@@ -36,10 +37,18 @@ import numpy as np
 from jaxtyping import Array, Complex, Float, Inexact, PRNGKeyArray
 
 from lrux.init import glorot_matrix
-from lrux.layers.base import AbstractMixer, LinearSystem
+from lrux.layers.base import (
+    AbstractLinearMixer,
+    AbstractMixer,
+    AbstractRecurrentMixer,
+    LinearSystem,
+)
+from lrux.layers.bidirectional import Bidirectional, SharedBidirectional
 from lrux.layers.diagonal import DiagonalRNN
-from lrux.layers.lru import AbstractDiagonalRNN
+from lrux.layers.lru import LRU
 from lrux.layers.rnn import DenseLinearRNN
+
+GammaRNN = TypeVar("GammaRNN", LRU, DiagonalRNN)
 
 __all__ = [
     "LinearSystem",
@@ -80,47 +89,42 @@ def _complex_dtype(*arrays) -> jnp.dtype:
     return jnp.result_type(*[a.dtype for a in arrays], jnp.complex64)
 
 
-def _hook(mixer, function: str, hook: str, *args):
-    """mixer.hook(*args), with a missing or unimplemented hook as a ValueError."""
-    method = getattr(mixer, hook, None)
-    if method is None:
-        raise ValueError(
-            f"{function}: {_name(mixer)} has no {hook}() (lrux mixers subclass "
-            "lrux.layers.base.AbstractMixer, which defines it)"
-        )
-    try:
-        return method(*args)
-    except NotImplementedError as e:
-        raise ValueError(f"{function}: {e}") from None
+def _why_not(mixer: object, capability: str) -> str:
+    """Why `mixer` is not an `capability` (a bidirectional wrapper reads the future)."""
+    if isinstance(mixer, Bidirectional | SharedBidirectional):
+        inner = mixer.forward if isinstance(mixer, Bidirectional) else mixer.mixer
+        return (f"a bidirectional {_name(inner)} is not causal: it reads the future, so it is "
+                "not one recurrence; inspect the mixer it wraps")
+    if capability == "AbstractLinearMixer":
+        return ("it has no linear_system(), not being a linear time-invariant layer "
+                "(nonlinear, gated and input-dependent recurrences are not)")
+    return "it has no init_state() / step() to run one step at a time"
+
+
+def _require(mixer: object, capability: type, function: str) -> None:
+    """ValueError naming the missing capability unless `mixer` is a `capability`."""
+    if not isinstance(mixer, capability):
+        name = capability.__name__
+        raise ValueError(f"{function}: {_name(mixer)} is not an {name}: {_why_not(mixer, name)}")
 
 
 # --------------------------------------------------------------------------------------------
 # Linear systems and eigenvalues
 
 
-def linear_system(mixer: eqx.Module) -> LinearSystem:
+def linear_system(mixer: AbstractLinearMixer) -> LinearSystem:
     """The (A, B, C, D) of a linear time-invariant layer (its state is the one `step`
-    carries): `mixer.linear_system()`.
-
-    LRU and DiagonalRNN: A = lambda, B = gamma * B; DenseLinearRNN: A dense; S4D:
-    block-diagonal per channel, A = Lbar; causal S5: A = Lbar, B = Bbar; S4: block-dense per
-    channel, A = Abar, C = the recurrence's Cbar. Nonlinear or gated layers (Elman RNNs, GRU,
-    LSTM, RG-LRU) and bidirectional ones raise ValueError.
+    carries): `mixer.linear_system()`, as each layer documents it (A diagonal (n,) or dense).
     """
-    return _hook(mixer, "linear_system", "linear_system")
+    _require(mixer, AbstractLinearMixer, "linear_system")
+    return mixer.linear_system()
 
 
-def eigenvalues(mixer: eqx.Module) -> Complex[Array, " modes"]:
-    """The discrete-time eigenvalues of a layer's recurrence, one per state mode.
-
-    LRU / DiagonalRNN: lambda. Dense linear and Elman RNNs: eig(A) (for Elman RNNs the
-    linearisation at the zero state, tanh'(0) = 1). S4D (flattened over channels) and S5:
-    Lbar = exp(dt A) (ZOH) or the bilinear map (their `continuous_eigenvalues()` give the
-    continuous-time A). S4: eig(Abar) per channel, flattened. Conjugate pairs that S4D and
-    S5 keep once appear once. Gated layers (GRU, LSTM, RG-LRU) have input-dependent decays
-    and raise ValueError.
-    """
-    return _hook(mixer, "eigenvalues", "eigenvalues")
+def eigenvalues(mixer: AbstractLinearMixer) -> Complex[Array, " modes"]:
+    """The discrete-time eigenvalues of a layer's recurrence, one per state mode
+    (`mixer.eigenvalues()`; conjugate pairs that a layer keeps once appear once)."""
+    _require(mixer, AbstractLinearMixer, "eigenvalues")
+    return mixer.eigenvalues()
 
 
 def glorot_eigenvalues(key: PRNGKeyArray, n: int) -> Complex[Array, " n"]:
@@ -139,7 +143,7 @@ def circular_law_fraction(
     return jnp.mean(mod[None, :] <= radii[:, None], axis=1).astype(radii.dtype)
 
 
-def diagonalize(mixer: eqx.Module) -> eqx.Module:
+def diagonalize(mixer: DenseLinearRNN) -> DiagonalRNN:
     """The `DenseLinearRNN` as a complex `DiagonalRNN` with exactly the same outputs.
 
     A = P Lambda P^-1, lambda = eig(A), B' = P^-1 B, C' = C P, D unchanged (paper sec. 6):
@@ -181,16 +185,16 @@ def diagonalize(mixer: eqx.Module) -> eqx.Module:
 # Kernels and impulse responses
 
 
-def kernel(mixer: eqx.Module, length: int) -> Float[Array, "length d_model d_model"]:
+def kernel(mixer: AbstractLinearMixer, length: int) -> Float[Array, "length d_model d_model"]:
     """The convolution kernel K_k = Re(C A^k B), k < length (without the D skip).
 
-    y_t = sum_{k <= t} K_k u_{t-k} + D * u_t: `mixer.convolution_kernel(length)`. S4D and S4
-    use their own kernel (Vandermonde, Cauchy/Woodbury; diagonal across channels), the other
-    linear layers the closed form of `linear_system` (LRU: C diag(lambda)^k gamma B).
-    Nonlinear layers raise ValueError: use `impulse_response`.
+    y_t = sum_{k <= t} K_k u_{t-k} + D * u_t: `mixer.convolution_kernel(length)` (S4D and S4
+    their own kernels, the others the closed form of `linear_system`). For a nonlinear layer
+    use `impulse_response`.
     """
+    _require(mixer, AbstractLinearMixer, "kernel")
     _check_length(length)
-    return _hook(mixer, "kernel", "convolution_kernel", length)
+    return mixer.convolution_kernel(length)
 
 
 def impulse_response(
@@ -220,9 +224,9 @@ def impulse_response(
 # Forward signal propagation: the state variance (Prop. 3)
 
 
-def _state_vector(mixer: eqx.Module, state) -> Array:
+def _state_vector(mixer: AbstractRecurrentMixer, state) -> Array:
     """The recurrent state that Prop. 3 is about (`mixer.state_vector`), flattened to (n,)."""
-    vector = _hook(mixer, "state_variance", "state_vector", state)
+    vector = mixer.state_vector(state)
     if not isinstance(vector, jax.Array):
         raise ValueError(
             f"state_variance: {_name(mixer)}'s step state is a {type(vector).__name__}, not "
@@ -231,12 +235,15 @@ def _state_vector(mixer: eqx.Module, state) -> Array:
     return vector.reshape(-1)
 
 
-def hidden_states(mixer: AbstractMixer, x: Float[Array, "seq d_model"]) -> Inexact[Array, "seq n"]:
+def hidden_states(
+    mixer: AbstractRecurrentMixer, x: Float[Array, "seq d_model"]
+) -> Inexact[Array, "seq n"]:
     """The hidden state after each step, running `mixer.step` from `mixer.init_state()`.
 
     The part of the state that `mixer.state_vector` reads: the S4 state is its x (not the
     fixed Cbar), the LSTM state its cell c, the RG-LRU state its h (not the conv buffer).
     """
+    _require(mixer, AbstractRecurrentMixer, "hidden_states")
     if x.ndim != 2 or x.shape[1] != mixer.d_model:
         raise ValueError(
             f"hidden_states expects x of shape (seq, d_model={mixer.d_model}), got {x.shape}"
@@ -251,12 +258,13 @@ def hidden_states(mixer: AbstractMixer, x: Float[Array, "seq d_model"]) -> Inexa
 
 
 def state_variance(
-    mixer: AbstractMixer, length: int, *, key: PRNGKeyArray, num_samples: int = 64
+    mixer: AbstractRecurrentMixer, length: int, *, key: PRNGKeyArray, num_samples: int = 64
 ) -> Float[Array, " seq"]:
     """Measured E|x_k|^2 (mean over the state's coordinates) for u_k ~ N(0, I) iid.
 
     Monte Carlo over `num_samples` white-noise sequences of `length` steps, through `step`.
     """
+    _require(mixer, AbstractRecurrentMixer, "state_variance")
     _check_length(length)
     _check_length(num_samples, "num_samples")
     u = jax.random.normal(key, (num_samples, length, mixer.d_model), _param_dtype(mixer))
@@ -264,15 +272,16 @@ def state_variance(
     return jnp.mean(jnp.abs(hs) ** 2, axis=(0, 2))
 
 
-def predicted_state_variance(mixer: eqx.Module, length: int) -> Float[Array, " seq"]:
+def predicted_state_variance(mixer: AbstractLinearMixer, length: int) -> Float[Array, " seq"]:
     """E|x_k|^2 (mean over coordinates) for u ~ N(0, I), in closed form (paper Prop. 3).
 
     Diagonal: E|x_{k,j}|^2 = ||B_j||^2 (1 - |lambda_j|^(2(k+1))) / (1 - |lambda_j|^2), which
     tends to E|B u|^2 / (1 - |lambda|^2); with gamma folded into B, gamma^2 cancels the
     1 / (1 - |lambda|^2). Dense: Sigma_k = A Sigma_{k-1} A^* + B B^*, trace / n.
     """
+    _require(mixer, AbstractLinearMixer, "predicted_state_variance")
     _check_length(length)
-    system = linear_system(mixer)
+    system = mixer.linear_system()
     real = system.D.dtype
     if system.diagonal:
         b2 = jnp.sum(jnp.abs(system.B) ** 2, axis=1)  # (n,)
@@ -308,13 +317,14 @@ def ring_variance(r_min: float, r_max: float) -> float:
     return math.log((1.0 - lo) / (1.0 - hi)) / (hi - lo)
 
 
-def without_gamma(mixer: eqx.Module) -> eqx.Module:
-    """The same LRU (or DiagonalRNN with gamma) with its normalisation gamma set to 1."""
-    gamma_log = getattr(mixer, "gamma_log", None)
-    if not isinstance(mixer, AbstractDiagonalRNN) or gamma_log is None:
+def without_gamma(mixer: GammaRNN) -> GammaRNN:
+    """The same LRU (or DiagonalRNN with gamma) with its normalisation gamma set to 1: a
+    mixer of the same type, so every function here takes it."""
+    if not isinstance(mixer, LRU | DiagonalRNN) or mixer.gamma_log is None:
         raise ValueError(
             f"without_gamma expects an LRU or a DiagonalRNN with gamma=True, got {_name(mixer)}"
         )
+    gamma_log = mixer.gamma_log
     return eqx.tree_at(lambda m: m.gamma_log, mixer, jnp.zeros_like(gamma_log))
 
 

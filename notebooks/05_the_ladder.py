@@ -39,11 +39,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from course import SMALL, Live
-from IPython.display import Markdown, display
+from IPython.core.display import Markdown
+from IPython.display import display
 
 import lrux
+import lrux.models
 import lrux.train
 from lrux import signal
+from lrux.layers.base import AbstractDiagonalMixer, AbstractLinearMixer
 from lrux.presets import Preset
 from lrux.registry import MIXERS
 
@@ -200,6 +203,7 @@ test = ref.majority_vote(4, LIVE_L, seed=1, split="test")
 setup = lrux.train.init_train_state(preset, test.spec, lrux.train.make_mesh(jax.devices()[:1]),
                                     seed=course.SEED)
 model, bn_state = setup.state.model, setup.state.bn_state
+assert isinstance(model, lrux.models.Classifier)
 for tokens in test.inputs:
     ours = classifier_from_scratch(model, bn_state, jnp.asarray(tokens))
     theirs, _ = model(jnp.asarray(tokens), jnp.asarray(LIVE_L), bn_state, inference=True)
@@ -333,7 +337,8 @@ course.answer(
     "votes $L$ steps back (3.1, 3.2). The ring rungs start there. The right panel says the "
     "same for one mode: at $L$ = 2,048 only $1 - \\lvert\\lambda\\rvert \\lesssim 10^{-3}$ "
     "votes well, i.e. the PathX ring.")
-nonlinear = [n for n in ref_rungs if MIXERS[n].layer.__name__ == "ElmanRNN"]
+nonlinear = [n for n in ref_rungs if not issubclass(MIXERS[n].layer, AbstractLinearMixer)]
+dense = [n for n in ref_rungs if not issubclass(MIXERS[n].layer, AbstractDiagonalMixer)]
 ring_rungs = [n for n in ref_rungs if MIXERS[n].ring]
 disk_rungs = [n for n in ref_rungs if n not in ring_rungs]
 course.claims(
@@ -440,7 +445,7 @@ display(Markdown("\n".join(rows)))
 
 # %% jupyter={"source_hidden": true}
 # computed from the reference run (click to expand)
-parameterisations = [n for n in disk_rungs if n.startswith("diag-")]
+parameterisations = [n for n in disk_rungs if n not in dense]  # the diagonal disk rungs
 slowest_first = sorted(parameterisations, key=lambda n: (fails[n] or math.inf))
 nu_log = {r: math.log(-math.log(r)) for r in (0.5, 0.99)}  # nu_log of |lambda| = r
 steps_needed = (nu_log[0.5] - nu_log[0.99]) / (CFG["lr"] * CFG["lr_factor"])
@@ -449,7 +454,7 @@ reversed_order = "diag-stable-exp" in fails and (fails["diag-stable-exp"] or mat
 display(Markdown(
     "- **Agrees:** the nonlinear RNNs and the Glorot dense linear RNN fail early ("
     + ", ".join(f"`{n}` at L = {fails[n] or 'never'}" for n in order
-                if n in nonlinear or n == "linear-dense")
+                if n in dense)
     + "), the disk-initialised diagonal rungs by L = "
     + f"{max(fails[n] or math.inf for n in parameterisations)}, and only the "
     f"ring rungs ({', '.join(f'`{n}`' for n in ring_rungs)}) vote well at L = {longest}, as on "

@@ -14,6 +14,8 @@ mathematics and the experiment, not widget and plotting boilerplate.
 - `COLORS`, `STYLES`, `label(name)`: one colour and line style per model, in every panel of
   every notebook, derived from the registry's order (`lrux.registry.MIXERS`), so a newly
   registered mixer gets its own colour.
+- `paper_row(name)`: the paper's accuracies for a rung, read from the registry
+  (`MixerEntry.paper`); dashes for a rung the paper did not train.
 - `RINGS`: the paper's rings (Table 9); `ring_slider`, `phase_slider`, `memory_slider` and
   `Live`: a figure redrawn by one jitted callback when a control changes.
 - `check_*`: exercise checks. Each prints one line: "correct" with a detail, "not attempted
@@ -73,7 +75,7 @@ class ClaimError(AssertionError):
     """A sentence of the course's text is false for this run."""
 
 
-def claims(where: str, *items: tuple[str, Any, str]) -> int:
+def claims(where: str, *items: tuple[str, Any, Any]) -> int:
     """Check the statements of the text at `where`: each item is (sentence, holds, found).
 
     Raises ClaimError naming every sentence that does not hold and what this run found
@@ -91,7 +93,8 @@ def claims(where: str, *items: tuple[str, Any, str]) -> int:
 
 def answer(markdown: str, summary: str = "Answer"):
     """Display a folded answer whose numbers were computed in the notebook."""
-    from IPython.display import Markdown, display
+    from IPython.core.display import Markdown
+    from IPython.display import display
 
     display(Markdown(f"<details><summary>{summary}</summary>\n\n{markdown}\n\n</details>"))
 
@@ -119,8 +122,8 @@ def _registry_order() -> list[str]:
 class _ByRegistry(Mapping):
     """name -> the colour (or line style) at the mixer's position in the registry."""
 
-    def __init__(self, values: tuple, which: int, default):
-        self.values, self.which, self.default = values, which, default
+    def __init__(self, choices: tuple, which: int, default):
+        self.choices, self.which, self.default = choices, which, default
 
     def __getitem__(self, name: str):
         if name in FIXED:
@@ -130,8 +133,8 @@ class _ByRegistry(Mapping):
             return self.default
         i = order.index(name)
         if self.which == 0:  # colours: wrap around the palette
-            return self.values[i % len(self.values)]
-        return self.values[i] if i < len(self.values) else self.default
+            return self.choices[i % len(self.choices)]
+        return self.choices[i] if i < len(self.choices) else self.default
 
     def __iter__(self) -> Iterator[str]:
         return iter([*_registry_order(), *FIXED])
@@ -151,25 +154,20 @@ RINGS = {
     "PathX": (0.999, 0.9999, math.pi / 10),
 }
 
-# The paper's ablation table (paper.md section 4): test accuracy % per task, by rung name.
-# A rung the paper did not train (a newly registered mixer) has no row: `paper_row` gives
-# dashes, so the course never fails on a name missing here.
+# The paper's accuracies per LRA task, as the registry holds them (`MixerEntry.paper`, the
+# paper's ablation table, paper.md section 4): a rung the paper did not train (a newly
+# registered mixer) has none, and `paper_row` gives dashes, so the course never fails on it.
 PAPER_TASKS = ("sCIFAR", "ListOps", "Text", "Retrieval", "Pathfinder", "PathX")
-PAPER_LADDER = {
-    "rnn-relu": ("69.7", "37.6", "88.0", "88.5", "chance", "chance"),
-    "rnn-tanh": ("69.9", "43.9", "87.2", "88.9", "chance", "chance"),
-    "linear-dense": ("72.2", "50.4", "89.1", "89.1", "fails", "fails"),
-    "diag-reim": ("86.5", "58.8", "87.4", "87.8", "fails", "fails"),
-    "diag-exp": ("85.4", "60.5", "86.5", "89.4", "65.4", "fails"),
-    "diag-stable-exp": ("87.2", "59.4", "87.6", "89.1", "93.5", "fails"),
-    "diag-ring": ("88.1", "59.4", "89.4", "90.1", "94.4", "fails"),
-    "lru": ("89.0", "60.2", "89.4", "89.9", "95.1", "94.2"),
-}
+_PAPER_TASK_NAMES = ("image", "listops", "text", "retrieval", "pathfinder", "pathx")  # lrux's
 
 
 def paper_row(name: str) -> tuple[str, ...]:
-    """The paper's accuracies for rung `name` (PAPER_TASKS order), dashes if not in it."""
-    return PAPER_LADDER.get(name, ("-",) * len(PAPER_TASKS))
+    """The paper's accuracies for rung `name` (PAPER_TASKS order) from the registry, dashes
+    where the paper has none."""
+    from lrux.registry import MIXERS
+
+    paper = MIXERS[name].paper if name in MIXERS else {}
+    return tuple(paper.get(task, "-") for task in _PAPER_TASK_NAMES)
 
 
 MAX_DIGITS = 5.0  # the ring slider reaches r = 1 - 10^-5 = 0.99999
@@ -384,7 +382,8 @@ class Live:
         return buf.getvalue(), data.getvalue()
 
     def _show_static(self):
-        from IPython.display import Image, display
+        from IPython.core.display import Image
+        from IPython.display import display
 
         display(Image(self.render()))
 
@@ -428,7 +427,8 @@ class Live:
             self._redraw()
 
     def _redraw(self):
-        from IPython.display import Image, clear_output, display
+        from IPython.core.display import Image
+        from IPython.display import clear_output, display
 
         png = self.render()
         with self.out:
@@ -499,7 +499,7 @@ def exercise_live_figures() -> dict[str, dict[str, Any]]:
 
 
 def figure(ncols: int = 1, *, widths=None, width: float = 11.0, height: float = 3.4,
-           nrows: int = 1, **kwargs):
+           nrows: int = 1, **kwargs) -> tuple[Any, Any]:
     """plt.subplots with fixed margins (no tight_layout: it costs 40% of a redraw)."""
     import matplotlib.pyplot as plt
 
@@ -519,7 +519,8 @@ def show_source(fn) -> None:
 def show(fig) -> None:
     """Display a finished (not live) figure as a PNG image and close it."""
     import matplotlib.pyplot as plt
-    from IPython.display import Image, display
+    from IPython.core.display import Image
+    from IPython.display import display
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -530,8 +531,9 @@ def show(fig) -> None:
 def plt_colors() -> list[str]:
     """matplotlib's tab10 colours, in order."""
     import matplotlib
+    import matplotlib.colors
 
-    return [matplotlib.colors.to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+    return [matplotlib.colors.to_hex(c) for c in matplotlib.colormaps["tab10"](range(10))]
 
 
 def label(name: str) -> dict[str, Any]:
@@ -627,7 +629,7 @@ def check_kernel(fn) -> Verdict:
         got = np.asarray(_run(fn, lam.astype(np.complex64), b.astype(np.complex64),
                               c.astype(np.complex64), length))
         _shape_of(got, want.shape)
-        assert not np.iscomplexobj(got) or np.abs(got.imag).max() == 0, (
+        assert not np.iscomplexobj(got) or np.abs(np.imag(got)).max() == 0, (
             "your kernel is complex: K_k is the real part of C diag(lam)^k B")
         scale = np.abs(want).max()
         err = float(np.abs(got - want).max() / scale)
@@ -788,7 +790,7 @@ def check_dt_for_radius(dt: float, *, radius: float = 0.999) -> Verdict:
     return _verdict("S4D step", check)
 
 
-def check_memory_radius(r: float, *, steps: int = 1024, keep: float = 0.01) -> Verdict:
+def check_memory_radius(r: float | None, *, steps: int = 1024, keep: float = 0.01) -> Verdict:
     """r: the smallest |lambda| for which an impulse keeps `keep` of its amplitude after
     `steps` steps (|lambda|^steps = keep)."""
 

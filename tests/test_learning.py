@@ -73,22 +73,34 @@ def test_ladder_presets_take_the_ring_from_the_registry():
             takes_ring(mixer), mixer
 
 
+def _committed_outputs() -> dict[str, tuple[int, int]]:
+    """(mtime_ns, size) of every file under docs/ and benchmarks/results/."""
+    files = [p for d in ("docs", "benchmarks/results") for p in (ROOT / d).rglob("*")
+             if p.is_file()]
+    return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in files}
+
+
 def test_a_registered_rung_joins_the_ladder(tmp_path):
     """The toy rung of test_adding_a_mixer.py, registered for this test only, is trained by
-    the ladder with its ring, without editing any file of the suite."""
+    the ladder with its ring, without editing any file of the suite; with --out elsewhere
+    neither the run nor its figures (--plot) write into docs/ or benchmarks/results/."""
     from test_adding_a_mixer import ENTRY, NAME
 
     from lrux.registry import register_mixer
 
+    before = _committed_outputs()
+    out = tmp_path / "elsewhere" / "l.json"
     with register_mixer(NAME, ENTRY):
         assert NAME in config.ladder_mixers()
-        out = tmp_path / "l.json"
         main(["--tiny", "--only", "ladder", "--tasks", "recall", "--mixers", NAME,
               "--data-dir", str(tmp_path), "--out", str(out)])
+        main(["--tiny", "--plot", "--out", str(out)])
     (run,) = read_json(str(out))["ladder"]["runs"]
     assert run["mixer"] == NAME and run["finite"] and run["steps_done"] == 3
     assert (run["model"]["r_min"], run["model"]["r_max"]) == config.tiny_config().ring
     assert NAME not in config.ladder_mixers()
+    assert _committed_outputs() == before
+    assert sorted(p.name for p in out.parent.glob("*.png"))  # the figures went beside --out
 
 
 def test_cached_steps_train_as_fresh_ones():
@@ -136,7 +148,7 @@ def test_suite_tiny(tmp_path):
 
     ladder = saved["ladder"]
     assert {(r["task"], r["mixer"], r["seed"]) for r in ladder["runs"]} == {
-        (t, m, s) for t in ("listops", "recall") for m in cfg.mixers for s in cfg.seeds}
+        (t, m, s) for t in ("listops", "recall") for m in cfg.ladder() for s in cfg.seeds}
     for r in ladder["runs"]:
         _check_run(r, cfg.listops_steps if r["task"] == "listops" else cfg.recall_steps)
         ring = (0.0, 0.99) if r["task"] == "listops" else cfg.ring
@@ -224,6 +236,19 @@ def test_medium_tier_tiny_runs_then_resumes(tmp_path):
         main(args + ["--steps", "5"])
     assert out.read_bytes() == saved_bytes
     assert before == {t: (runs_dir / t / "metrics.jsonl").read_bytes() for t in runs}
+
+
+def test_figures_go_beside_an_out_that_points_elsewhere(tmp_path):
+    """With --out outside the repository, figures never land in docs/ (only the default
+    --out writes the committed figures); --fig-dir still wins."""
+    from benchmarks.learning_suite.cli import parse
+    from benchmarks.learning_suite.commands import FIGURES
+
+    out = tmp_path / "elsewhere" / "l.json"
+    assert parse(["--quick", "--out", str(out)]).fig_dir == str(out.parent)
+    assert parse(["--quick"]).fig_dir == FIGURES
+    assert parse(["--quick", "--out", str(out), "--fig-dir", str(tmp_path)]).fig_dir == str(
+        tmp_path)
 
 
 def test_bad_arguments(tmp_path):

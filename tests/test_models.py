@@ -1,6 +1,6 @@
 """Classifier, pooling and retrieval dual encoder against oracles written here."""
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lrux.blocks import BatchNorm, BlockConfig
 from lrux.models import Classifier, RetrievalDualEncoder, SequenceEncoder, make_model
 from lrux.models import batched_apply as _batched_apply
 
@@ -37,7 +38,8 @@ def np_gelu(x):
 
 def test_pooling_mean_and_last_match_numpy_over_valid_positions():
     d, L = 8, 12
-    kw = dict(depth=2, d_model=d, vocab_size=11, norm="layer", key=jax.random.PRNGKey(0))
+    kw: dict[str, Any] = dict(depth=2, d_model=d, vocab_size=11,
+                              block=BlockConfig(norm="layer"), key=jax.random.PRNGKey(0))
     enc_none, state = eqx.nn.make_with_state(SequenceEncoder)(mat_factory(d), pooling="none",
                                                               **kw)
     enc_mean = eqx.nn.make_with_state(SequenceEncoder)(mat_factory(d), pooling="mean", **kw)[0]
@@ -57,7 +59,8 @@ def test_pooling_mean_and_last_match_numpy_over_valid_positions():
 def test_embedding_is_a_table_lookup():
     d = 4
     enc, state = eqx.nn.make_with_state(SequenceEncoder)(
-        mat_factory(d), depth=1, d_model=d, vocab_size=7, pooling="none", norm="none",
+        mat_factory(d), depth=1, d_model=d, vocab_size=7, pooling="none",
+        block=BlockConfig(norm="none"),
         key=jax.random.PRNGKey(1),
     )
     zero_blocks = eqx.tree_at(lambda e: e.blocks[0].out1.weight, enc,
@@ -72,7 +75,8 @@ def test_embedding_is_a_table_lookup():
 @pytest.mark.parametrize("norm", ["layer", "batch"])
 def test_causal_lru_classifier_ignores_padding(norm):
     model, state = make_model(mixer="lru", depth=2, d_model=16, d_state=8, num_classes=3,
-                              vocab_size=10, norm=norm, key=jax.random.PRNGKey(0))
+                              vocab_size=10, block=BlockConfig(norm=norm),
+                              key=jax.random.PRNGKey(0))
     rng = np.random.default_rng(0)
     x = rng.integers(1, 10, (4, 20)).astype(np.int32)
     lengths = np.array([5, 20, 11, 1], np.int32)
@@ -96,8 +100,9 @@ def test_causal_lru_classifier_ignores_padding(norm):
 def test_bidirectional_model_sees_the_future_but_not_the_padding():
     """Position 7 of a bidirectional model sees a change at position 15 when the sequence is
     16 long, and not when it is 8 long (positions >= 8 are padding); a causal one never."""
-    kw = dict(mixer="lru", depth=1, d_model=8, d_state=8, num_classes=2, channels=1,
-              pooling="none", norm="layer", key=jax.random.PRNGKey(0))
+    kw: dict[str, Any] = dict(mixer="lru", depth=1, d_model=8, d_state=8, num_classes=2,
+                              channels=1, pooling="none", block=BlockConfig(norm="layer"),
+                              key=jax.random.PRNGKey(0))
     model, state = make_model(bidirectional=True, **kw)
     causal, cstate = make_model(**kw)
     x = np.random.default_rng(0).normal(size=(1, 16, 1)).astype(np.float32)
@@ -124,7 +129,7 @@ def test_classifier_pixel_input_shapes():
 def test_dual_encoder_head_and_shared_batch_statistics():
     d, L, B = 8, 10, 3
     model, state = make_model(mixer="lru", depth=1, d_model=d, d_state=4, num_classes=2,
-                              vocab_size=9, dual=True, bn_momentum=0.9,
+                              vocab_size=9, dual=True, block=BlockConfig(bn_momentum=0.9),
                               key=jax.random.PRNGKey(0))
     assert isinstance(model, RetrievalDualEncoder)
     rng = np.random.default_rng(1)
@@ -149,6 +154,7 @@ def test_dual_encoder_head_and_shared_batch_statistics():
     _, new_state = batched_apply(model, state, jnp.asarray(x), jnp.asarray(lengths),
                                  key=None, inference=False)
     bn = model.encoder.blocks[0].norm
+    assert isinstance(bn, BatchNorm)
     emb = np.asarray(model.encoder.embedding, np.float64)[x]  # (B, 2, L, d)
     valid = np.concatenate([emb[i, j, :n] for (i, j), n in np.ndenumerate(lengths)])
     run_mean, _ = new_state.get(bn.state_index)
@@ -173,7 +179,7 @@ def test_remat_gives_the_same_loss_and_gradients():
     out = []
     for remat in (False, True):
         model, state = make_model(mixer="lru", depth=2, d_model=8, d_state=4, num_classes=3,
-                                  vocab_size=5, dropout=0.1, remat=remat,
+                                  vocab_size=5, block=BlockConfig(dropout=0.1), remat=remat,
                                   key=jax.random.PRNGKey(0))
 
         @eqx.filter_jit
@@ -187,3 +193,58 @@ def test_remat_gives_the_same_loss_and_gradients():
     assert out[0][0] == pytest.approx(out[1][0], rel=1e-6)
     for a, b in zip(out[0][1], out[1][1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ streaming inference
+
+
+def _smoke_model(task: str, **fields):
+    """The smoke preset's model of `task` (LRU) with perturbed running statistics."""
+    from lrux.presets import apply_overrides, get_preset
+    from lrux.train.benchmark import preset_spec
+    from lrux.train.state import build_model
+
+    preset = apply_overrides(get_preset(task, "lru", "smoke"),
+                             {"depth": 2, "d_model": 8, "d_state": 8, **fields})
+    spec = preset_spec(preset)
+    model, bn_state = build_model(preset, spec, key=jax.random.PRNGKey(3))
+    rng = np.random.default_rng(4)
+    assert isinstance(model, Classifier)  # not a retrieval task
+    for block in model.encoder.blocks:  # running statistics away from their init (0, 1)
+        assert isinstance(block.norm, BatchNorm)
+        mean, var = bn_state.get(block.norm.state_index)
+        bn_state = bn_state.set(block.norm.state_index,
+                                (jnp.asarray(rng.normal(size=mean.shape), jnp.float32),
+                                 jnp.asarray(rng.uniform(0.5, 2.0, var.shape), jnp.float32)))
+    return model, bn_state, spec
+
+
+@pytest.mark.parametrize("task, pooling", [("listops", "mean"), ("image", "last"),
+                                           ("image", "mean")])
+def test_streaming_a_classifier_equals_the_full_call_on_each_prefix(task, pooling):
+    """init_state / step over a sequence give, at every position t, the logits of the full
+    call in inference mode on the first t + 1 positions (BatchNorm on its running
+    statistics; mean pooling as a running mean, last pooling as the latest output)."""
+    model, bn_state, spec = _smoke_model(task, pooling=pooling)
+    n = 12
+    rng = np.random.default_rng(5)
+    if spec.kind == "tokens":
+        x = jnp.asarray(rng.integers(1, spec.vocab_size, n), jnp.int32)
+    else:
+        assert spec.channels is not None
+        x = jnp.asarray(rng.normal(size=(n, spec.channels)), jnp.float32)
+    full = jax.vmap(lambda t: call(model, x, t + 1, bn_state)[0])(jnp.arange(n))  # (n, classes)
+    step = eqx.filter_jit(lambda m, s, x_t: m.step(s, x_t))
+    stream, logits = model.init_state(bn_state), []
+    for t in range(n):
+        stream, out = step(model, stream, x[t])
+        logits.append(out)
+    np.testing.assert_allclose(np.asarray(jnp.stack(logits)), np.asarray(full), rtol=1e-4,
+                               atol=1e-4)
+    assert not np.allclose(np.asarray(full[0]), np.asarray(full[-1]))  # the prefixes differ
+
+
+def test_a_model_that_cannot_step_says_which_block_and_why():
+    model, bn_state, _ = _smoke_model("pathfinder")  # bidirectional: concat LRUs
+    with pytest.raises(ValueError, match="block 0.*Bidirectional.*AbstractRecurrentMixer"):
+        model.init_state(bn_state)

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrux.blocks import BatchNorm, ResidualBlock
+from lrux.blocks import BatchNorm, BlockConfig, ResidualBlock
 from lrux.data import Batch, bucket_length, trim_batch
 from lrux.layers.base import reverse_within
 from lrux.models import batched_apply, make_model
@@ -107,7 +107,8 @@ def test_padding_never_reaches_a_valid_output_of_any_mixer(name):
 def test_untied_dropout_masks_do_not_depend_on_the_padding():
     mixer = make_mixer("lru", H, N, key=jax.random.key(0))
     block, state = eqx.nn.make_with_state(ResidualBlock)(
-        mixer, H, norm="layer", dropout=0.5, dropout_tied=False, key=jax.random.key(1))
+        mixer, H, BlockConfig(norm="layer", dropout=0.5, dropout_tied=False),
+        key=jax.random.key(1))
     x = np.random.default_rng(3).normal(size=(12, H)).astype(np.float32)
     key = jax.random.key(7)
     a, _ = block(jnp.asarray(x[:8]), state, length=jnp.asarray(5), key=key)
@@ -131,7 +132,8 @@ def test_loss_and_gradients_equal_padded_to_the_bucket_and_to_the_task_maximum(b
     """A model with BatchNorm: loss and gradients of one batch padded to its bucket (zeros)
     and to the task maximum (random junk in the padding) agree to 1e-5."""
     model, state = make_model(mixer="lru", depth=2, d_model=8, d_state=8, num_classes=3,
-                              vocab_size=16, norm="batch", bidirectional=bidirectional,
+                              vocab_size=16, block=BlockConfig(norm="batch"),
+                              bidirectional=bidirectional,
                               key=jax.random.key(0))
     lengths = np.array([30, 120, 75, 200], np.int32)
     labels = jnp.asarray([0, 2, 1, 2])

@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def recipe_table():
     path = os.path.join(ROOT, "benchmarks", "recipe_table.py")
     spec = importlib.util.spec_from_file_location("recipe_table", path)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -95,6 +96,8 @@ MUTATIONS = [
     ("lru", "pathfinder", lambda: _mutated("lru", "pathfinder", combine="shared"),
      "bidirectional_form"),
     ("s5", "text", lambda: _mutated("s5", "text", combine="concat"), "bidirectional_form"),
+    ("s4d", "listops", lambda: _mutated("s4d", "listops", combine="shared"),
+     "bidirectional_form"),  # s4's form starts its anti-causal part at t + 1, not at t
     ("lru", "listops", lambda: _mutated("lru", "listops", depth=4), "depth"),
     ("s4d", "text", lambda: _mutated("s4d", "text", d_model=128), "d_model"),
     ("s5", "retrieval", lambda: _mutated("s5", "retrieval", d_state=128), "d_state"),

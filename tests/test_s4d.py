@@ -8,8 +8,9 @@ import jax.numpy as jnp
 import jaxtyping
 import numpy as np
 import pytest
-from conftest import enable_x64
+from conftest import enable_x64, make_as
 
+from lrux.layers.bidirectional import SharedBidirectional
 from lrux.layers.s4d import S4D, fft_conv
 from lrux.registry import make_mixer
 
@@ -124,9 +125,9 @@ def test_bad_inputs():
         S4D(3, 7, key=jax.random.key(0))
     # a value outside an option's Literal: TypeCheckError under the test run's jaxtyping hook
     with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="init"):
-        S4D(3, 8, init="legt", key=jax.random.key(0))
+        S4D(3, 8, init="legt", key=jax.random.key(0))  # type: ignore[arg-type]
     with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="discretization"):
-        S4D(3, 8, discretization="euler", key=jax.random.key(0))
+        S4D(3, 8, discretization="euler", key=jax.random.key(0))  # type: ignore
     layer = S4D(3, 8, key=jax.random.key(0))
     with pytest.raises(ValueError, match="d_model=3"):
         layer(jnp.zeros((5, 4)))
@@ -164,3 +165,77 @@ def test_integer_input_is_not_truncated():
     ref = recurrence_np(layer, _np(u))
     np.testing.assert_allclose(_np(y), ref, atol=2e-5 * np.abs(ref).max())
     np.testing.assert_array_equal(np.asarray(y), np.asarray(layer(u.astype(jnp.float32))))
+
+
+# ------------------------------------------------------------------ s4's bidirectional S4D
+
+
+def _shared_oracle(layer, c1, u):
+    """s4's one-kernel bidirectional S4D (state-spaces/s4 b5dae46, kernel.py:789-797, 952;
+    s4.py:129-132, 190-210) in float64, summed directly:
+    y_t = sum_{s<=t} K0[t-s] u_s + sum_{s>t} K1[s-t-1] u_s + D u_t,
+    K_c[l] = 2 Re sum_n C_{c,n} Bbar_n Lbar_n^l, with C_0 the layer's C and C_1 = c1."""
+    lbar, bbar, c0, d = discretise_np(layer)
+    u = _np(u)
+    n_len = u.shape[0]
+    ell = np.arange(n_len)
+    k0 = 2 * np.einsum("hn,hnl->hl", c0 * bbar, lbar[..., None] ** ell).real
+    k1 = 2 * np.einsum("hn,hnl->hl", c1 * bbar, lbar[..., None] ** ell).real
+    y = np.zeros_like(u)
+    for t in range(n_len):
+        y[t] = d * u[t]
+        for s in range(n_len):
+            y[t] += k0[:, t - s] * u[s] if s <= t else k1[:, s - t - 1] * u[s]
+    return y
+
+
+def _backward_recurrence(layer, c1, u):
+    """The same anti-causal part as a recurrence: 2 Re(C_1 Bbar . z_{t+1}) with
+    z_t = sum_{s>=t} Lbar^{s-t} u_s (z_n = 0), z_t = Lbar z_{t+1} + u_t."""
+    lbar, bbar, _, _ = discretise_np(layer)
+    u = _np(u)
+    z = np.zeros((u.shape[0] + 1,) + lbar.shape, complex)
+    for t in range(u.shape[0] - 1, -1, -1):
+        z[t] = lbar * z[t + 1] + u[t][:, None]
+    return np.stack([2 * (c1 * bbar * z[t + 1]).sum(-1).real for t in range(u.shape[0])])
+
+
+@pytest.mark.parametrize("disc", DISCS)
+def test_shared_from_next_is_s4s_bidirectional_s4d(disc):
+    """make_mixer("s4d", bidirectional=True, combine="shared_from_next") against the
+    direct sum of s4's formula and against the backward recurrence (float64), by FFT."""
+    with enable_x64():
+        m = make_as(SharedBidirectional, "s4d", 3, 8, key=jax.random.key(4),
+                    bidirectional=True, combine="shared_from_next", discretization=disc)
+        layer = m.mixer
+        assert isinstance(layer, S4D)
+        c1 = _np(m.backward_readout["C_re"]) + 1j * _np(m.backward_readout["C_im"])
+        u = np.asarray(jax.random.normal(jax.random.key(5), (23, 3), jnp.float64))
+        got = _np(m(jnp.asarray(u)))
+    want = _shared_oracle(layer, c1, u)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+    causal = recurrence_np(layer, u)  # the forward part and D: the causal S4D
+    np.testing.assert_allclose(want - causal, _backward_recurrence(layer, c1, u), atol=1e-9)
+    # the anti-causal part starts at t + 1: the last position has no backward part
+    np.testing.assert_allclose(got[-1], causal[-1], atol=1e-9)
+
+
+def test_shared_from_next_draws_a_second_independent_c_and_keeps_the_causal_layer():
+    """Both C ~ CN(0, 1), independent (kernel.py:952: C is (2, H, N/2)); A, B, step and D
+    are those of the causal S4D of the same key (one D, N(0, 1))."""
+    key = jax.random.key(6)
+    m = make_as(SharedBidirectional, "s4d", 256, 64, key=key, bidirectional=True,
+                combine="shared_from_next")
+    causal = make_mixer("s4d", 256, 64, key=key)
+    layer = m.mixer
+    assert isinstance(layer, S4D)
+    for a, b in zip(jax.tree_util.tree_leaves(layer), jax.tree_util.tree_leaves(causal),
+                    strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    c0 = _np(layer.C_re) + 1j * _np(layer.C_im)
+    c1 = _np(m.backward_readout["C_re"]) + 1j * _np(m.backward_readout["C_im"])
+    for c in (c0, c1):  # CN(0, 1): E|c|^2 = 1, each part of variance 1/2 (8192 draws)
+        assert abs(np.mean(np.abs(c) ** 2) - 1) < 0.05
+        assert abs(np.var(c.real) - 0.5) < 0.03 and abs(np.var(c.imag) - 0.5) < 0.03
+    assert abs(np.mean(c0 * c1.conj())) < 0.03  # independent draws
+    assert m.combine == "shared_from_next" and not hasattr(m, "step")

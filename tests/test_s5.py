@@ -7,6 +7,7 @@ import jaxtyping
 import numpy as np
 import pytest
 
+from lrux.layers.bidirectional import SharedBidirectional
 from lrux.layers.s4d import S4D
 from lrux.layers.s5 import S5, hippo_n_blocks
 from lrux.registry import make_mixer
@@ -16,8 +17,20 @@ def _np(a):
     return np.asarray(a, dtype=np.float64)
 
 
+def _s5(d_model, d_state, *, key, bidirectional=False, **options):
+    """An S5, or S5's shared bidirectional form (`SharedBidirectional` around it)."""
+    if not bidirectional:
+        return S5(d_model, d_state, key=key, **options)
+    return SharedBidirectional.from_factory(lambda k: S5(d_model, d_state, key=k, **options),
+                                            key=key)
+
+
 def s5_np(layer, u):
     """float64 forward (and, if bidirectional, backward) loops from the layer's parameters."""
+    c2 = None
+    if isinstance(layer, SharedBidirectional):
+        layer, c2 = layer.mixer, layer.backward_readout
+    assert isinstance(layer, S5)
     re = _np(layer.Lambda_re)
     if layer.clip_eigs:
         re = np.minimum(re, -1e-4)
@@ -43,8 +56,8 @@ def s5_np(layer, u):
         return out
 
     y = run(range(length), _np(layer.C_re) + 1j * _np(layer.C_im)) + _np(layer.D) * u
-    if layer.bidirectional:
-        y = y + run(range(length - 1, -1, -1), _np(layer.C2_re) + 1j * _np(layer.C2_im))
+    if c2 is not None:
+        y = y + run(range(length - 1, -1, -1), _np(c2["C_re"]) + 1j * _np(c2["C_im"]))
     return y
 
 
@@ -60,16 +73,13 @@ CONFIGS = [
 
 @pytest.mark.parametrize("options", CONFIGS, ids=lambda o: ",".join(o) or "default")
 def test_call_and_step_match_float64_recurrence(options):
-    layer = S5(3, 8, key=jax.random.key(0), **options)
+    layer = _s5(3, 8, key=jax.random.key(0), **options)
     u = jax.random.normal(jax.random.key(1), (41, 3))
     ref = s5_np(layer, u)
     tol = 1e-5 * np.abs(ref).max()  # float32 scan vs float64 loop
     np.testing.assert_allclose(_np(layer(u)), ref, atol=tol)
-    if layer.bidirectional:
-        with pytest.raises(TypeError, match="bidirectional"):
-            layer.init_state()
-        with pytest.raises(TypeError, match="bidirectional"):
-            layer.step(jnp.zeros(4, jnp.complex64), u[0])
+    if isinstance(layer, SharedBidirectional):  # reads the whole sequence: no step mode
+        assert not hasattr(layer, "init_state") and not hasattr(layer, "step")
         return
     state = layer.init_state()
     step = eqx.filter_jit(layer.step)
@@ -82,7 +92,7 @@ def test_call_and_step_match_float64_recurrence(options):
 
 @pytest.mark.parametrize("mode", ["sequential", "parallel", "chunked"])
 def test_scan_modes_agree(mode):
-    layer = S5(2, 6, key=jax.random.key(2), scan_mode=mode, bidirectional=True)
+    layer = _s5(2, 6, key=jax.random.key(2), scan_mode=mode, bidirectional=True)
     u = jax.random.normal(jax.random.key(3), (100, 2))
     ref = s5_np(layer, u)
     np.testing.assert_allclose(_np(layer(u)), ref, atol=1e-5 * np.abs(ref).max())
@@ -178,14 +188,18 @@ def test_s5_with_diagonal_b_c_is_siso_s4d():
 
 
 def test_gradients_finite():
-    layer = S5(3, 8, key=jax.random.key(0), bidirectional=True)
+    layer = _s5(3, 8, key=jax.random.key(0), bidirectional=True)
+    assert isinstance(layer, SharedBidirectional)
     u = jax.random.normal(jax.random.key(1), (20, 3))
     grads = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(m(u) ** 2)))(layer)
-    for name in ["Lambda_re", "Lambda_im", "B_re", "B_im", "C_re", "C_im", "C2_re", "D", "log_dt"]:
-        g = np.asarray(getattr(grads, name))
+    named = {n: getattr(grads.mixer, n) for n in
+             ["Lambda_re", "Lambda_im", "B_re", "B_im", "C_re", "C_im", "D", "log_dt"]}
+    named["C2_re"] = grads.backward_readout["C_re"]
+    for name, g in named.items():
+        g = np.asarray(g)
         assert np.all(np.isfinite(g)) and np.any(g != 0), name
     for name in S5.recurrent_params:
-        assert hasattr(layer, name)
+        assert hasattr(layer.mixer, name)
 
 
 def test_bad_inputs():
@@ -197,11 +211,11 @@ def test_bad_inputs():
     # a value outside an option's Literal: TypeCheckError under the test run's jaxtyping hook
     bad_option = (ValueError, jaxtyping.TypeCheckError)
     with pytest.raises(bad_option, match="discretization"):
-        S5(3, 8, discretization="euler", key=key)
+        S5(3, 8, discretization="euler", key=key)  # type: ignore[arg-type]
     with pytest.raises(bad_option, match="c_init"):
-        S5(3, 8, c_init="zeros", key=key)
+        S5(3, 8, c_init="zeros", key=key)  # type: ignore[arg-type]
     with pytest.raises(bad_option, match="scan_mode"):
-        S5(3, 8, scan_mode="fast", key=key)
+        S5(3, 8, scan_mode="fast", key=key)  # type: ignore[arg-type]
     layer = S5(3, 8, key=key)
     with pytest.raises((ValueError, jaxtyping.TypeCheckError), match="d_model"):
         layer(jnp.zeros((2, 5, 3)))

@@ -7,22 +7,29 @@ eigendecompositions and finite differences for the gradient reach.
 """
 
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import enable_x64
+from conftest import enable_x64, make_as
+from jaxtyping import TypeCheckError
 
 from lrux import make_mixer
 from lrux import signal as S
-from lrux.layers.base import AbstractMixer
+from lrux.layers.base import AbstractLinearMixer, AbstractRecurrentMixer
+from lrux.layers.diagonal import DiagonalRNN
+from lrux.layers.lru import LRU
+from lrux.layers.rnn import GRU, DenseLinearRNN
+from lrux.layers.s4 import S4
+from lrux.layers.s4d import S4D
 from lrux.registry import mixer_class, mixer_names
 
-# the time-invariant mixers: those whose class implements the contract's linear_system()
-LTI_NAMES = [
-    n for n in mixer_names() if mixer_class(n).linear_system is not AbstractMixer.linear_system
-]
+# the time-invariant mixers and the recurrent ones, by type
+LTI_NAMES = [n for n in mixer_names() if issubclass(mixer_class(n), AbstractLinearMixer)]
+RECURRENT_NAMES = [n for n in mixer_names()
+                   if issubclass(mixer_class(n), AbstractRecurrentMixer)]
 
 
 def _np(x):
@@ -39,7 +46,7 @@ def _lru_numpy(m):
 
 def test_lru_kernel_is_c_lambda_power_b():
     with enable_x64():
-        m = make_mixer("lru", 3, 6, key=jax.random.key(1), r_min=0.5, r_max=0.95)
+        m = make_as(LRU, "lru", 3, 6, key=jax.random.key(1), r_min=0.5, r_max=0.95)
         lam, b, c, d = _lru_numpy(m)
         length = 40
         want = np.zeros((length, 3, 3))
@@ -58,7 +65,7 @@ def test_lru_kernel_is_c_lambda_power_b():
 
 def test_dense_kernel_is_c_a_power_b():
     with enable_x64():
-        m = make_mixer("linear-dense", 2, 5, key=jax.random.key(2))
+        m = make_as(DenseLinearRNN, "linear-dense", 2, 5, key=jax.random.key(2))
         a, b, c = _np(m.A), _np(m.B), _np(m.C)
         want = np.stack([c @ np.linalg.matrix_power(a, k) @ b for k in range(12)])
         np.testing.assert_allclose(np.asarray(S.kernel(m, 12)), want, atol=1e-12, rtol=1e-10)
@@ -66,21 +73,14 @@ def test_dense_kernel_is_c_a_power_b():
         np.testing.assert_allclose(got, np.sort_complex(np.linalg.eigvals(a)), atol=1e-12)
 
 
-def test_the_time_invariant_mixers():
-    assert LTI_NAMES == [
-        "linear-dense", "diag-reim", "diag-exp", "diag-stable-exp", "diag-ring", "lru", "s4d",
-        "s5", "s4",
-    ]
-
-
 @pytest.mark.parametrize("name", LTI_NAMES)
 def test_kernel_equals_measured_impulse_response(name):
     with enable_x64():
-        m = make_mixer(name, 3, 8, key=jax.random.key(3))
+        m = make_as(AbstractLinearMixer, name, 3, 8, key=jax.random.key(3))
         length = 64
         k = np.asarray(S.kernel(m, length))
         r = np.array(S.impulse_response(m, length))
-        r[0] -= np.diag(_np(m.D))
+        r[0] -= np.diag(_np(m.linear_system().D))
         scale = np.abs(k).max()
         assert scale > 0
         np.testing.assert_allclose(r, k, atol=1e-9 * scale)
@@ -88,13 +88,13 @@ def test_kernel_equals_measured_impulse_response(name):
 
 def test_s4d_and_s4_eigenvalues_are_discretised_a():
     with enable_x64():
-        m = make_mixer("s4d", 2, 8, key=jax.random.key(4))
+        m = make_as(S4D, "s4d", 2, 8, key=jax.random.key(4))
         a = -np.exp(_np(m.A_re_log)) + 1j * _np(m.A_im)  # (H, modes)
         dt = np.exp(_np(m.log_dt))[:, None]
         np.testing.assert_allclose(
             np.asarray(S.eigenvalues(m)), np.exp(dt * a).reshape(-1), atol=1e-13
         )
-        m4 = make_mixer("s4", 1, 6, key=jax.random.key(5))
+        m4 = make_as(S4, "s4", 1, 6, key=jax.random.key(5))
         lam = -np.exp(_np(m4.Lambda_re_log[0])) + 1j * _np(m4.Lambda_im[0])
         p = _np(m4.P_re[0]) + 1j * _np(m4.P_im[0])
         lam, p = np.concatenate([lam, lam.conj()]), np.concatenate([p, p.conj()])
@@ -108,7 +108,7 @@ def test_s4d_and_s4_eigenvalues_are_discretised_a():
 
 def test_predicted_variance_matches_numpy_recursion_and_monte_carlo():
     with enable_x64():
-        m = make_mixer("lru", 2, 16, key=jax.random.key(6), r_min=0.8, r_max=0.99)
+        m = make_as(LRU, "lru", 2, 16, key=jax.random.key(6), r_min=0.8, r_max=0.99)
         lam, b, _, _ = _lru_numpy(m)
         length = 150
         for layer, gain in ((m, 1.0), (S.without_gamma(m), None)):
@@ -135,7 +135,7 @@ def test_predicted_variance_matches_numpy_recursion_and_monte_carlo():
 
 def test_dense_predicted_variance_matches_monte_carlo():
     with enable_x64():
-        m = make_mixer("linear-dense", 2, 6, key=jax.random.key(8))
+        m = make_as(DenseLinearRNN, "linear-dense", 2, 6, key=jax.random.key(8))
         m = eqxtree_scale_a(m, 0.8)
         a, b = _np(m.A), _np(m.B)
         sigma = np.zeros((6, 6))
@@ -152,7 +152,7 @@ def test_dense_predicted_variance_matches_monte_carlo():
         np.testing.assert_allclose(np.mean(x**2), want[-1], rtol=0.05)
 
 
-def eqxtree_scale_a(m, radius):
+def eqxtree_scale_a(m: DenseLinearRNN, radius: float) -> DenseLinearRNN:
     """The dense layer with A rescaled to spectral radius `radius` (stable)."""
     import equinox as eqx
 
@@ -174,7 +174,7 @@ def test_ring_variance_is_the_mean_of_one_over_one_minus_r2(r_min, r_max):
 
 def test_ring_variance_matches_an_lru_without_gamma():
     with enable_x64():
-        m = make_mixer("lru", 1, 4000, key=jax.random.key(9), r_min=0.4, r_max=0.95)
+        m = make_as(LRU, "lru", 1, 4000, key=jax.random.key(9), r_min=0.4, r_max=0.95)
         m = S.without_gamma(m)
         lam, b, _, _ = _lru_numpy(m)
         ratio = np.asarray(S.predicted_state_variance(m, 2000))[-1] / np.mean(
@@ -197,7 +197,7 @@ def test_circular_law():
 
 def test_diagonalize_gives_the_same_layer():
     with enable_x64():
-        dense = make_mixer("linear-dense", 3, 7, key=jax.random.key(11))
+        dense = make_as(DenseLinearRNN, "linear-dense", 3, 7, key=jax.random.key(11))
         diag = S.diagonalize(dense)
         x = jax.random.normal(jax.random.key(12), (25, 3), jnp.float64)
         np.testing.assert_allclose(np.asarray(diag(x)), np.asarray(dense(x)), atol=1e-9, rtol=1e-9)
@@ -210,7 +210,7 @@ def test_diagonalize_gives_the_same_layer():
 
 def test_gradient_reach_of_linear_layer_is_kernel_norm():
     with enable_x64():
-        m = make_mixer("lru", 2, 8, key=jax.random.key(13), r_min=0.6, r_max=0.9)
+        m = make_as(LRU, "lru", 2, 8, key=jax.random.key(13), r_min=0.6, r_max=0.9)
         lam, b, c, d = _lru_numpy(m)
         g = np.asarray(S.gradient_reach(m, 20, key=jax.random.key(14), num_samples=2))
         want = []
@@ -245,7 +245,7 @@ def test_gradient_reach_of_tanh_rnn_matches_finite_differences():
 
 def test_hidden_states_of_lru_follow_the_recurrence():
     with enable_x64():
-        m = make_mixer("lru", 2, 4, key=jax.random.key(17))
+        m = make_as(LRU, "lru", 2, 4, key=jax.random.key(17))
         lam, b, _, _ = _lru_numpy(m)
         x = np.asarray(jax.random.normal(jax.random.key(18), (10, 2), jnp.float64))
         h = np.zeros(4, complex)
@@ -256,36 +256,82 @@ def test_hidden_states_of_lru_follow_the_recurrence():
         np.testing.assert_allclose(np.asarray(S.hidden_states(m, jnp.asarray(x))), want, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", mixer_names())
+@pytest.mark.parametrize("name", RECURRENT_NAMES)
 def test_state_variance_reads_every_mixers_state(name):
     """Every mixer's state_vector gives one array per step (S4: x, LSTM: c, RG-LRU: h)."""
-    m = make_mixer(name, 2, 4, key=jax.random.key(19))
+    m = make_as(AbstractRecurrentMixer, name, 2, 4, key=jax.random.key(19))
     v = np.asarray(S.state_variance(m, 5, key=jax.random.key(20), num_samples=2))
     assert v.shape == (5,) and np.all(np.isfinite(v)) and np.all(v > 0)
 
 
+def _refused(pattern: str):
+    """A mixer without the capability: a ValueError naming it, or first (the tests' runtime
+    type checker) a TypeCheckError, as a static checker refuses the call."""
+    return pytest.raises((ValueError, TypeCheckError), match=f"(?s){pattern}")
+
+
 def test_bad_input_raises_value_error():
     key = jax.random.key(0)
-    gru = make_mixer("gru", 2, 4, key=key)
-    lru = make_mixer("lru", 2, 4, key=key)
-    with pytest.raises(ValueError, match="GRU has no linear_system.*not a linear time-inv"):
-        S.eigenvalues(gru)
-    with pytest.raises(ValueError, match="GRU"):
-        S.kernel(gru, 5)
-    with pytest.raises(ValueError, match="bidirectional S5 is not causal"):
-        S.kernel(make_mixer("s5", 2, 4, key=key, bidirectional=True), 5)
-    with pytest.raises(ValueError, match="Bidirectional"):
-        S.linear_system(make_mixer("lru", 2, 4, key=key, bidirectional=True))
+    gru = make_as(GRU, "gru", 2, 4, key=key)
+    lru = make_as(LRU, "lru", 2, 4, key=key)
+    with _refused("GRU.*AbstractLinearMixer"):
+        S.eigenvalues(gru)  # type: ignore[arg-type]
+    with _refused("GRU"):
+        S.kernel(gru, 5)  # type: ignore[arg-type]
+    with _refused("SharedBidirectional.*AbstractLinearMixer"):
+        S.kernel(make_mixer("s5", 2, 4, key=key, bidirectional=True), 5)  # type: ignore[arg-type]
+    with _refused("Bidirectional"):
+        S.linear_system(make_mixer("lru", 2, 4, key=key, bidirectional=True))  # type: ignore
     with pytest.raises(ValueError, match="length"):
         S.kernel(lru, 0)
-    with pytest.raises(ValueError, match="DenseLinearRNN"):
-        S.diagonalize(lru)
+    with _refused("DenseLinearRNN"):
+        S.diagonalize(lru)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="r_min"):
         S.ring_variance(0.5, 0.2)
     with pytest.raises(ValueError, match="gamma"):
-        S.without_gamma(make_mixer("diag-ring", 2, 4, key=key))
+        S.without_gamma(make_as(DiagonalRNN, "diag-ring", 2, 4, key=key))
     with pytest.raises(ValueError, match="d_model=2"):
         S.hidden_states(lru, jnp.zeros((5, 3)))
     # A nonlinear layer still has a measured impulse response (its bias response removed).
     r = S.impulse_response(gru, 6)
     assert r.shape == (6, 2, 2) and bool(jnp.all(jnp.isfinite(r)))
+
+
+USER_SCRIPT = '''
+import jax
+import lrux
+from lrux import signal
+
+key = jax.random.key(0)
+lru = lrux.LRU(2, 4, key=key)
+gru = lrux.GRU(2, 4, key=key)
+signal.kernel(lru, 5)
+signal.state_variance(gru, 5, key=key)
+signal.kernel(gru, 5)  # wrong: 1
+signal.predicted_state_variance(gru, 5)  # wrong: 2
+signal.hidden_states(lrux.make_mixer("lru", 2, 4, key=key), jax.numpy.zeros((3, 2)))  # 3
+'''
+
+
+@pytest.mark.slow
+def test_a_type_checker_refuses_a_mixer_without_the_capability(tmp_path):
+    """pyright (standard mode) accepts `signal.kernel(lru, 5)` and refuses
+    `signal.kernel(gru, 5)`: lrux.signal's arguments are typed by capability (issue 24); a
+    `make_mixer` result is an `AbstractMixer` until narrowed."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("pyright") is None:
+        pytest.skip("pyright is not installed (the dev extra)")
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "pyrightconfig.json").write_text(json.dumps(
+        {"typeCheckingMode": "standard", "extraPaths": [str(root)], "pythonVersion": "3.11"}))
+    (tmp_path / "user.py").write_text(USER_SCRIPT)
+    out = subprocess.run(["pyright", "--pythonpath", sys.executable, "user.py"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300).stdout
+    errors = [line for line in out.splitlines() if " - error: " in line]
+    assert [int(line.split(":")[1]) for line in errors] == [11, 12, 13], out
+    assert '"GRU" is not assignable to "AbstractLinearMixer"' in out, out
+    assert '"AbstractMixer" is not assignable to "AbstractRecurrentMixer"' in out, out

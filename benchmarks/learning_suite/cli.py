@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "into --out, run by run, and exit")
     ap.add_argument("--plot", action="store_true", help="only redraw figures from the JSON")
     ap.add_argument("--markdown", action="store_true", help="print markdown tables")
-    ap.add_argument("--fig-dir", default=None, help="where figures go (default docs/figures)")
+    ap.add_argument("--fig-dir", default=None,
+                    help="where figures go (default docs/figures, or the folder of --out when "
+                         "--out is given: a run elsewhere never writes into the repository)")
     return ap
 
 
@@ -141,11 +143,14 @@ def parse(argv: list[str] | None = None) -> Invocation:
     experiments = ("medium",) if tier == "medium" else _names("--only", args.only,
                                                               C.EXPERIMENTS)
     name = f"{tier}_tiny" if tier == "medium" and args.tiny else tier  # never the real JSON
+    # with --out elsewhere, figures go beside it: never into docs/ or benchmarks/results/
+    fig_dir = args.fig_dir or (FIGURES if args.out is None
+                               else os.path.dirname(os.path.abspath(args.out)))
     return Invocation(
         tier=tier, config=cfg, experiments=experiments,
         out=args.out or os.path.join(RESULTS, JSON_NAMES[name]), merge=not args.no_merge,
         data_dir=args.data_dir, runs_dir=args.runs_dir or os.path.join(_CACHE, "runs", name),
-        fig_dir=args.fig_dir or FIGURES,
+        fig_dir=fig_dir,
         plot=args.plot, markdown=args.markdown, merge_json=args.merge_json, argv=tuple(argv),
     )
 

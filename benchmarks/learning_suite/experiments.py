@@ -48,13 +48,13 @@ def suite_preset(task: str, mixer: str, cfg: Config, *, steps: int, batch: int,
                  pooling: str = "mean", ring: tuple[float, ...] | None = None,
                  max_phase: float = 2 * math.pi, **fields: Any):
     """A preset at the suite's model size; mixers that take a ring get `ring` (r_min, r_max)
-    and `max_phase`, every other mixer its own init (the uniform disk for the disk rungs)."""
-    from lrux.presets import Preset, takes_ring
+    and `max_phase` (where they take it: the registry's `ring_options`), every other mixer its
+    own init (the uniform disk for the disk rungs)."""
+    from lrux.presets import Preset
+    from lrux.registry import mixer_entry
 
-    opts: dict[str, Any] = {}
-    if takes_ring(mixer):
-        r_min, r_max = ring if ring is not None else cfg.ring
-        opts.update(r_min=r_min, r_max=r_max, max_phase=max_phase)
+    r_min, r_max = ring if ring is not None else cfg.ring
+    opts: dict[str, Any] = mixer_entry(mixer).ring_kwargs(r_min, r_max, max_phase)
     fields.setdefault("lr", cfg.lr)
     return Preset(task=task, model=mixer, name="smoke", depth=cfg.depth, d_model=cfg.d_model,
                   d_state=cfg.d_state, mixer_options=opts, pooling=pooling, dropout=0.0,
@@ -124,7 +124,7 @@ def run_signal(cfg: Config, base: str, *, cache: StepCache, progress: Progress
     train, test = recall_splits(cfg)
     spec = token_spec("recall", cfg.recall_classes, cfg.length,
                       1 + cfg.recall_classes + cfg.recall_distractors)
-    kw = dict(steps=cfg.recall_steps, batch=cfg.recall_batch, pooling="last")
+    kw: dict[str, Any] = dict(steps=cfg.recall_steps, batch=cfg.recall_batch, pooling="last")
     points = [("ring", mixer, ring, 2 * math.pi) for ring in cfg.signal_rings
               for mixer in ("lru", "diag-ring")]
     points += [("phase", "lru", cfg.signal_rings[-1], ph) for ph in cfg.signal_phases]

@@ -10,7 +10,18 @@ import numpy as np
 from .report import ladder_table, phase_groups, stats
 
 BLUE, RED, GREEN, GREY = "#47a", "#c44", "#7a4", "#999"
-DENSE = ("rnn-relu", "rnn-tanh", "linear-dense")
+
+
+def _color(mixer: str) -> str:
+    """Red for a dense ladder rung, blue for a diagonal one (registry facts: the family and
+    the type), green for every other mixer."""
+    from lrux.layers.base import AbstractDiagonalMixer
+    from lrux.registry import MIXERS
+
+    entry = MIXERS.get(mixer)
+    if entry is None or entry.family != "ladder":
+        return GREEN
+    return BLUE if issubclass(entry.layer, AbstractDiagonalMixer) else RED
 
 
 def _plt():
@@ -31,8 +42,7 @@ def _save(fig, fig_dir: str, name: str) -> str:
 
 
 def _ladder_axis(ax, lad: dict[str, Any], rows: list[dict[str, Any]], task: str) -> None:
-    colors = [RED if r["mixer"] in DENSE else BLUE if r["mixer"].startswith(("diag", "lru"))
-              else GREEN for r in rows]
+    colors = [_color(r["mixer"]) for r in rows]
     ax.bar(range(len(rows)), [100 * r[task]["mean"] if r[task]["n"] else 0 for r in rows],
            color=colors, alpha=0.8, label="mean")
     for i, row in enumerate(rows):

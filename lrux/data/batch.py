@@ -2,6 +2,7 @@
 and the transform that pads and converts one batch. Numpy only (no grain, no jax).
 """
 
+import warnings
 from typing import NamedTuple, SupportsIndex
 
 import numpy as np
@@ -21,8 +22,8 @@ class Batch(NamedTuple):
     - `labels`: `(batch,)` int32 class ids.
     - `valid`: `(batch,)` bool, False on the zero rows that pad a final partial batch.
 
-    A NamedTuple, so it is a jax pytree as it is. `batch["inputs"]` also works while callers
-    move from the old dict batches to attributes (transitional; use `batch.inputs`).
+    A NamedTuple, so it is a jax pytree as it is. `batch["inputs"]` (the old dict batches)
+    is deprecated and goes in lrux 0.2: use `batch.inputs`.
     """
 
     inputs: Shaped[np.ndarray, "batch ..."]
@@ -32,6 +33,8 @@ class Batch(NamedTuple):
 
     def __getitem__(self, key):
         if isinstance(key, str):
+            warnings.warn(f"batch[{key!r}] is deprecated and goes in lrux 0.2; use "
+                          f"batch.{key}", DeprecationWarning, stacklevel=2)
             if key not in self._fields:
                 raise KeyError(key)
             return getattr(self, key)

@@ -1,4 +1,7 @@
-"""Old name of `lrux.data.release` (the release loaders), kept so old imports work."""
+"""Old name of `lrux.data.release` (the release loaders): deprecated, removed in lrux 0.2.
+Import from `lrux.data` instead."""
+
+import warnings
 
 from .release import (  # noqa: F401
     data_present,
@@ -8,3 +11,6 @@ from .release import (  # noqa: F401
     missing_data_message,
     prepare,
 )
+
+warnings.warn("lrux.data.loaders is deprecated and goes in lrux 0.2; import from lrux.data",
+              DeprecationWarning, stacklevel=2)

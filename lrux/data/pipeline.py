@@ -1,8 +1,13 @@
-"""Old home of the pipeline's numpy half, kept so old imports work: `finish_batch` here
-returns the old dict of arrays; new code uses `lrux.data.finish_batch` (a `Batch`)."""
+"""Old home of the pipeline's numpy half: deprecated, removed in lrux 0.2. `finish_batch`
+here returns the old dict of arrays; new code uses `lrux.data.finish_batch` (a `Batch`)."""
+
+import warnings
 
 from .batch import SplitSource  # noqa: F401
 from .batch import finish_batch as _finish_batch
+
+warnings.warn("lrux.data.pipeline is deprecated and goes in lrux 0.2; use lrux.data "
+              "(finish_batch returns a Batch, make_loader)", DeprecationWarning, stacklevel=2)
 
 
 def finish_batch(batch: dict, **kwargs) -> dict:

@@ -1,13 +1,28 @@
-"""The mixer contract in code: what every sequence mixer of lrux is and promises.
+"""The mixer contract in code: what every sequence mixer of lrux is, and what it can do.
 
 A mixer is an immutable `eqx.Module` built as ``Mixer(d_model, d_state, *, key, **options)``
-that maps ONE unbatched sequence (seq, d_model) -> (seq, d_model) (batch with `jax.vmap`) and
-can also run one step at a time: folding `step` over the sequence from `init_state()` gives
-`__call__`'s output. A subclass of `AbstractMixer` must provide
+that maps ONE unbatched sequence (seq, d_model) -> (seq, d_model) (batch with `jax.vmap`).
+What else it can do is its type, a small hierarchy (as diffrax's solvers):
 
-- the static fields `d_model` and `d_state`, and the class variable `recurrent_params` (the
-  field names that the paper trains at lr * lr_factor without weight decay);
-- `__call__(x, *, length=None, key=None)`, `init_state()` and `step(state, x_t)`.
+- `AbstractMixer`: the whole sequence at once. The static field `d_model`, the class variable
+  `recurrent_params` (the field names that the paper trains at lr * lr_factor without weight
+  decay; `()` for a mixer with nothing to train slowly) and `__call__(x, *, length=None,
+  key=None)`.
+- `AbstractRecurrentMixer`: causal, and runs one step at a time: + `d_state`,
+  `init_state()`, `step(state, x_t)`; folding `step` over the sequence from `init_state()`
+  gives `__call__`'s output. `state_vector(state)` says which part of the state the
+  state-variance tools read (default: the state itself).
+- `AbstractLinearMixer`: linear and time-invariant, x_k = A x_{k-1} + B u_k,
+  y_k = Re(C x_k) + D u_k: + `linear_system()`; `eigenvalues()` and
+  `convolution_kernel(length)` follow from it unless a layer has a better way.
+- `AbstractDiagonalMixer`: A is a diagonal (n,) and the read-out C is a set of named fields
+  (`readout_fields`) beside the skip `D`: what the shared bidirectional forms
+  (`lrux.layers.bidirectional.SharedBidirectional`) need to read the same recurrence
+  backwards with a second C.
+
+A subclass that leaves out an abstract method, field or class variable cannot be built
+(TypeError when it is instantiated). `lrux.signal` and the registry read capabilities from
+these types (`isinstance` / `issubclass`), never from flags.
 
 Padding: `length` (a scalar int, default the whole sequence) says that positions
 >= length are padding. The outputs at positions < length must not depend on the padding
@@ -16,15 +31,6 @@ sequence the result it has alone. A causal mixer meets this by construction and 
 `length`; a mixer that reads the future (the bidirectional forms) runs its backward pass
 from position length - 1 (`reverse_within`).
 
-A subclass that leaves one out cannot be built (TypeError when it is instantiated).
-Optional hooks, used by the signal toolkit (`lrux.signal`):
-
-- `linear_system()`: the layer as x_k = A x_{k-1} + B u_k, y_k = Re(C x_k) + D u_k, for
-  linear time-invariant layers; the default raises NotImplementedError. `eigenvalues()` and
-  `convolution_kernel(length)` follow from it unless a layer has a better way.
-- `state_vector(state)`: the part of the `step` state that the state-variance tools read
-  (default: the state itself).
-
 Input contract: `x` may have any real dtype (ints, float16, bfloat16, ...) and any length,
 including 0; the output has the floating dtype of `x` promoted with the parameters' (float32
 parameters: float32 out). Also here: the input checks shared by every layer.
@@ -32,7 +38,7 @@ parameters: float32 out). Also here: the input checks shared by every layer.
 
 import abc
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import equinox as eqx
 import jax
@@ -41,6 +47,11 @@ import numpy as np
 from jaxtyping import Array, Complex, Float, Inexact, Int, PRNGKeyArray, PyTree, Real, Shaped
 
 from lrux.scan import SCAN_MODES, linear_scan
+
+if TYPE_CHECKING:  # pyright reads equinox's alias of ClassVar only when written here
+    from typing import ClassVar as AbstractClassVar
+else:
+    from equinox import AbstractClassVar
 
 # --------------------------------------------------------------------------------------------
 # Input checks shared by the layers
@@ -170,11 +181,10 @@ class LinearSystem(NamedTuple):
 
 
 class AbstractMixer(eqx.Module):
-    """A sequence mixer: (seq, d_model) -> (seq, d_model), with a step mode (module docstring)."""
+    """A sequence mixer over the whole sequence: (seq, d_model) -> (seq, d_model)."""
 
     d_model: eqx.AbstractVar[int]
-    d_state: eqx.AbstractVar[int]
-    recurrent_params: eqx.AbstractClassVar[tuple[str, ...]]
+    recurrent_params: AbstractClassVar[tuple[str, ...]]
 
     @abc.abstractmethod
     def __call__(
@@ -187,6 +197,13 @@ class AbstractMixer(eqx.Module):
         """The layer over one whole sequence whose positions >= `length` are padding (the
         outputs before `length` do not depend on them); `key` for layers with randomness."""
 
+
+class AbstractRecurrentMixer(AbstractMixer):
+    """A causal mixer that also runs one step at a time: folding `step` over the sequence
+    from `init_state()` gives `__call__` (which may ignore `length`: it is causal)."""
+
+    d_state: eqx.AbstractVar[int]
+
     @abc.abstractmethod
     def init_state(self) -> PyTree:
         """The recurrent state before the first step."""
@@ -197,13 +214,19 @@ class AbstractMixer(eqx.Module):
     ) -> tuple[PyTree, Float[Array, " d_model"]]:
         """One step: (state_{k-1}, u_k) -> (state_k, y_k)."""
 
+    def state_vector(self, state: PyTree) -> Inexact[Array, "..."]:
+        """The part of the `step` state that the state-variance tools read (a fact a layer
+        may state, like diffrax's `order()`; default: the state itself)."""
+        return state
+
+
+class AbstractLinearMixer(AbstractRecurrentMixer):
+    """A linear time-invariant recurrent mixer: x_k = A x_{k-1} + B u_k,
+    y_k = Re(C x_k) + D u_k, with its state the one `step` carries."""
+
+    @abc.abstractmethod
     def linear_system(self) -> LinearSystem:
-        """(A, B, C, D) of a linear time-invariant layer; NotImplementedError otherwise."""
-        raise NotImplementedError(
-            f"{type(self).__name__} has no linear_system(): it is not a linear time-invariant "
-            "layer (nonlinear, gated or input-dependent recurrences and wrappers are not), or "
-            "it does not implement the hook"
-        )
+        """(A, B, C, D), A diagonal (n,) or dense (n, n)."""
 
     def eigenvalues(self) -> Complex[Array, " modes"]:
         """The discrete-time eigenvalues of the recurrence, one per state mode."""
@@ -213,6 +236,32 @@ class AbstractMixer(eqx.Module):
         """K_k = Re(C A^k B), k < length: y_t = sum_{k <= t} K_k u_{t-k} + D u_t."""
         return self.linear_system().kernel(length)
 
-    def state_vector(self, state: PyTree) -> Inexact[Array, "..."]:
-        """The part of the `step` state that the state-variance tools read."""
-        return state
+
+Diagonal = TypeVar("Diagonal", bound="AbstractDiagonalMixer")
+
+
+class AbstractDiagonalMixer(AbstractLinearMixer):
+    """A linear mixer whose A is diagonal (`linear_system().A` is (n,)), with its read-out C
+    stored in the fields `readout_fields` and its skip in `D`: y = readout(states) + D u.
+
+    That is what the shared bidirectional forms need: the same mixer with another C (the
+    arrays of `readout_fields` replaced) and no skip reads the reversed sequence
+    (`SharedBidirectional`), so a new diagonal rung gets them with nothing more to write.
+    """
+
+    D: eqx.AbstractVar[Float[Array, " d_model"]]
+    readout_fields: AbstractClassVar[tuple[str, ...]]
+
+    def readout(self) -> dict[str, Array]:
+        """The read-out arrays by field name (what a second read-out replaces)."""
+        return {name: getattr(self, name) for name in self.readout_fields}
+
+    def reading_out(self: "Diagonal", readout: dict[str, Array]) -> "Diagonal":
+        """This mixer with its read-out arrays replaced by `readout` and no skip (D = 0):
+        y = readout(states) alone."""
+        names = self.readout_fields
+        return eqx.tree_at(
+            lambda m: [getattr(m, n) for n in names] + [m.D],
+            self,
+            [readout[n] for n in names] + [jnp.zeros_like(self.D)],
+        )

@@ -9,9 +9,10 @@ u @ [B_re; B_im]^T (one (H, 2N) product) and Re(C x) is [x_re, x_im] @ [C_re, -C
 (`lrux.scan.complex_scan_stacked`).
 
 `AbstractDiagonalRNN` holds what the LRU shares with `lrux.layers.diagonal.DiagonalRNN`
-(call, reverse, step, linear system); a subclass says how lambda and the gain are stored.
-The LRU's `bidirectional=True` form is S5's: one lambda, gamma and B scanned in both
-directions, two readouts summed (`bidirectional_diagonal_recurrence`).
+(call, step, linear system, read-out); a subclass says how lambda and the gain are stored.
+Being an `AbstractDiagonalMixer`, the LRU has S5's shared bidirectional form without
+writing it (`lrux.layers.bidirectional.SharedBidirectional`: one lambda, gamma and B read in
+both directions, a second C for the backward one).
 """
 
 import abc
@@ -24,17 +25,16 @@ import jax.numpy as jnp
 from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, Real
 
 from lrux.init import ring_init
-from lrux.layers.base import (  # noqa: F401 (check_sizes, check_sequence: old import path)
-    AbstractMixer,
+from lrux.layers.base import (
+    AbstractDiagonalMixer,
     LinearSystem,
     check_scan_mode,
     check_sequence,
     check_sizes,
     check_step,
     floating,
-    reverse_within,
 )
-from lrux.scan import ScanMode, complex_scan_stacked, projected_complex_scan
+from lrux.scan import ScanMode, projected_complex_scan
 
 
 def _input_matrix(B_re, B_im, gain):
@@ -124,48 +124,12 @@ def stable_exp_lambda(
     return modulus * jnp.cos(phase), modulus * jnp.sin(phase)
 
 
-def bidirectional_diagonal_recurrence(
-    x: Float[Array, "seq d_model"],
-    lam_re: Float[Array, " d_state"],
-    lam_im: Float[Array, " d_state"],
-    gain: Float[Array, " d_state"] | None,
-    B_re: Float[Array, "d_state d_model"],
-    B_im: Float[Array, "d_state d_model"],
-    C_re: Float[Array, "d_model d_state"],
-    C_im: Float[Array, "d_model d_state"],
-    D: Float[Array, " d_model"],
-    C2_re: Float[Array, "d_model d_state"],
-    C2_im: Float[Array, "d_model d_state"],
-    *,
-    length: Int[Array, ""] | int | None = None,
-    scan_mode: ScanMode = "auto",
-) -> Float[Array, "seq d_model"]:
-    """y_k = Re(C x_k) + Re(C2 x'_k) + D u_k: the S5-style shared bidirectional form.
-
-    x_k = lambda x_{k-1} + gain * (B u_k) runs from the start (x_{-1} = 0) and
-    x'_k = lambda x'_{k+1} + gain * (B u_k) from the end (x'_n = 0, n = `length`: positions
-    >= length are padding and never reach a valid output): one lambda, B and gain, one B u,
-    two readouts summed, one D.
-    """
-    bu = x @ _input_matrix(B_re, B_im, gain).T  # (seq, 2N), shared by both directions
-    h_fwd = complex_scan_stacked(lam_re, lam_im, bu, mode=scan_mode)
-    if length is None:
-        h_bwd = complex_scan_stacked(lam_re, lam_im, bu, reverse=True, mode=scan_mode)
-    else:  # the backward scan as a forward one over the valid part read backwards
-        h_bwd = reverse_within(
-            complex_scan_stacked(lam_re, lam_im, reverse_within(bu, length), mode=scan_mode),
-            length,
-        )
-    out = h_fwd @ _output_matrix(C_re, C_im).T + h_bwd @ _output_matrix(C2_re, C2_im).T
-    return out + D * x
-
-
-class AbstractDiagonalRNN(AbstractMixer):
+class AbstractDiagonalRNN(AbstractDiagonalMixer):
     """x_k = diag(lambda) x_{k-1} + g * (B u_k), y_k = Re(C x_k) + D u_k on complex x_k.
 
-    The part shared by `LRU` and the ladder's `DiagonalRNN`: the call, reversed call, step and
-    linear system through `diagonal_recurrence` / `diagonal_step`. A subclass stores the
-    arrays below and says how lambda and the gain g are parameterised.
+    The part shared by `LRU` and the ladder's `DiagonalRNN`: the call, step, linear system
+    and read-out (C_re, C_im) through `diagonal_recurrence` / `diagonal_step`. A subclass
+    stores the arrays below and says how lambda and the gain g are parameterised.
     """
 
     B_re: eqx.AbstractVar[Float[Array, "d_state d_model"]]
@@ -174,6 +138,8 @@ class AbstractDiagonalRNN(AbstractMixer):
     C_im: eqx.AbstractVar[Float[Array, "d_model d_state"]]
     D: eqx.AbstractVar[Float[Array, " d_model"]]
     scan_mode: eqx.AbstractVar[ScanMode]
+
+    readout_fields: ClassVar[tuple[str, ...]] = ("C_re", "C_im")
 
     @abc.abstractmethod
     def lambda_parts(self) -> tuple[Float[Array, " d_state"], Float[Array, " d_state"]]:
@@ -235,11 +201,7 @@ class LRU(AbstractDiagonalRNN):
 
     lambda = exp(-exp(nu_log) + i exp(theta_log)) with the ring initialisation (Lemma 2),
     input normalisation gamma = exp(gamma_log), initialised to sqrt(1 - |lambda|^2).
-
-    `bidirectional=True` is the S5-style shared form (`bidirectional_diagonal_recurrence`):
-    the same lambda, gamma and B run forwards and backwards, read out by C and by a second
-    `C2_re`, `C2_im` (N(0, 1/N), drawn from `fold_in(key, 1)`, so every other array equals
-    the causal LRU's for the same key), summed, with one D. It has no step mode.
+    Bidirectional forms: `lrux.make_mixer("lru", ..., bidirectional=True, combine=...)`.
     """
 
     nu_log: Float[Array, " d_state"]
@@ -250,12 +212,9 @@ class LRU(AbstractDiagonalRNN):
     C_re: Float[Array, "d_model d_state"]
     C_im: Float[Array, "d_model d_state"]
     D: Float[Array, " d_model"]
-    C2_re: Float[Array, "d_model d_state"] | None
-    C2_im: Float[Array, "d_model d_state"] | None
     d_model: int = eqx.field(static=True)
     d_state: int = eqx.field(static=True)
     scan_mode: ScanMode = eqx.field(static=True)
-    bidirectional: bool = eqx.field(static=True)
 
     recurrent_params: ClassVar[tuple[str, ...]] = (
         "nu_log",
@@ -273,7 +232,6 @@ class LRU(AbstractDiagonalRNN):
         r_min: float = 0.0,
         r_max: float = 1.0,
         max_phase: float = 2 * math.pi,
-        bidirectional: bool = False,
         scan_mode: ScanMode = "auto",
         key: PRNGKeyArray,
     ):
@@ -287,16 +245,9 @@ class LRU(AbstractDiagonalRNN):
         self.B_re, self.B_im, self.C_re, self.C_im, self.D = init_projections(
             k_proj, d_model, d_state
         )
-        self.C2_re = self.C2_im = None
-        if bidirectional:
-            k_re, k_im = jax.random.split(jax.random.fold_in(key, 1))
-            scale = 1.0 / math.sqrt(d_state)
-            self.C2_re = jax.random.normal(k_re, (d_model, d_state)) * scale
-            self.C2_im = jax.random.normal(k_im, (d_model, d_state)) * scale
         self.d_model = d_model
         self.d_state = d_state
         self.scan_mode = scan_mode
-        self.bidirectional = bool(bidirectional)
 
     def lambda_parts(self) -> tuple[Float[Array, " d_state"], Float[Array, " d_state"]]:
         """(Re, Im) of lambda = exp(-exp(nu_log) + i exp(theta_log)), inside the unit disk."""
@@ -305,49 +256,3 @@ class LRU(AbstractDiagonalRNN):
     def input_gain(self) -> Float[Array, " d_state"]:
         """gamma = exp(gamma_log) (N,)."""
         return jnp.exp(self.gamma_log)
-
-    def __call__(
-        self,
-        x: Real[Array, "seq d_model"],
-        *,
-        length: Int[Array, ""] | int | None = None,
-        key: PRNGKeyArray | None = None,
-    ) -> Float[Array, "seq d_model"]:
-        """Run the layer over one sequence (the bidirectional form's backward scan starts at
-        position `length` - 1); `key` is unused (no randomness)."""
-        if not self.bidirectional:
-            return super().__call__(x)
-        check_sequence(x, self.d_model, "LRU")
-        x = floating(x, self.B_re)
-        assert self.C2_re is not None and self.C2_im is not None  # set when bidirectional
-        return bidirectional_diagonal_recurrence(
-            x, *self._params(), self.C2_re, self.C2_im, length=length, scan_mode=self.scan_mode
-        )
-
-    def _no_step(self) -> None:
-        if self.bidirectional:
-            raise TypeError(
-                "LRU: a bidirectional LRU has no recurrent step mode (its backward scan starts "
-                "at the end of the sequence); build it with bidirectional=False to use step()"
-            )
-
-    def init_state(self) -> Complex[Array, " d_state"]:
-        """The zero state x_{-1} (TypeError for a bidirectional LRU: it cannot step)."""
-        self._no_step()
-        return super().init_state()
-
-    def step(
-        self, state: Complex[Array, " d_state"], x_t: Real[Array, " d_model"]
-    ) -> tuple[Complex[Array, " d_state"], Float[Array, " d_model"]]:
-        """One recurrent step for inference: (x_{k-1}, u_k) -> (x_k, y_k) (causal LRU only)."""
-        self._no_step()
-        return super().step(state, x_t)
-
-    def linear_system(self) -> LinearSystem:
-        """A = lambda, B = gamma * B, C, D (causal LRU only)."""
-        if self.bidirectional:
-            raise NotImplementedError(
-                "LRU: a bidirectional LRU is not causal, so it is not one linear recurrence; "
-                "build it with bidirectional=False"
-            )
-        return super().linear_system()

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree, Real
 
 from lrux.layers.base import (
-    AbstractMixer,
+    AbstractRecurrentMixer,
     check_scan_mode,
     check_sequence,
     check_sizes,
@@ -77,7 +77,7 @@ def _normal_linear(key: PRNGKeyArray, d_in: int, d_out: int) -> eqx.nn.Linear:
     return eqx.tree_at(lambda m: (m.weight, m.bias), linear, (weight, jnp.zeros(d_out)))
 
 
-class RGLRU(AbstractMixer):
+class RGLRU(AbstractRecurrentMixer):
     """Griffin recurrent block with the RG-LRU: (seq, d_model) -> (seq, d_model).
 
     d_state is the recurrence width D. Options: `num_heads` (blocks of the gate matrices,

@@ -8,9 +8,12 @@ recurrence that the ladder changes:
 - `DenseLinearRNN`: x_k = A x_{k-1} + B u_k (the same without sigma).
 - `GRU`, `LSTM`: the gated baselines (equinox's `GRUCell` / `LSTMCell` equations and init).
 
-They share one base, `_DenseRNN`: a layer says how the input enters (`_input_weights`: W, b
-of the input part W u + b, computed for the whole sequence before the scan) and how the
-state is updated (`_update`); the scan, the step and the readout are common.
+They share one base, `AbstractDenseRNN` (generic in the state's type): a layer says how the
+input enters (`_input_weights`: W, b of the input part W u + b, computed for the whole
+sequence before the scan), how the state is updated (`_update`), what the state is at the
+start (`init_state`) and which part the read-out reads (`_hidden`); the scan, the step and
+the read-out are common. `AbstractVectorRNN` is the base of those whose state is one vector
+h (Elman, dense linear, GRU); the LSTM's state is the pair (h, c).
 
 A dense recurrence is a matrix product per step, not an elementwise one, so these layers run
 a sequential `jax.lax.scan`; the input projections B u_k (and the gates' input parts) are
@@ -20,16 +23,17 @@ product. This sequential dependence is what the paper's linear diagonal rungs re
 
 import abc
 import math
-from typing import ClassVar, Literal, get_args
+from typing import ClassVar, Generic, Literal, TypeVar, get_args
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, PyTree, Real
+from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, Real
 
 from lrux.init import glorot_matrix
 from lrux.layers.base import (
-    AbstractMixer,
+    AbstractLinearMixer,
+    AbstractRecurrentMixer,
     LinearSystem,
     check_choice,
     check_sequence,
@@ -60,12 +64,15 @@ def _glorot_init(key: PRNGKeyArray, d_model: int, d_state: int) -> tuple[Array, 
     return glorot_matrix(ka, d_state, d_state), glorot_matrix(kb, d_state, d_model), c, d
 
 
-class _DenseRNN(AbstractMixer):
+State = TypeVar("State")
+
+
+class AbstractDenseRNN(AbstractRecurrentMixer, Generic[State]):
     """A real-state RNN with readout y_k = C h_k + D u_k, run by a sequential `lax.scan`.
 
     A subclass gives `_input_weights` (W (k, H), b (k,) or None: the input's part W u_k + b
-    of the update) and `_update` (state_{k-1}, input part) -> state_k; `_hidden(state)` is
-    the h that the readout reads (the state itself unless overridden).
+    of the update), `_update` (state_{k-1}, input part) -> state_k, `init_state` and
+    `_hidden(state)`, the h that the read-out reads.
     """
 
     C: eqx.AbstractVar[Float[Array, "d_model d_state"]]
@@ -76,15 +83,16 @@ class _DenseRNN(AbstractMixer):
         """(W, b) of the input part W u + b of the update."""
 
     @abc.abstractmethod
-    def _update(self, state: PyTree, gi: Array) -> PyTree:
+    def _update(self, state: State, gi: Array) -> State:
         """(state_{k-1}, input part of u_k) -> state_k."""
 
-    def _hidden(self, state: PyTree) -> Float[Array, " d_state"]:
-        return state
+    @abc.abstractmethod
+    def _hidden(self, state: State) -> Float[Array, " d_state"]:
+        """The h (N,) of the state that the read-out C h reads."""
 
-    def init_state(self) -> PyTree:
-        """The zero state x_0 (N,)."""
-        return jnp.zeros((self.d_state,), self.C.dtype)
+    @abc.abstractmethod
+    def init_state(self) -> State:
+        """The zero state."""
 
     def __call__(
         self,
@@ -106,8 +114,8 @@ class _DenseRNN(AbstractMixer):
         return hs @ self.C.T + x * self.D
 
     def step(
-        self, state: PyTree, x_t: Real[Array, " d_model"]
-    ) -> tuple[PyTree, Float[Array, " d_model"]]:
+        self, state: State, x_t: Real[Array, " d_model"]
+    ) -> tuple[State, Float[Array, " d_model"]]:
         """One step: (x_{k-1}, u_k) -> (x_k, y_k)."""
         check_step(x_t, self.d_model, type(self).__name__)
         w, b = self._input_weights()
@@ -115,7 +123,18 @@ class _DenseRNN(AbstractMixer):
         return state, self.C @ self._hidden(state) + self.D * x_t
 
 
-class ElmanRNN(_DenseRNN):
+class AbstractVectorRNN(AbstractDenseRNN[Array]):
+    """An `AbstractDenseRNN` whose state is one vector h (N,), zero at the start."""
+
+    def init_state(self) -> Float[Array, " d_state"]:
+        """The zero state x_0 (N,)."""
+        return jnp.zeros((self.d_state,), self.C.dtype)
+
+    def _hidden(self, state: Array) -> Float[Array, " d_state"]:
+        return state
+
+
+class ElmanRNN(AbstractVectorRNN):
     """Elman RNN, x_k = sigma(A x_{k-1} + B u_k), y_k = C x_k + D u_k (paper sec. 4, rows 1-2).
 
     `A` (N, N) and `B` (N, H) are Glorot (iid N(0, 1/fan_in)), `C` (H, N) ~ N(0, 1/N),
@@ -150,15 +169,15 @@ class ElmanRNN(_DenseRNN):
     def _input_weights(self) -> tuple[Array, None]:
         return self.B, None
 
-    def _update(self, h: Array, bu: Array) -> Array:
-        return _NONLINEARITIES[self.nonlinearity](self.A @ h + bu)
+    def _update(self, state: Array, gi: Array) -> Array:
+        return _NONLINEARITIES[self.nonlinearity](self.A @ state + gi)
 
     def eigenvalues(self) -> Complex[Array, " d_state"]:
         """eig(A): the recurrence linearised at the zero state (tanh'(0) = 1)."""
         return dense_eigenvalues(self.A)
 
 
-class DenseLinearRNN(_DenseRNN):
+class DenseLinearRNN(AbstractVectorRNN, AbstractLinearMixer):
     """Dense linear RNN, x_k = A x_{k-1} + B u_k, y_k = C x_k + D u_k (paper sec. 4, row 3).
 
     Same parameters and init as `ElmanRNN` (Glorot `A`, so by the circular law its
@@ -184,8 +203,8 @@ class DenseLinearRNN(_DenseRNN):
     def _input_weights(self) -> tuple[Array, None]:
         return self.B, None
 
-    def _update(self, h: Array, bu: Array) -> Array:
-        return self.A @ h + bu
+    def _update(self, state: Array, gi: Array) -> Array:
+        return self.A @ state + gi
 
     def linear_system(self) -> LinearSystem:
         """A, B, C (dense, as complex arrays) and D."""
@@ -193,11 +212,11 @@ class DenseLinearRNN(_DenseRNN):
         return LinearSystem(self.A.astype(cdt), self.B.astype(cdt), self.C.astype(cdt), self.D)
 
     def eigenvalues(self) -> Complex[Array, " d_state"]:
-        """eig(A), in numpy float64."""
+        """eig(A) of the real A, in numpy float64 (its complex pairs exactly conjugate)."""
         return dense_eigenvalues(self.A)
 
 
-class GRU(_DenseRNN):
+class GRU(AbstractVectorRNN):
     """GRU baseline as a sequence mixer: equinox's `GRUCell` equations, then y = C h + D u.
 
     With gates split as [reset, update, new] along the first axis of the weights:
@@ -235,9 +254,9 @@ class GRU(_DenseRNN):
     def _input_weights(self) -> tuple[Array, Array]:
         return self.weight_ih, self.bias
 
-    def _update(self, h: Array, gi: Array) -> Array:
+    def _update(self, state: Array, gi: Array) -> Array:
         # gi = W_ih u + bias, precomputed; only the recurrent product is sequential.
-        n = self.d_state
+        h, n = state, self.d_state
         gh = self.weight_hh @ h
         reset = jax.nn.sigmoid(gi[:n] + gh[:n])
         update = jax.nn.sigmoid(gi[n : 2 * n] + gh[n : 2 * n])
@@ -245,7 +264,7 @@ class GRU(_DenseRNN):
         return new + update * (h - new)
 
 
-class LSTM(_DenseRNN):
+class LSTM(AbstractDenseRNN[tuple[Array, Array]]):
     """LSTM baseline as a sequence mixer: equinox's `LSTMCell` equations, then y = C h + D u.
 
     Gates [i, f, g, o] = split(W_ih u + W_hh h + bias); c' = sigmoid(f) c + sigmoid(i) tanh(g),
@@ -284,8 +303,8 @@ class LSTM(_DenseRNN):
     def _input_weights(self) -> tuple[Array, Array]:
         return self.weight_ih, self.bias
 
-    def _update(self, hc: tuple[Array, Array], gi: Array) -> tuple[Array, Array]:
-        h, c = hc
+    def _update(self, state: tuple[Array, Array], gi: Array) -> tuple[Array, Array]:
+        h, c = state
         n = self.d_state
         lin = gi + self.weight_hh @ h
         i = jax.nn.sigmoid(lin[:n])
@@ -295,8 +314,8 @@ class LSTM(_DenseRNN):
         c = f * c + i * g
         return o * jnp.tanh(c), c
 
-    def _hidden(self, hc: tuple[Array, Array]) -> Array:
-        return hc[0]
+    def _hidden(self, state: tuple[Array, Array]) -> Float[Array, " d_state"]:
+        return state[0]
 
     def state_vector(self, state: tuple[Array, Array]) -> Float[Array, " d_state"]:
         """The cell c."""

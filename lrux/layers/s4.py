@@ -25,7 +25,7 @@ from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, Real
 
 from lrux import hippo
 from lrux.layers.base import (
-    AbstractMixer,
+    AbstractLinearMixer,
     LinearSystem,
     block_diagonal_inputs,
     check_sequence,
@@ -77,7 +77,7 @@ def cauchy_kernel(
     return jnp.fft.irfft(khat, n=length, axis=-1).astype(dt.dtype)
 
 
-class S4(AbstractMixer):
+class S4(AbstractLinearMixer):
     """S4 mixer (DPLR, HiPPO-LegS init): (seq, d_model) -> (seq, d_model), d_state = N.
 
     Options: `l_max` (kernel length that the trained C refers to, default 1024; longer

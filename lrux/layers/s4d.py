@@ -9,7 +9,10 @@ pair, output 2 Re):
 discretised per channel with a learnable step dt = exp(log_dt) by zero-order hold or the
 bilinear rule. Training evaluates the convolution kernel K_l = 2 Re sum_n C_n Bbar_n Lbar_n^l
 (a Vandermonde product, computed as batched matmuls) and applies it with an FFT
-convolution; `step` runs the recurrence.
+convolution; `step` runs the recurrence. Being an `AbstractDiagonalMixer` (A is diagonal per
+channel and mode), it has s4's bidirectional form, one kernel generator with shared A, B and
+step and a second C, whose anti-causal part starts at the next position
+(`SharedBidirectional`, combine "shared_from_next"), also by FFT convolution.
 """
 
 import math
@@ -23,7 +26,7 @@ from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, Real
 
 from lrux import hippo
 from lrux.layers.base import (
-    AbstractMixer,
+    AbstractDiagonalMixer,
     LinearSystem,
     block_diagonal_inputs,
     check_choice,
@@ -74,7 +77,7 @@ def vandermonde_kernel(
     return 2.0 * k.reshape(k.shape[0], n_hi * t)[:, :length].real
 
 
-class S4D(AbstractMixer):
+class S4D(AbstractDiagonalMixer):
     """S4D mixer: (seq, d_model) -> (seq, d_model) with d_state = N (N/2 complex modes kept).
 
     Options: `init` in ("lin", "inv", "legs", "real") (S4D-Lin, S4D-Inv, S4D-LegS, S4D-Real),
@@ -99,6 +102,7 @@ class S4D(AbstractMixer):
     discretization: hippo.Discretization = eqx.field(static=True)
 
     recurrent_params: ClassVar[tuple[str, ...]] = ("A_re_log", "A_im", "B_re", "B_im", "log_dt")
+    readout_fields: ClassVar[tuple[str, ...]] = ("C_re", "C_im")
 
     def __init__(
         self,

@@ -7,8 +7,9 @@ with P/2 complex modes (conjugate symmetry; P modes and Re without the 2 when it
 Lambda initialised from the eigenvalues of the normal part of HiPPO-LegS (HiPPO-N, optionally
 block-diagonal with J blocks), Bt = V^-1 B, Ct = C V, a learnable step per mode and ZOH or
 bilinear discretisation. The recurrence runs through `lrux.scan.linear_scan` (parallel scan
-on accelerators). Bidirectional: a second, reversed scan over the same Lbar, Bbar u with its
-own C; the two directions are summed.
+on accelerators). S5's bidirectional form (a second, reversed scan over the same Lbar, Bbar u
+with its own C, the two directions summed) is `SharedBidirectional` around an S5, as for
+every `AbstractDiagonalMixer`.
 """
 
 import math
@@ -22,14 +23,13 @@ from jaxtyping import Array, Complex, Float, Int, PRNGKeyArray, Real
 
 from lrux import hippo
 from lrux.layers.base import (
-    AbstractMixer,
+    AbstractDiagonalMixer,
     LinearSystem,
     check_choice,
     check_scan_mode,
     check_sequence,
     check_sizes,
     check_step,
-    reverse_within,
 )
 from lrux.scan import ScanMode, linear_scan
 
@@ -96,12 +96,12 @@ def hippo_n_blocks(
     return np.tile(lam, blocks), big_v, big_v.conj().T
 
 
-class S5(AbstractMixer):
+class S5(AbstractDiagonalMixer):
     """S5 mixer: (seq, d_model) -> (seq, d_model) with d_state = P.
 
     Options: `blocks` (J, default 1), `conj_sym` (default True: P/2 modes kept),
     `discretization` ("zoh" or "bilinear"), `dt_min`, `dt_max`, `step_rescale`,
-    `clip_eigs` (Re Lambda <= -1e-4), `c_init`, `bidirectional`, `scan_mode`. `c_init` as in
+    `clip_eigs` (Re Lambda <= -1e-4), `c_init`, `scan_mode`. `c_init` as in
     S5's code, where C is drawn as real and imaginary parts of shape (H, P, 2), then
     Ct = C V: "trunc_standard_normal" draws each channel's (1, P, 2) block with jax's
     lecun_normal (fan-in P: variance 1/P); "lecun_normal" draws the whole (H, P, 2) array
@@ -114,8 +114,6 @@ class S5(AbstractMixer):
     B_im: Float[Array, "modes d_model"]
     C_re: Float[Array, "d_model modes"]
     C_im: Float[Array, "d_model modes"]
-    C2_re: Float[Array, "d_model modes"] | None
-    C2_im: Float[Array, "d_model modes"] | None
     D: Float[Array, " d_model"]
     log_dt: Float[Array, " modes"]
     d_model: int = eqx.field(static=True)
@@ -125,7 +123,6 @@ class S5(AbstractMixer):
     discretization: hippo.Discretization = eqx.field(static=True)
     step_rescale: float = eqx.field(static=True)
     clip_eigs: bool = eqx.field(static=True)
-    bidirectional: bool = eqx.field(static=True)
     scan_mode: ScanMode = eqx.field(static=True)
 
     recurrent_params: ClassVar[tuple[str, ...]] = (
@@ -135,6 +132,7 @@ class S5(AbstractMixer):
         "B_im",
         "log_dt",
     )
+    readout_fields: ClassVar[tuple[str, ...]] = ("C_re", "C_im")
 
     def __init__(
         self,
@@ -149,7 +147,6 @@ class S5(AbstractMixer):
         step_rescale: float = 1.0,
         clip_eigs: bool = False,
         c_init: CInit = "trunc_standard_normal",
-        bidirectional: bool = False,
         scan_mode: ScanMode = "auto",
         key: PRNGKeyArray,
     ):
@@ -161,7 +158,8 @@ class S5(AbstractMixer):
             raise ValueError(f"S5: step_rescale must be > 0, got {step_rescale}")
         lam, v, v_inv = hippo_n_blocks(d_state, blocks, conj_sym)
         m = lam.shape[0]
-        k_b, k_c, k_c2, k_d, k_dt = jax.random.split(key, 5)
+        # five keys (the third drew lrux 0.1's second read-out): the same S5 for the same key
+        k_b, k_c, _, k_d, k_dt = jax.random.split(key, 5)
         self.Lambda_re = jnp.asarray(np.real(lam))
         self.Lambda_im = jnp.asarray(np.imag(lam))
         b = _lecun_trunc(k_b, (d_state, d_model), d_state)
@@ -169,10 +167,6 @@ class S5(AbstractMixer):
         self.B_re, self.B_im = bt.real, bt.imag
 
         self.C_re, self.C_im = init_c(k_c, c_init, d_model, v)
-        if bidirectional:
-            self.C2_re, self.C2_im = init_c(k_c2, c_init, d_model, v)
-        else:
-            self.C2_re = self.C2_im = None
         self.D = jax.random.normal(k_d, (d_model,))
         self.log_dt = hippo.log_dt_init(k_dt, (m,), dt_min, dt_max)
         self.d_model = d_model
@@ -182,7 +176,6 @@ class S5(AbstractMixer):
         self.discretization = discretization
         self.step_rescale = float(step_rescale)
         self.clip_eigs = clip_eigs
-        self.bidirectional = bidirectional
         self.scan_mode = scan_mode
 
     def continuous_eigenvalues(self) -> Complex[Array, " modes"]:
@@ -201,22 +194,17 @@ class S5(AbstractMixer):
         )
         return lbar[:, 0], bbar
 
-    def _readout(self, h: Array, c_re: Array, c_im: Array) -> Array:
+    def _readout(self, h: Array) -> Array:
         """(2) Re(C h) as real matmuls over the stacked parts."""
         scale = 2.0 if self.conj_sym else 1.0
-        return scale * (h.real @ c_re.T - h.imag @ c_im.T)
+        return scale * (h.real @ self.C_re.T - h.imag @ self.C_im.T)
 
     def eigenvalues(self) -> Complex[Array, " modes"]:
-        """Lbar (one per kept mode), also of a bidirectional S5 (both directions share it)."""
+        """Lbar, one per kept mode."""
         return self.discrete()[0]
 
     def linear_system(self) -> LinearSystem:
-        """A = Lbar, B = Bbar, C (2 C with conjugate symmetry), D (causal S5 only)."""
-        if self.bidirectional:
-            raise NotImplementedError(
-                "S5: a bidirectional S5 is not causal, so it is not one linear recurrence; "
-                "build it with bidirectional=False"
-            )
+        """A = Lbar, B = Bbar, C (2 C with conjugate symmetry), D."""
         lbar, bbar = self.discrete()
         scale = 2.0 if self.conj_sym else 1.0
         return LinearSystem(lbar, bbar, scale * jax.lax.complex(self.C_re, self.C_im), self.D)
@@ -228,42 +216,22 @@ class S5(AbstractMixer):
         length: Int[Array, ""] | int | None = None,
         key: PRNGKeyArray | None = None,
     ) -> Float[Array, "seq d_model"]:
-        """Parallel-scan form over one sequence (a bidirectional S5's reversed scan starts at
-        position `length` - 1); `key` unused."""
+        """Parallel-scan form over one sequence; causal (`length` not needed), `key` unused."""
         check_sequence(x, self.d_model, "S5")
         lbar, bbar = self.discrete()
         bu = jax.lax.complex(x @ bbar.real.T, x @ bbar.imag.T)  # (seq, modes)
         h = linear_scan(lbar, bu, mode=self.scan_mode)
-        y = self._readout(h, self.C_re, self.C_im)
-        if self.bidirectional:
-            assert self.C2_re is not None and self.C2_im is not None  # set when bidirectional
-            if length is None:
-                h_rev = linear_scan(lbar, bu, reverse=True, mode=self.scan_mode)
-            else:  # from position length - 1 backwards: the padding never reaches it
-                h_rev = reverse_within(
-                    linear_scan(lbar, reverse_within(bu, length), mode=self.scan_mode), length
-                )
-            y = y + self._readout(h_rev, self.C2_re, self.C2_im)
-        return y + self.D * x
-
-    def _no_step(self) -> None:
-        if self.bidirectional:
-            raise TypeError(
-                "S5: a bidirectional S5 has no recurrent step mode (its reversed scan starts at "
-                "the end of the sequence); build it with bidirectional=False to use step()"
-            )
+        return self._readout(h) + self.D * x
 
     def init_state(self) -> Complex[Array, " modes"]:
-        """The zero state x_{-1} (TypeError for a bidirectional S5: it cannot step)."""
-        self._no_step()
+        """The zero state x_{-1}."""
         return jnp.zeros(self.Lambda_re.shape, jnp.result_type(self.log_dt.dtype, jnp.complex64))
 
     def step(
         self, state: Complex[Array, " modes"], x_t: Real[Array, " d_model"]
     ) -> tuple[Complex[Array, " modes"], Float[Array, " d_model"]]:
-        """One recurrent step (causal S5 only): x_k = Lbar x_{k-1} + Bbar u_k."""
-        self._no_step()
+        """One recurrent step: x_k = Lbar x_{k-1} + Bbar u_k."""
         check_step(x_t, self.d_model, "S5")
         lbar, bbar = self.discrete()
         state = lbar * state + bbar @ x_t.astype(bbar.dtype)
-        return state, self._readout(state, self.C_re, self.C_im) + self.D * x_t
+        return state, self._readout(state) + self.D * x_t

@@ -6,7 +6,8 @@
     run = lrux.train.load_run("runs/listops")   # model, state, preset, spec, step, config
 
 The model is rebuilt from `config.json` (preset and task spec) and its arrays and batch-norm
-statistics are read from the checkpoint; the optimiser state is not needed. A config.json that
+statistics are read from the checkpoint; the optimiser state is not needed (a checkpoint of
+lrux 0.1's shared bidirectional LRU / S5 layout is converted: convert.py). A config.json that
 no longer matches its checkpoint, or a damaged checkpoint, raises a one-line `ConfigError` /
 `CheckpointError` naming the field or the file.
 """
@@ -23,6 +24,7 @@ from lrux.errors import ConfigError
 from lrux.models import Classifier, RetrievalDualEncoder
 from lrux.presets import Preset, field_problem, validate
 from lrux.train.checkpoint import Checkpointer, CheckpointError
+from lrux.train.convert import restore_lrux_0_1
 from lrux.train.rundir import RunDir
 from lrux.train.state import build_model
 
@@ -96,16 +98,22 @@ def _restore(ckpt: Checkpointer, model, bn_state, step: int, where: str):
     like = {"model": eqx.filter(model, eqx.is_array), "bn_state": bn_state}
     names = ("model", "bn_state")
     mismatch = ckpt.mismatch(like, step, names)
-    if mismatch is not None:
-        raise ConfigError(f"{where} does not match the checkpoint of step {step} ({mismatch}): "
-                          "was config.json edited? Restore the run's own config.json")
     try:
-        items, _ = ckpt.restore(like, step, items=names)
+        if mismatch is None:
+            items, _ = ckpt.restore(like, step, items=names)
+        else:  # lrux 0.1's layout of this model (convert.py), or another model's checkpoint
+            items = restore_lrux_0_1(ckpt, like, step)
+    except ConfigError as e:  # lrux 0.1's layout, of another model
+        raise ConfigError(f"{where} does not match the checkpoint of step {step} ({e}): was "
+                          "config.json edited? Restore the run's own config.json") from None
     except Exception as e:  # noqa: BLE001 - a damaged checkpoint, whatever orbax raises
         why = " ".join(f"{type(e).__name__}: {e}".split())[:200]
         raise CheckpointError(f"{os.path.join(ckpt.directory, str(step))}: the checkpoint "
                               f"cannot be read ({why}); load another one (which='last' / "
                               f"step=N; saved steps: {ckpt.steps()})") from None
+    if items is None:
+        raise ConfigError(f"{where} does not match the checkpoint of step {step} ({mismatch}): "
+                          "was config.json edited? Restore the run's own config.json")
     model = eqx.combine(items["model"], eqx.filter(model, eqx.is_array, inverse=True))
     return model, items["bn_state"]
 

@@ -19,8 +19,9 @@ import optax
 from jax.sharding import Mesh
 from jaxtyping import PRNGKeyArray, PyTree
 
+from lrux.blocks import BlockConfig
 from lrux.errors import ConfigError
-from lrux.models import make_model
+from lrux.models import Classifier, RetrievalDualEncoder, make_model
 from lrux.presets import Preset
 from lrux.registry import mixer_entry
 from lrux.train.optim import make_optimizer
@@ -66,11 +67,13 @@ class TrainSetup(NamedTuple):
     schedule: optax.Schedule
 
 
-def build_model(preset: Preset, spec: Any, *, key: PRNGKeyArray) -> tuple[eqx.Module, Any]:
+def build_model(preset: Preset, spec: Any, *, key: PRNGKeyArray
+                ) -> tuple[Classifier | RetrievalDualEncoder, eqx.nn.State]:
     """The model of `preset` for a task spec (num_classes, vocab_size / channels, dual).
 
-    A mixer with a sequence-length option (the registry's `length_option`, S4's `l_max`) gets
-    the task's sequence length unless the preset sets it.
+    The block's knobs travel as one `BlockConfig` read off the preset's fields of the same
+    names. A mixer with a sequence-length option (the registry's `length_option`, S4's
+    `l_max`) gets the task's sequence length unless the preset sets it.
     """
     opts = dict(preset.mixer_options)
     length_option = mixer_entry(preset.model).length_option
@@ -86,12 +89,7 @@ def build_model(preset: Preset, spec: Any, *, key: PRNGKeyArray) -> tuple[eqx.Mo
         channels=spec.channels if spec.kind == "pixels" else None,
         dual=bool(spec.dual),
         pooling=preset.pooling,
-        norm=preset.norm,
-        prenorm=preset.prenorm,
-        glu=preset.glu,
-        dropout=preset.dropout,
-        dropout_tied=preset.dropout_tied,
-        bn_momentum=preset.bn_momentum,
+        block=BlockConfig.of(preset),
         bidirectional=preset.bidirectional,
         combine=None if preset.combine == "default" else preset.combine,
         mixer_options=opts,
