@@ -209,7 +209,11 @@ def test_pyright_sees_the_lazy_exports(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pyright") is None, reason="pyright is in the dev extras")
 def test_pyright_reports_no_errors_in_lrux():
-    """`pyright lrux` (basic mode, [tool.pyright] in pyproject.toml) finds no type errors."""
+    """`pyright lrux` (standard mode, [tool.pyright] in pyproject.toml) finds no type errors."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pyright"]
+    assert config["typeCheckingMode"] == "standard", config  # what editors run for users
     out = subprocess.run(["pyright", "--outputjson", "lrux"], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     report = json.loads(out.stdout)
