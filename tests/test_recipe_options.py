@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lrux.blocks import BlockConfig
 from lrux.layers.s4d import S4D
 from lrux.models import SequenceEncoder
 from lrux.train.optim import warmup_cosine
@@ -52,7 +53,8 @@ def test_schedule_steps_must_not_be_negative():
 def _encoder(final_norm, norm):
     return eqx.nn.make_with_state(SequenceEncoder)(
         lambda k: S4D(8, 4, key=k), depth=2, d_model=8, channels=3, pooling="none",
-        norm=norm, prenorm=True, final_norm=final_norm, key=jax.random.key(0))
+        block=BlockConfig(norm=norm, prenorm=True), final_norm=final_norm,
+        key=jax.random.key(0))
 
 
 def _run(encoder, state, x):
