@@ -70,6 +70,8 @@ def time_preset(
     preset: Preset, *, steps: int = 5, warmup: int = 1, seed: int = 0
 ) -> dict[str, Any]:
     """Steps/s and tokens/s of `preset`'s train step on random batches of its shapes."""
+    if warmup < 1 or steps < 1:
+        raise ValueError(f"time_preset: warmup={warmup}, steps={steps}: expected both >= 1")
     from lrux.train.sharding import global_batch, make_mesh
     from lrux.train.state import init_train_state
     from lrux.train.steps import make_train_step
@@ -86,8 +88,6 @@ def time_preset(
         state, metrics = step(state, global_batch(host[i % 2], mesh))
         return state, metrics.loss
 
-    if warmup < 1 or steps < 1:
-        raise ValueError(f"time_preset: warmup={warmup}, steps={steps}: expected both >= 1")
     t0 = time.perf_counter()
     state, loss = one(0, state)
     for i in range(1, warmup):
